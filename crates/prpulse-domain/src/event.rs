@@ -1,0 +1,113 @@
+use std::fmt;
+
+/// The `X-GitHub-Event` header, validated: GitHub's event names are short
+/// snake_case words.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct EventName(String);
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EventNameError {
+    #[error("event name is empty")]
+    Empty,
+    #[error("event name is longer than 64 characters")]
+    TooLong,
+    #[error("event name has a character outside [a-z0-9_]")]
+    BadCharacter,
+}
+
+/// What ingest does with a verified delivery of this event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventDisposition {
+    /// GitHub's connectivity check: answered, never enqueued.
+    Ping,
+    /// Enqueued for the workers.
+    Enqueue,
+    /// Verified but of no use to prpulse: answered 204, not enqueued.
+    Ignore,
+}
+
+/// Events the workers consume. `pull_request` and `pull_request_review` are
+/// projected; the others are kept raw for team sync and audits.
+const ENQUEUED: &[&str] = &[
+    "pull_request",
+    "pull_request_review",
+    "pull_request_review_comment",
+    "pull_request_review_thread",
+    "team",
+    "membership",
+    "member",
+    "organization",
+    "repository",
+    "installation",
+    "installation_repositories",
+];
+
+impl EventName {
+    pub const PULL_REQUEST: &'static str = "pull_request";
+    pub const PULL_REQUEST_REVIEW: &'static str = "pull_request_review";
+
+    pub fn parse(raw: &str) -> Result<Self, EventNameError> {
+        if raw.is_empty() {
+            return Err(EventNameError::Empty);
+        }
+        if raw.len() > 64 {
+            return Err(EventNameError::TooLong);
+        }
+        let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_';
+        if !raw.chars().all(allowed) {
+            return Err(EventNameError::BadCharacter);
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn disposition(&self) -> EventDisposition {
+        match self.0.as_str() {
+            "ping" => EventDisposition::Ping,
+            name if ENQUEUED.contains(&name) => EventDisposition::Enqueue,
+            _ => EventDisposition::Ignore,
+        }
+    }
+}
+
+impl fmt::Display for EventName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_events() {
+        let disposition = |name: &str| EventName::parse(name).unwrap().disposition();
+        assert_eq!(disposition("ping"), EventDisposition::Ping);
+        assert_eq!(disposition("pull_request"), EventDisposition::Enqueue);
+        assert_eq!(disposition("pull_request_review"), EventDisposition::Enqueue);
+        assert_eq!(disposition("membership"), EventDisposition::Enqueue);
+        assert_eq!(disposition("push"), EventDisposition::Ignore);
+        assert_eq!(disposition("issues"), EventDisposition::Ignore);
+    }
+
+    #[test]
+    fn rejects_malformed_names() {
+        assert_eq!(EventName::parse(""), Err(EventNameError::Empty));
+        assert_eq!(
+            EventName::parse("Pull_Request"),
+            Err(EventNameError::BadCharacter)
+        );
+        assert_eq!(
+            EventName::parse("pull request"),
+            Err(EventNameError::BadCharacter)
+        );
+        assert_eq!(
+            EventName::parse(&"a".repeat(65)),
+            Err(EventNameError::TooLong)
+        );
+    }
+}

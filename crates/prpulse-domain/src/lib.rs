@@ -1,0 +1,15 @@
+//! The vocabulary of prpulse: what a delivery is, which events it handles,
+//! who counts as a bot, and the pure rules that turn pull-request facts
+//! into metrics. No I/O lives here.
+
+pub mod bots;
+pub mod delivery;
+pub mod event;
+pub mod metrics;
+pub mod repo;
+
+pub use bots::BotPolicy;
+pub use delivery::{DeliveryId, DeliveryIdError};
+pub use event::{EventDisposition, EventName, EventNameError};
+pub use metrics::{PrMetrics, PullRequestFacts, ReviewFact, ReviewState, compute_metrics};
+pub use repo::{RepoFullName, RepoFullNameError};

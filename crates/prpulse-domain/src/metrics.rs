@@ -1,0 +1,162 @@
+//! The metric rules of DESIGN.md as pure functions over stored facts.
+//!
+//! The worker keeps order-independent facts per pull request (the newest
+//! scalar fields, the earliest `ready_for_review`, every review ever
+//! submitted) and calls [`compute_metrics`] after each change, so the
+//! numbers depend only on the set of deliveries seen, never their order.
+
+use chrono::{DateTime, Utc};
+
+pub type Timestamp = DateTime<Utc>;
+
+/// A review's state as submitted. GitHub spells it `approved` in webhooks
+/// and `APPROVED` in the REST API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReviewState {
+    Approved,
+    ChangesRequested,
+    Commented,
+    /// Only known as dismissed: the submission itself was never seen.
+    Dismissed,
+}
+
+impl ReviewState {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw.to_ascii_lowercase().as_str() {
+            "approved" => Some(Self::Approved),
+            "changes_requested" => Some(Self::ChangesRequested),
+            "commented" => Some(Self::Commented),
+            "dismissed" => Some(Self::Dismissed),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Approved => "approved",
+            Self::ChangesRequested => "changes_requested",
+            Self::Commented => "commented",
+            Self::Dismissed => "dismissed",
+        }
+    }
+}
+
+/// What prpulse knows of one pull request, independent of delivery order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PullRequestFacts {
+    /// GitHub user id of the author; `None` for a deleted ("ghost") account.
+    pub author_id: Option<i64>,
+    pub created_at: Timestamp,
+    /// Whether it was opened as a draft; `None` when the `opened` delivery
+    /// was never seen.
+    pub opened_as_draft: Option<bool>,
+    /// Whether it is a draft now (from the newest delivery).
+    pub draft: bool,
+    /// The earliest `ready_for_review` seen.
+    pub first_ready_for_review_at: Option<Timestamp>,
+    pub merged_at: Option<Timestamp>,
+}
+
+/// One review ever submitted on the pull request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReviewFact {
+    pub reviewer_id: Option<i64>,
+    pub reviewer_is_bot: bool,
+    pub submitted_at: Option<Timestamp>,
+    /// The state it was submitted with; a later dismissal does not change it.
+    pub state: ReviewState,
+}
+
+/// The metrics of one pull request. `None` means "did not happen" or "not
+/// defined" (a negative span from clock skew), never zero.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PrMetrics {
+    pub ready_at: Option<Timestamp>,
+    pub first_review_at: Option<Timestamp>,
+    pub first_approval_at: Option<Timestamp>,
+    /// `merged_at − created_at`.
+    pub cycle_time_seconds: Option<i64>,
+    /// `first_review_at − created_at`.
+    pub review_time_seconds: Option<i64>,
+    /// `first_review_at − ready_at`: review time without the draft phase.
+    pub pickup_time_seconds: Option<i64>,
+    /// `first_approval_at − ready_at`.
+    pub time_to_first_approval_seconds: Option<i64>,
+    /// `merged_at − first_approval_at`.
+    pub merge_after_approval_seconds: Option<i64>,
+    /// 1 for the first round of review, plus one for every
+    /// changes-requested review that was followed by another review.
+    pub review_rounds: i32,
+}
+
+pub fn compute_metrics(pr: &PullRequestFacts, reviews: &[ReviewFact]) -> PrMetrics {
+    let ready_at = ready_at(pr);
+    let mut counted: Vec<(Timestamp, ReviewState)> = reviews
+        .iter()
+        .filter(|review| counts_as_review(pr, review))
+        .filter_map(|review| review.submitted_at.map(|at| (at, review.state)))
+        .collect();
+    counted.sort_by_key(|(at, _)| *at);
+
+    let first_review_at = counted.first().map(|(at, _)| *at);
+    let first_approval_at = counted
+        .iter()
+        .find(|(_, state)| *state == ReviewState::Approved)
+        .map(|(at, _)| *at);
+
+    PrMetrics {
+        ready_at,
+        first_review_at,
+        first_approval_at,
+        cycle_time_seconds: span(Some(pr.created_at), pr.merged_at),
+        review_time_seconds: span(Some(pr.created_at), first_review_at),
+        pickup_time_seconds: span(ready_at, first_review_at),
+        time_to_first_approval_seconds: span(ready_at, first_approval_at),
+        merge_after_approval_seconds: span(first_approval_at, pr.merged_at),
+        review_rounds: review_rounds(&counted),
+    }
+}
+
+/// The moment the pull request asked for review: the first
+/// `ready_for_review` of one opened as a draft, else its creation.
+fn ready_at(pr: &PullRequestFacts) -> Option<Timestamp> {
+    match pr.opened_as_draft {
+        Some(false) => Some(pr.created_at),
+        Some(true) => pr.first_ready_for_review_at,
+        // The `opened` delivery was missed: a `ready_for_review` proves a
+        // draft phase; a current draft has none yet; otherwise assume none.
+        None => pr
+            .first_ready_for_review_at
+            .or((!pr.draft).then_some(pr.created_at)),
+    }
+}
+
+/// A review by a human other than the author, in any state.
+fn counts_as_review(pr: &PullRequestFacts, review: &ReviewFact) -> bool {
+    let self_review = review.reviewer_id.is_some() && review.reviewer_id == pr.author_id;
+    !review.reviewer_is_bot && !self_review
+}
+
+fn review_rounds(counted: &[(Timestamp, ReviewState)]) -> i32 {
+    if counted.is_empty() {
+        return 0;
+    }
+    let re_reviews = counted
+        .iter()
+        .enumerate()
+        .filter(|(index, (_, state))| {
+            *state == ReviewState::ChangesRequested && index + 1 < counted.len()
+        })
+        .count();
+    1 + i32::try_from(re_reviews).unwrap_or(i32::MAX - 1)
+}
+
+/// Whole seconds from `from` to `to`; `None` if either is missing or the
+/// span would be negative.
+fn span(from: Option<Timestamp>, to: Option<Timestamp>) -> Option<i64> {
+    let seconds = (to? - from?).num_seconds();
+    (seconds >= 0).then_some(seconds)
+}
+
+#[cfg(test)]
+mod tests;
