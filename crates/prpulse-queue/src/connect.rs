@@ -1,0 +1,39 @@
+use std::time::Duration;
+
+use lapin::{Channel, Connection, ConnectionProperties};
+
+use crate::Topology;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("RabbitMQ did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("RabbitMQ: {0}")]
+    Broker(#[from] lapin::Error),
+}
+
+/// Opens a connection and one channel with the topology declared, all
+/// within `timeout` so an unreachable broker costs a bounded wait.
+pub async fn open(
+    url: &str,
+    connection_name: &str,
+    topology: &Topology,
+    timeout: Duration,
+) -> Result<(Connection, Channel), ConnectError> {
+    let attempt = async {
+        let properties =
+            ConnectionProperties::default().with_connection_name(connection_name.into());
+        let connection = Connection::connect(url, properties).await?;
+        let channel = connection.create_channel().await?;
+        topology.declare(&channel).await?;
+        Ok::<_, lapin::Error>((connection, channel))
+    };
+    Ok(tokio::time::timeout(timeout, attempt)
+        .await
+        .map_err(|_| ConnectError::Timeout(timeout))??)
+}
+
+/// True while both the connection and the channel can be used.
+pub fn is_open(connection: &Connection, channel: &Channel) -> bool {
+    connection.status().connected() && channel.status().connected()
+}

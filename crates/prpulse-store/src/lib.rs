@@ -1,0 +1,15 @@
+//! Postgres: the schema (migrations/), the pool, and every query prpulse
+//! runs. Callers pass transactions in, so the worker decides what commits
+//! together.
+
+pub mod crypto;
+pub mod deliveries;
+pub mod error;
+pub mod migrate;
+pub mod pool;
+pub mod projection;
+pub mod secrets;
+
+pub use crypto::{SecretKey, SecretKeyError};
+pub use error::StoreError;
+pub use pool::{Pool, PoolSettings, connect_pool};
