@@ -1,0 +1,13 @@
+//! prpulse-ingest: `POST /webhooks/github` verifies a delivery and answers
+//! 2xx only once RabbitMQ has confirmed it (DESIGN.md, "Ingest contract").
+
+pub mod config;
+pub mod error;
+pub mod health;
+pub mod metrics;
+pub mod secrets;
+pub mod startup;
+pub mod webhook;
+
+pub use config::IngestConfig;
+pub use startup::Application;

@@ -1,0 +1,194 @@
+//! `POST /webhooks/github`.
+
+use std::{borrow::Cow, time::Instant};
+
+use actix_web::{HttpRequest, HttpResponse, ResponseError, http::header, web};
+use prpulse_domain::{EventDisposition, EventName};
+use prpulse_github::{DeliveryHeaders, payload::ActionOnly};
+use prpulse_queue::{Envelope, Publisher, Source};
+use serde::Deserialize;
+use tracing::{Instrument, error, info, info_span, warn};
+
+use crate::{
+    error::IngestError,
+    metrics::{IngestMetrics, event_label},
+    secrets::SecretResolver,
+};
+
+pub struct WebhookState {
+    pub secrets: SecretResolver,
+    pub publisher: Publisher,
+    pub metrics: IngestMetrics,
+}
+
+pub async fn receive(
+    request: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<WebhookState>,
+) -> HttpResponse {
+    let started = Instant::now();
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+    };
+    let parsed = DeliveryHeaders::parse(header);
+    let span = match &parsed {
+        Ok(headers) => info_span!(
+            "delivery",
+            delivery_id = %headers.delivery_id,
+            event = %headers.event,
+            hook_id = headers.hook_id
+        ),
+        Err(_) => info_span!("delivery"),
+    };
+    let event = parsed.as_ref().ok().map(|headers| headers.event.clone());
+    let content_type = header(header::CONTENT_TYPE.as_str()).unwrap_or_default();
+    let result = async {
+        if body.is_empty() {
+            return Err(IngestError::EmptyBody);
+        }
+        accept(parsed?, content_type, &body, &state).await
+    }
+    .instrument(span.clone())
+    .await;
+
+    let response = match result {
+        Ok(response) => response,
+        Err(refusal) => {
+            let _entered = span.enter();
+            let status = refusal.status_code();
+            if status.is_server_error() {
+                error!(error = %refusal, reason = refusal.reason(), "delivery not accepted");
+            } else {
+                warn!(error = %refusal, reason = refusal.reason(), "delivery refused");
+            }
+            state
+                .metrics
+                .rejections
+                .with_label_values(&[refusal.reason()])
+                .inc();
+            refusal.error_response()
+        }
+    };
+    let status = response.status().as_u16().to_string();
+    state
+        .metrics
+        .requests
+        .with_label_values(&[event_label(event.as_ref()), &status])
+        .inc();
+    state
+        .metrics
+        .request_duration
+        .with_label_values(&[&status])
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+async fn accept(
+    headers: DeliveryHeaders,
+    content_type: &str,
+    body: &[u8],
+    state: &WebhookState,
+) -> Result<HttpResponse, IngestError> {
+    let signature = headers.signature.clone()?;
+    state
+        .secrets
+        .verify(headers.hook_id, body, &signature)
+        .await?;
+    match headers.event.disposition() {
+        EventDisposition::Ping => {
+            info!("ping verified");
+            Ok(HttpResponse::Ok().json(serde_json::json!({ "pong": true })))
+        }
+        EventDisposition::Ignore => Ok(HttpResponse::NoContent().finish()),
+        EventDisposition::Enqueue => {
+            let payload = json_payload(content_type, body)?;
+            let action = action_of(&payload)?;
+            state.metrics.payload_bytes.observe(payload.len() as f64);
+            let envelope = envelope(&headers, headers.event.clone(), action);
+            let publishing = Instant::now();
+            state
+                .publisher
+                .publish_delivery(&envelope, &payload)
+                .await?;
+            state
+                .metrics
+                .publish_duration
+                .observe(publishing.elapsed().as_secs_f64());
+            info!(routing_key = %envelope.routing_key(), "delivery enqueued");
+            Ok(HttpResponse::Accepted().json(serde_json::json!({
+                "delivery_id": envelope.delivery_id.as_str(),
+                "queued": true,
+            })))
+        }
+    }
+}
+
+fn envelope(headers: &DeliveryHeaders, event: EventName, action: Option<String>) -> Envelope {
+    Envelope {
+        delivery_id: headers.delivery_id.clone(),
+        event,
+        action,
+        hook_id: headers.hook_id,
+        received_at: chrono::Utc::now(),
+        source: Source::Webhook,
+    }
+}
+
+/// GitHub posts either JSON or a form with the JSON in `payload`; the
+/// signature covers the raw body either way, so this runs after verifying.
+fn json_payload<'a>(content_type: &str, body: &'a [u8]) -> Result<Cow<'a, [u8]>, IngestError> {
+    #[derive(Deserialize)]
+    struct Form {
+        payload: String,
+    }
+    let is_form = content_type
+        .split(';')
+        .next()
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Ok(Cow::Borrowed(body));
+    }
+    let form: Form = serde_urlencoded::from_bytes(body).map_err(|error| {
+        IngestError::BadPayload(format!("form body without a payload field: {error}"))
+    })?;
+    Ok(Cow::Owned(form.payload.into_bytes()))
+}
+
+/// The payload must be a JSON object; its `action` goes in the routing key.
+fn action_of(payload: &[u8]) -> Result<Option<String>, IngestError> {
+    serde_json::from_slice::<ActionOnly>(payload)
+        .map(|parsed| parsed.action)
+        .map_err(|error| IngestError::BadPayload(format!("not a JSON object: {error}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_bodies_are_unwrapped_and_json_passes_through() {
+        let form = b"payload=%7B%22action%22%3A%22opened%22%7D";
+        let json = json_payload("application/x-www-form-urlencoded", form).unwrap();
+        assert_eq!(&*json, br#"{"action":"opened"}"#);
+        let raw = br#"{"zen":"x"}"#;
+        assert_eq!(&*json_payload("application/json", raw).unwrap(), raw);
+        assert!(matches!(
+            json_payload("application/x-www-form-urlencoded; charset=utf-8", b"other=1"),
+            Err(IngestError::BadPayload(_))
+        ));
+    }
+
+    #[test]
+    fn action_comes_from_a_json_object_only() {
+        assert_eq!(
+            action_of(br#"{"action":"closed","x":[1]}"#).unwrap(),
+            Some("closed".into())
+        );
+        assert_eq!(action_of(br#"{"ref":"refs/heads/main"}"#).unwrap(), None);
+        assert!(action_of(b"not json").is_err());
+        assert!(action_of(b"[1,2]").is_err());
+    }
+}

@@ -1,0 +1,11 @@
+//! Plumbing shared by the prpulse binaries, so each `main.rs` is config,
+//! telemetry and wiring only.
+
+pub mod env;
+pub mod metrics_endpoint;
+pub mod service;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use env::{ConfigError, Env};
+pub use service::ServiceConfig;

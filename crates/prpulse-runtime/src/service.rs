@@ -1,0 +1,109 @@
+//! The part of configuration every prpulse binary shares.
+
+use std::{net::SocketAddr, time::Duration};
+
+use prpulse_queue::Topology;
+use prpulse_store::{PoolSettings, SecretKey};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::{ConfigError, Env};
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/prpulse";
+pub const DEFAULT_AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+#[derive(Debug)]
+pub struct ServiceConfig {
+    /// `PRPULSE_DATABASE_URL`; a secret, since URLs carry passwords.
+    pub database_url: SecretString,
+    /// `PRPULSE_AMQP_URL`.
+    pub amqp_url: SecretString,
+    /// `PRPULSE_TOPOLOGY_PREFIX` and `PRPULSE_DELIVERY_LIMIT`.
+    pub topology: Topology,
+    /// `PRPULSE_METRICS_ADDR`; `off` disables the endpoint.
+    pub metrics_addr: Option<SocketAddr>,
+    /// `PRPULSE_MIGRATE`: apply migrations at start-up (default true).
+    pub migrate: bool,
+    /// `PRPULSE_DB_POOL_SIZE`, `PRPULSE_DB_TIMEOUT_MS`.
+    pub pool: PoolSettings,
+    /// `PRPULSE_AMQP_CONNECT_TIMEOUT_MS`.
+    pub amqp_connect_timeout: Duration,
+    /// `PRPULSE_SECRET_KEY`: encrypts stored webhook secrets and tokens.
+    pub secret_key: Option<SecretKey>,
+}
+
+impl ServiceConfig {
+    pub fn from_env(env: &Env, default_metrics_port: u16) -> Result<Self, ConfigError> {
+        let metrics_addr = match env.get("PRPULSE_METRICS_ADDR") {
+            Some(value) if value.eq_ignore_ascii_case("off") => None,
+            _ => Some(env.parse(
+                "PRPULSE_METRICS_ADDR",
+                SocketAddr::from(([0, 0, 0, 0], default_metrics_port)),
+            )?),
+        };
+        let secret_key = env
+            .secret("PRPULSE_SECRET_KEY")
+            .map(|raw| {
+                SecretKey::parse(raw.expose_secret()).map_err(|error| ConfigError::Invalid {
+                    name: "PRPULSE_SECRET_KEY",
+                    value: "[REDACTED]".into(),
+                    reason: error.to_string(),
+                })
+            })
+            .transpose()?;
+        let prefix = env.string("PRPULSE_TOPOLOGY_PREFIX", "prpulse");
+        if !prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return Err(ConfigError::Invalid {
+                name: "PRPULSE_TOPOLOGY_PREFIX",
+                value: prefix,
+                reason: "use letters, digits, '-', '_' or '.'".into(),
+            });
+        }
+        Ok(Self {
+            database_url: env
+                .secret("PRPULSE_DATABASE_URL")
+                .unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+            amqp_url: env
+                .secret("PRPULSE_AMQP_URL")
+                .unwrap_or_else(|| DEFAULT_AMQP_URL.into()),
+            topology: Topology::new(prefix, env.parse("PRPULSE_DELIVERY_LIMIT", 20)?),
+            metrics_addr,
+            migrate: env.flag("PRPULSE_MIGRATE", true)?,
+            pool: PoolSettings {
+                max_size: env.parse("PRPULSE_DB_POOL_SIZE", 16)?,
+                timeout: env.millis("PRPULSE_DB_TIMEOUT_MS", 5_000)?,
+            },
+            amqp_connect_timeout: env.millis("PRPULSE_AMQP_CONNECT_TIMEOUT_MS", 3_000)?,
+            secret_key,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_work_on_a_developer_machine() {
+        let config = ServiceConfig::from_env(&Env::default(), 9100).unwrap();
+        assert_eq!(config.database_url.expose_secret(), DEFAULT_DATABASE_URL);
+        assert_eq!(config.topology.work_queue(), "prpulse.work");
+        assert_eq!(config.metrics_addr, Some(SocketAddr::from(([0, 0, 0, 0], 9100))));
+        assert!(config.migrate);
+        assert!(config.secret_key.is_none());
+    }
+
+    #[test]
+    fn metrics_can_be_turned_off_and_bad_values_are_named() {
+        let env = Env::from_pairs([("PRPULSE_METRICS_ADDR", "off")]);
+        assert_eq!(ServiceConfig::from_env(&env, 1).unwrap().metrics_addr, None);
+        let env = Env::from_pairs([("PRPULSE_SECRET_KEY", "too-short")]);
+        let error = ServiceConfig::from_env(&env, 1).unwrap_err().to_string();
+        assert!(error.contains("PRPULSE_SECRET_KEY"), "{error}");
+        assert!(!error.contains("too-short"), "the key must not be echoed: {error}");
+        let env = Env::from_pairs([("PRPULSE_TOPOLOGY_PREFIX", "a b")]);
+        assert!(ServiceConfig::from_env(&env, 1).is_err());
+    }
+}
