@@ -3,7 +3,8 @@
 
 use std::net::SocketAddr;
 
-use actix_web::{App, HttpResponse, HttpServer, dev::Server, web};
+pub use actix_web::dev::Server;
+use actix_web::{App, HttpResponse, HttpServer, web};
 use prometheus::{Encoder, IntGaugeVec, Opts, Registry, TextEncoder};
 
 /// Registers `prpulse_build_info{binary, version}` (always 1).

@@ -12,4 +12,5 @@ pub mod secrets;
 
 pub use crypto::{SecretKey, SecretKeyError};
 pub use error::StoreError;
+pub use deadpool_postgres::{GenericClient, Transaction};
 pub use pool::{Pool, PoolSettings, connect_pool};

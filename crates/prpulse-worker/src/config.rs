@@ -1,0 +1,57 @@
+use std::time::Duration;
+
+use prpulse_domain::BotPolicy;
+use prpulse_runtime::{ConfigError, Env, ServiceConfig};
+
+#[derive(Debug)]
+pub struct WorkerConfig {
+    pub service: ServiceConfig,
+    /// `PRPULSE_WORKER_PREFETCH` (default 32): unacked deliveries the
+    /// broker may hand this process at once.
+    pub prefetch: u16,
+    /// `PRPULSE_WORKER_CONCURRENCY` (default 8): deliveries processed at
+    /// once; at most the prefetch.
+    pub concurrency: usize,
+    /// `PRPULSE_BOT_LOGINS`: comma-separated logins treated as bots on top
+    /// of GitHub's own (`type: Bot`, `[bot]` suffix).
+    pub bots: BotPolicy,
+    /// `PRPULSE_SHUTDOWN_TIMEOUT_MS` (default 10000): how long in-flight
+    /// deliveries may take to finish after SIGTERM.
+    pub shutdown_timeout: Duration,
+}
+
+impl WorkerConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let prefetch = env.parse("PRPULSE_WORKER_PREFETCH", 32u16)?.max(1);
+        let concurrency = env.parse("PRPULSE_WORKER_CONCURRENCY", 8usize)?.max(1);
+        Ok(Self {
+            service: ServiceConfig::from_env(env, 9101)?,
+            prefetch,
+            concurrency: concurrency.min(usize::from(prefetch)),
+            bots: BotPolicy::from_list(env.get("PRPULSE_BOT_LOGINS").unwrap_or_default()),
+            shutdown_timeout: env.millis("PRPULSE_SHUTDOWN_TIMEOUT_MS", 10_000)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrency_never_exceeds_prefetch() {
+        let env = Env::from_pairs([
+            ("PRPULSE_WORKER_PREFETCH", "4"),
+            ("PRPULSE_WORKER_CONCURRENCY", "16"),
+            ("PRPULSE_BOT_LOGINS", "ci-user"),
+        ]);
+        let config = WorkerConfig::from_env(&env).unwrap();
+        assert_eq!(config.prefetch, 4);
+        assert_eq!(config.concurrency, 4);
+        assert!(config.bots.is_bot("ci-user", Some("User")));
+        assert_eq!(
+            config.service.metrics_addr.map(|addr| addr.port()),
+            Some(9101)
+        );
+    }
+}

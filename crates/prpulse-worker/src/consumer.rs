@@ -1,0 +1,222 @@
+//! The consume loop around [`Processor::process`]: connect, consume with a
+//! bounded prefetch, settle each delivery after its commit, reconnect with
+//! backoff when the broker goes away.
+
+use std::{sync::Arc, time::Duration, time::Instant};
+
+use futures_util::StreamExt;
+use prpulse_queue::{
+    Envelope, Publisher, Topology, connect,
+    lapin::{
+        Channel,
+        message::Delivery,
+        options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions},
+        types::FieldTable,
+    },
+    retry::ReconnectDelays,
+};
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, error, info, info_span, warn};
+
+use crate::{
+    dead_letter,
+    disposition::Disposition,
+    metrics::WorkerMetrics,
+    process::{Processed, Processor},
+};
+
+pub struct Consumer {
+    pub processor: Processor,
+    pub dead_letters: Publisher,
+    pub metrics: WorkerMetrics,
+    pub topology: Topology,
+    pub amqp_url: String,
+    pub connect_timeout: Duration,
+    pub prefetch: u16,
+    pub concurrency: usize,
+}
+
+impl Consumer {
+    /// Consumes until `stop` is cancelled and the deliveries in hand are
+    /// settled.
+    pub async fn run(self: Arc<Self>, stop: CancellationToken) {
+        let mut delays = ReconnectDelays::new(Duration::from_secs(10));
+        while !stop.is_cancelled() {
+            match connect::open(
+                &self.amqp_url,
+                "prpulse-worker",
+                &self.topology,
+                self.connect_timeout,
+            )
+            .await
+            {
+                Ok((connection, channel)) => {
+                    delays.reset();
+                    match self.consume_on(&channel, &stop).await {
+                        Ok(()) if stop.is_cancelled() => {}
+                        Ok(()) => warn!("the broker ended the consumer; reconnecting"),
+                        Err(error) => warn!(%error, "consuming failed; reconnecting"),
+                    }
+                    let _ = connection.close(200, "prpulse-worker closing".into()).await;
+                }
+                Err(error) => warn!(%error, "worker cannot reach RabbitMQ; retrying"),
+            }
+            tokio::select! {
+                () = stop.cancelled() => break,
+                () = tokio::time::sleep(delays.next_delay()) => {}
+            }
+        }
+    }
+
+    async fn consume_on(
+        &self,
+        channel: &Channel,
+        stop: &CancellationToken,
+    ) -> Result<(), prpulse_queue::lapin::Error> {
+        channel
+            .basic_qos(self.prefetch, BasicQosOptions::default())
+            .await?;
+        let consumer = channel
+            .basic_consume(
+                self.topology.work_queue().into(),
+                format!("prpulse-worker-{}", std::process::id()).into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        info!(queue = %self.topology.work_queue(), prefetch = self.prefetch, "consuming");
+        consumer
+            .take_until(stop.cancelled())
+            .for_each_concurrent(self.concurrency, |delivery| async {
+                match delivery {
+                    Ok(delivery) => self.handle(delivery, stop).await,
+                    Err(error) => warn!(%error, "consumer error"),
+                }
+            })
+            .await;
+        Ok(())
+    }
+
+    async fn handle(&self, delivery: Delivery, stop: &CancellationToken) {
+        let started = Instant::now();
+        self.metrics.in_flight.inc();
+        let disposition = match Envelope::from_properties(&delivery.properties) {
+            Ok(envelope) => {
+                let span = info_span!(
+                    "delivery",
+                    delivery_id = %envelope.delivery_id,
+                    event = %envelope.event,
+                    action = envelope.action.as_deref().unwrap_or("")
+                );
+                self.process(&envelope, &delivery.data, stop)
+                    .instrument(span.clone())
+                    .await
+            }
+            Err(error) => Disposition::DeadLetter(format!("unreadable envelope: {error}")),
+        };
+        self.settle(delivery, disposition).await;
+        self.metrics.in_flight.dec();
+        self.metrics
+            .processing_duration
+            .observe(started.elapsed().as_secs_f64());
+    }
+
+    async fn process(
+        &self,
+        envelope: &Envelope,
+        body: &[u8],
+        stop: &CancellationToken,
+    ) -> Disposition {
+        let mut delays = ReconnectDelays::new(Duration::from_secs(30));
+        loop {
+            let result = self.processor.process(envelope, body).await;
+            match Disposition::of(&result) {
+                Disposition::Retry => {
+                    if let Err(error) = &result {
+                        warn!(%error, "database unavailable; holding the delivery and retrying");
+                    }
+                    self.metrics.transient_errors.inc();
+                    tokio::select! {
+                        () = stop.cancelled() => return Disposition::Requeue,
+                        () = tokio::time::sleep(delays.next_delay()) => {}
+                    }
+                }
+                Disposition::Ack(processed) => {
+                    if processed != Processed::Duplicate {
+                        let lag = chrono::Utc::now() - envelope.received_at;
+                        self.metrics
+                            .delivery_lag
+                            .observe(lag.as_seconds_f64().max(0.0));
+                    }
+                    info!(outcome = processed.as_str(), "delivery processed");
+                    return Disposition::Ack(processed);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn settle(&self, delivery: Delivery, disposition: Disposition) {
+        let outcome = match disposition {
+            Disposition::Ack(processed) => {
+                ack(&delivery).await;
+                processed.as_str()
+            }
+            Disposition::DeadLetter(reason) => {
+                if self.dead_letter(&delivery, &reason).await {
+                    ack(&delivery).await;
+                    "dead_lettered"
+                } else {
+                    requeue(&delivery).await;
+                    "requeued"
+                }
+            }
+            Disposition::Retry | Disposition::Requeue => {
+                requeue(&delivery).await;
+                "requeued"
+            }
+        };
+        self.metrics.deliveries.with_label_values(&[outcome]).inc();
+    }
+
+    /// True once the dead-letter queue has confirmed the message.
+    async fn dead_letter(&self, delivery: &Delivery, reason: &str) -> bool {
+        let routing_key = delivery.routing_key.as_str();
+        error!(%reason, routing_key, "dead-lettering delivery");
+        let properties = dead_letter::properties(&delivery.properties, routing_key, reason);
+        match self
+            .dead_letters
+            .publish(
+                &self.topology.dead_exchange(),
+                routing_key,
+                &delivery.data,
+                properties,
+            )
+            .await
+        {
+            Ok(()) => true,
+            Err(error) => {
+                warn!(%error, "could not dead-letter; requeueing instead");
+                false
+            }
+        }
+    }
+}
+
+async fn ack(delivery: &Delivery) {
+    if let Err(error) = delivery.acker.ack(BasicAckOptions::default()).await {
+        // The broker requeues what it did not see acked; the redelivery
+        // will be recognised as a duplicate.
+        warn!(%error, "ack lost; the broker will redeliver");
+    }
+}
+
+async fn requeue(delivery: &Delivery) {
+    let options = BasicNackOptions {
+        requeue: true,
+        ..BasicNackOptions::default()
+    };
+    if let Err(error) = delivery.acker.nack(options).await {
+        warn!(%error, "nack lost; the broker will redeliver");
+    }
+}

@@ -1,0 +1,16 @@
+//! prpulse-worker: takes deliveries off the work queue and, in one
+//! Postgres transaction per delivery, records its id and applies its
+//! projection; acks only after the commit (DESIGN.md, "Worker").
+
+pub mod config;
+pub mod consumer;
+pub mod dead_letter;
+pub mod disposition;
+pub mod metrics;
+pub mod process;
+pub mod projection;
+pub mod startup;
+
+pub use config::WorkerConfig;
+pub use process::{Processed, Processor};
+pub use startup::Worker;

@@ -1,0 +1,67 @@
+//! Every metric the worker exports, declared once.
+
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+
+#[derive(Clone)]
+pub struct WorkerMetrics {
+    /// `prpulse_worker_deliveries_total{outcome}`: `projected`, `stored`,
+    /// `duplicate`, `dead_lettered`, `requeued`.
+    pub deliveries: IntCounterVec,
+    /// `prpulse_worker_processing_duration_seconds`: one delivery, from
+    /// taking it to settling it.
+    pub processing_duration: Histogram,
+    /// `prpulse_worker_delivery_lag_seconds`: from ingest's receipt to the
+    /// commit of its projection.
+    pub delivery_lag: Histogram,
+    /// `prpulse_worker_in_flight`: deliveries being processed now.
+    pub in_flight: IntGauge,
+    /// `prpulse_worker_transient_errors_total`: attempts that hit an
+    /// unavailable database and were retried in place.
+    pub transient_errors: IntCounter,
+}
+
+impl WorkerMetrics {
+    pub fn register(registry: &Registry) -> prometheus::Result<Self> {
+        let latency_buckets = vec![
+            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            60.0, 300.0,
+        ];
+        let metrics = Self {
+            deliveries: IntCounterVec::new(
+                Opts::new(
+                    "prpulse_worker_deliveries_total",
+                    "Deliveries settled by the worker, by outcome.",
+                ),
+                &["outcome"],
+            )?,
+            processing_duration: Histogram::with_opts(
+                HistogramOpts::new(
+                    "prpulse_worker_processing_duration_seconds",
+                    "Time to process and settle one delivery.",
+                )
+                .buckets(latency_buckets.clone()),
+            )?,
+            delivery_lag: Histogram::with_opts(
+                HistogramOpts::new(
+                    "prpulse_worker_delivery_lag_seconds",
+                    "Time from ingest receiving a delivery to its projection committing.",
+                )
+                .buckets(latency_buckets),
+            )?,
+            in_flight: IntGauge::new(
+                "prpulse_worker_in_flight",
+                "Deliveries being processed now.",
+            )?,
+            transient_errors: IntCounter::new(
+                "prpulse_worker_transient_errors_total",
+                "Processing attempts that failed on an unavailable database and were retried.",
+            )?,
+        };
+        registry.register(Box::new(metrics.deliveries.clone()))?;
+        registry.register(Box::new(metrics.processing_duration.clone()))?;
+        registry.register(Box::new(metrics.delivery_lag.clone()))?;
+        registry.register(Box::new(metrics.in_flight.clone()))?;
+        registry.register(Box::new(metrics.transient_errors.clone()))?;
+        Ok(metrics)
+    }
+}

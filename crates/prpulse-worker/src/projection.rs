@@ -1,0 +1,225 @@
+//! From a delivery's payload to rows. Parsing is pure and happens before
+//! any transaction; applying writes through `prpulse_store::projection`.
+
+use prpulse_store::GenericClient;
+use prpulse_domain::{BotPolicy, DeliveryId, EventName, ReviewState};
+use prpulse_github::payload::{PullRequest, PullRequestEvent, PullRequestReviewEvent, User};
+use prpulse_store::{
+    StoreError,
+    projection::{
+        MemberRow, PullRequestRow, ReviewRow, refresh_metrics, upsert_members,
+        upsert_pull_request, upsert_repository, upsert_review,
+    },
+};
+
+/// What a delivery changes.
+#[derive(Debug)]
+pub enum Projection {
+    PullRequest(Box<PullRequestEvent>),
+    Review(Box<PullRequestReviewEvent>),
+    /// Kept raw only: prpulse does not project this event (yet).
+    RawOnly,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PayloadError {
+    #[error("payload does not match the {event} shape: {source}")]
+    Shape {
+        event: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{field} is out of range: {value}")]
+    OutOfRange { field: &'static str, value: i64 },
+}
+
+impl Projection {
+    pub fn parse(event: &EventName, body: &[u8]) -> Result<Self, PayloadError> {
+        let shape = |source| PayloadError::Shape {
+            event: event.to_string(),
+            source,
+        };
+        let projection = match event.as_str() {
+            EventName::PULL_REQUEST => {
+                Self::PullRequest(Box::new(serde_json::from_slice(body).map_err(shape)?))
+            }
+            EventName::PULL_REQUEST_REVIEW => {
+                Self::Review(Box::new(serde_json::from_slice(body).map_err(shape)?))
+            }
+            _ => {
+                // Kept raw, but it must still be JSON to be worth keeping.
+                serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(shape)?;
+                Self::RawOnly
+            }
+        };
+        projection.check_ranges()?;
+        Ok(projection)
+    }
+
+    pub fn is_projected(&self) -> bool {
+        !matches!(self, Self::RawOnly)
+    }
+
+    fn check_ranges(&self) -> Result<(), PayloadError> {
+        let pull_request = match self {
+            Self::PullRequest(event) => &event.pull_request,
+            Self::Review(event) => &event.pull_request,
+            Self::RawOnly => return Ok(()),
+        };
+        let in_range = |field: &'static str, value: Option<i64>| match value {
+            Some(value) if i32::try_from(value).is_err() => {
+                Err(PayloadError::OutOfRange { field, value })
+            }
+            _ => Ok(()),
+        };
+        in_range("pull_request.number", Some(pull_request.number))?;
+        in_range("pull_request.additions", pull_request.additions)?;
+        in_range("pull_request.deletions", pull_request.deletions)?;
+        in_range("pull_request.changed_files", pull_request.changed_files)
+    }
+
+    /// Writes the projection. Run inside the delivery's transaction.
+    pub async fn apply(
+        &self,
+        client: &impl GenericClient,
+        delivery_id: &DeliveryId,
+        bots: &BotPolicy,
+    ) -> Result<(), StoreError> {
+        match self {
+            Self::RawOnly => Ok(()),
+            Self::PullRequest(event) => {
+                let pr = &event.pull_request;
+                upsert_repository(client, event.repository.id, &event.repository.full_name)
+                    .await?;
+                upsert_members(client, &mut members(bots, [pr.user.as_ref()])).await?;
+                let mut row = pull_request_row(event.repository.id, pr, delivery_id, 1);
+                row.opened_as_draft = (event.action == "opened").then(|| pr.draft.unwrap_or(false));
+                row.ready_for_review_at = (event.action == "ready_for_review")
+                    .then(|| pr.updated_at.unwrap_or(pr.created_at));
+                upsert_pull_request(client, &row).await?;
+                refresh_metrics(client, pr.id).await
+            }
+            Self::Review(event) => {
+                let pr = &event.pull_request;
+                let review = &event.review;
+                upsert_repository(client, event.repository.id, &event.repository.full_name)
+                    .await?;
+                upsert_members(
+                    client,
+                    &mut members(bots, [pr.user.as_ref(), review.user.as_ref()]),
+                )
+                .await?;
+                let row = pull_request_row(event.repository.id, pr, delivery_id, 0);
+                upsert_pull_request(client, &row).await?;
+                let dismissed = event.action == "dismissed" || review.state == "dismissed";
+                let submitted_state = if dismissed {
+                    None
+                } else {
+                    ReviewState::parse(&review.state)
+                };
+                upsert_review(
+                    client,
+                    &ReviewRow {
+                        github_id: review.id,
+                        pull_request_id: pr.id,
+                        reviewer_id: review.user.as_ref().map(|user| user.id),
+                        submitted_state,
+                        dismissed,
+                        submitted_at: review.submitted_at,
+                    },
+                )
+                .await?;
+                refresh_metrics(client, pr.id).await
+            }
+        }
+    }
+}
+
+fn members<'a, const N: usize>(bots: &BotPolicy, users: [Option<&'a User>; N]) -> Vec<MemberRow<'a>> {
+    users
+        .into_iter()
+        .flatten()
+        .map(|user| MemberRow {
+            github_id: user.id,
+            login: &user.login,
+            user_type: user.kind.as_deref(),
+            is_bot: bots.is_bot(&user.login, user.kind.as_deref()),
+        })
+        .collect()
+}
+
+/// Ranges were checked in [`Projection::parse`].
+fn pull_request_row<'a>(
+    repository_id: i64,
+    pr: &'a PullRequest,
+    delivery_id: &'a DeliveryId,
+    version_rank: i16,
+) -> PullRequestRow<'a> {
+    let small = |value: i64| i32::try_from(value).unwrap_or(i32::MAX);
+    PullRequestRow {
+        github_id: pr.id,
+        repository_id,
+        number: small(pr.number),
+        author_id: pr.user.as_ref().map(|user| user.id),
+        version_rank,
+        version_at: pr.updated_at.unwrap_or(pr.created_at),
+        version_delivery: delivery_id.as_str(),
+        title: pr.title.as_deref(),
+        state: &pr.state,
+        draft: pr.draft.unwrap_or(false),
+        closed_at: pr.closed_at,
+        additions: pr.additions.map(small),
+        deletions: pr.deletions.map(small),
+        changed_files: pr.changed_files.map(small),
+        head_ref: pr.head.as_ref().map(|head| head.name.as_str()),
+        base_ref: pr.base.as_ref().map(|base| base.name.as_str()),
+        created_at: pr.created_at,
+        merged_at: pr.merged_at,
+        opened_as_draft: None,
+        ready_for_review_at: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(name: &str) -> EventName {
+        EventName::parse(name).unwrap()
+    }
+
+    #[test]
+    fn unprojected_events_must_still_be_json() {
+        assert!(matches!(
+            Projection::parse(&event("team"), br#"{"action":"created"}"#),
+            Ok(Projection::RawOnly)
+        ));
+        assert!(matches!(
+            Projection::parse(&event("team"), b"not json"),
+            Err(PayloadError::Shape { .. })
+        ));
+    }
+
+    #[test]
+    fn a_pull_request_without_its_fields_is_a_shape_error() {
+        let error = Projection::parse(&event("pull_request"), br#"{"action":"opened"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("pull_request shape"), "{error}");
+    }
+
+    #[test]
+    fn out_of_range_numbers_are_refused() {
+        let body = serde_json::json!({
+            "action": "opened",
+            "pull_request": {"id": 1, "number": 1, "user": null, "state": "open",
+                             "created_at": "2026-01-05T09:00:00Z", "additions": 9_999_999_999i64},
+            "repository": {"id": 2, "full_name": "acme/api"}
+        });
+        let error = Projection::parse(&event("pull_request"), body.to_string().as_bytes());
+        assert!(matches!(
+            error,
+            Err(PayloadError::OutOfRange { field: "pull_request.additions", .. })
+        ));
+    }
+}
