@@ -38,10 +38,14 @@ CREATE TABLE members (
 );
 CREATE INDEX members_login_idx ON members (lower(login));
 
+-- Keyed by (repository, number), GitHub's own identity for a pull request:
+-- payloads have been seen to carry one pull request under two ids, and a
+-- key on the id would make the outcome depend on which arrived first.
 CREATE TABLE pull_requests (
-    github_id     bigint PRIMARY KEY,
     repository_id bigint      NOT NULL REFERENCES repositories (github_id),
     number        integer     NOT NULL,
+    -- The smallest id seen for it (normally the only one).
+    github_id     bigint      NOT NULL,
     author_id     bigint      REFERENCES members (github_id),
 
     -- Scalar fields come from the newest delivery, newest meaning the
@@ -81,21 +85,25 @@ CREATE TABLE pull_requests (
     merge_after_approval_seconds   bigint,
     review_rounds                  integer NOT NULL DEFAULT 0,
 
-    UNIQUE (repository_id, number)
+    PRIMARY KEY (repository_id, number)
 );
+CREATE INDEX pull_requests_github_id_idx ON pull_requests (github_id);
 CREATE INDEX pull_requests_created_at_idx ON pull_requests (created_at);
 
 CREATE TABLE reviews (
-    github_id       bigint PRIMARY KEY,
-    pull_request_id bigint  NOT NULL REFERENCES pull_requests (github_id),
-    reviewer_id     bigint  REFERENCES members (github_id),
+    github_id           bigint PRIMARY KEY,
+    repository_id       bigint  NOT NULL,
+    pull_request_number integer NOT NULL,
+    reviewer_id         bigint  REFERENCES members (github_id),
     -- The state it was submitted with (approved, changes_requested,
     -- commented); NULL when only its dismissal was seen.
-    submitted_state text,
-    dismissed       boolean NOT NULL DEFAULT false,
-    submitted_at    timestamptz
+    submitted_state     text,
+    dismissed           boolean NOT NULL DEFAULT false,
+    submitted_at    timestamptz,
+    FOREIGN KEY (repository_id, pull_request_number)
+        REFERENCES pull_requests (repository_id, number)
 );
-CREATE INDEX reviews_pull_request_idx ON reviews (pull_request_id);
+CREATE INDEX reviews_pull_request_idx ON reviews (repository_id, pull_request_number);
 
 -- Secrets of the hooks that prpulse installed, found by X-GitHub-Hook-ID.
 -- Both columns hold AES-256-GCM ciphertext (nonce || sealed secret) under

@@ -50,7 +50,8 @@ pub struct PullRequestRow<'a> {
 #[derive(Clone, Debug)]
 pub struct ReviewRow {
     pub github_id: i64,
-    pub pull_request_id: i64,
+    pub repository_id: i64,
+    pub pull_request_number: i32,
     pub reviewer_id: Option<i64>,
     /// `None` when the delivery does not tell the submitted state
     /// (a dismissal).
@@ -130,7 +131,7 @@ pub async fn upsert_pull_request(
                  opened_as_draft, first_ready_for_review_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
                      $15, $16, $17, $18, $19, $20)
-             ON CONFLICT (github_id) DO UPDATE SET
+             ON CONFLICT (repository_id, number) DO UPDATE SET
                  author_id = coalesce(EXCLUDED.author_id, pr.author_id),
                  version_rank = EXCLUDED.version_rank,
                  version_at = EXCLUDED.version_at,
@@ -180,17 +181,20 @@ pub async fn upsert_pull_request(
     let accumulated = client
         .prepare_cached(
             "UPDATE pull_requests SET
-                 created_at = least(created_at, $2),
-                 merged_at = least(merged_at, $3),
-                 opened_as_draft = coalesce(opened_as_draft, $4),
-                 first_ready_for_review_at = least(first_ready_for_review_at, $5)
-             WHERE github_id = $1",
+                 github_id = least(github_id, $3),
+                 created_at = least(created_at, $4),
+                 merged_at = least(merged_at, $5),
+                 opened_as_draft = coalesce(opened_as_draft, $6),
+                 first_ready_for_review_at = least(first_ready_for_review_at, $7)
+             WHERE repository_id = $1 AND number = $2",
         )
         .await?;
     client
         .execute(
             &accumulated,
             &[
+                &row.repository_id,
+                &row.number,
                 &row.github_id,
                 &row.created_at,
                 &row.merged_at,
@@ -206,8 +210,9 @@ pub async fn upsert_review(client: &impl GenericClient, row: &ReviewRow) -> Resu
     let statement = client
         .prepare_cached(
             "INSERT INTO reviews AS r
-                 (github_id, pull_request_id, reviewer_id, submitted_state, dismissed, submitted_at)
-             VALUES ($1, $2, $3, $4, $5, $6)
+                 (github_id, repository_id, pull_request_number, reviewer_id,
+                  submitted_state, dismissed, submitted_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (github_id) DO UPDATE SET
                  reviewer_id = coalesce(r.reviewer_id, EXCLUDED.reviewer_id),
                  submitted_state = coalesce(r.submitted_state, EXCLUDED.submitted_state),
@@ -221,7 +226,8 @@ pub async fn upsert_review(client: &impl GenericClient, row: &ReviewRow) -> Resu
             &statement,
             &[
                 &row.github_id,
-                &row.pull_request_id,
+                &row.repository_id,
+                &row.pull_request_number,
                 &row.reviewer_id,
                 &state,
                 &row.dismissed,
@@ -237,16 +243,19 @@ pub async fn upsert_review(client: &impl GenericClient, row: &ReviewRow) -> Resu
 /// the row lock that makes this see every committed review).
 pub async fn refresh_metrics(
     client: &impl GenericClient,
-    pull_request_id: i64,
+    repository_id: i64,
+    number: i32,
 ) -> Result<(), StoreError> {
     let facts_query = client
         .prepare_cached(
             "SELECT author_id, created_at, opened_as_draft, draft,
                     first_ready_for_review_at, merged_at
-             FROM pull_requests WHERE github_id = $1",
+             FROM pull_requests WHERE repository_id = $1 AND number = $2",
         )
         .await?;
-    let row = client.query_one(&facts_query, &[&pull_request_id]).await?;
+    let row = client
+        .query_one(&facts_query, &[&repository_id, &number])
+        .await?;
     let facts = PullRequestFacts {
         author_id: row.get(0),
         created_at: row.get(1),
@@ -260,11 +269,11 @@ pub async fn refresh_metrics(
             "SELECT r.reviewer_id, coalesce(m.is_bot, false), r.submitted_at,
                     coalesce(r.submitted_state, 'dismissed')
              FROM reviews r LEFT JOIN members m ON m.github_id = r.reviewer_id
-             WHERE r.pull_request_id = $1",
+             WHERE r.repository_id = $1 AND r.pull_request_number = $2",
         )
         .await?;
     let reviews: Vec<ReviewFact> = client
-        .query(&reviews_query, &[&pull_request_id])
+        .query(&reviews_query, &[&repository_id, &number])
         .await?
         .iter()
         .map(|row| ReviewFact {
@@ -278,18 +287,19 @@ pub async fn refresh_metrics(
     let update = client
         .prepare_cached(
             "UPDATE pull_requests SET
-                 ready_at = $2, first_review_at = $3, first_approval_at = $4,
-                 cycle_time_seconds = $5, review_time_seconds = $6, pickup_time_seconds = $7,
-                 time_to_first_approval_seconds = $8, merge_after_approval_seconds = $9,
-                 review_rounds = $10
-             WHERE github_id = $1",
+                 ready_at = $3, first_review_at = $4, first_approval_at = $5,
+                 cycle_time_seconds = $6, review_time_seconds = $7, pickup_time_seconds = $8,
+                 time_to_first_approval_seconds = $9, merge_after_approval_seconds = $10,
+                 review_rounds = $11
+             WHERE repository_id = $1 AND number = $2",
         )
         .await?;
     client
         .execute(
             &update,
             &[
-                &pull_request_id,
+                &repository_id,
+                &number,
                 &metrics.ready_at,
                 &metrics.first_review_at,
                 &metrics.first_approval_at,

@@ -97,7 +97,7 @@ impl Projection {
                 row.ready_for_review_at = (event.action == "ready_for_review")
                     .then(|| pr.updated_at.unwrap_or(pr.created_at));
                 upsert_pull_request(client, &row).await?;
-                refresh_metrics(client, pr.id).await
+                refresh_metrics(client, row.repository_id, row.number).await
             }
             Self::Review(event) => {
                 let pr = &event.pull_request;
@@ -121,7 +121,8 @@ impl Projection {
                     client,
                     &ReviewRow {
                         github_id: review.id,
-                        pull_request_id: pr.id,
+                        repository_id: row.repository_id,
+                        pull_request_number: row.number,
                         reviewer_id: review.user.as_ref().map(|user| user.id),
                         submitted_state,
                         dismissed,
@@ -129,7 +130,7 @@ impl Projection {
                     },
                 )
                 .await?;
-                refresh_metrics(client, pr.id).await
+                refresh_metrics(client, row.repository_id, row.number).await
             }
         }
     }

@@ -1,0 +1,70 @@
+use prpulse_queue::{
+    Topology,
+    lapin::{
+        Connection, ConnectionProperties,
+        options::{BasicGetOptions, ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions},
+        types::FieldTable,
+    },
+};
+
+pub fn amqp_url() -> String {
+    std::env::var("PRPULSE_TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+pub async fn connect() -> Connection {
+    Connection::connect(&amqp_url(), ConnectionProperties::default())
+        .await
+        .unwrap_or_else(|error| {
+            panic!("cannot reach RabbitMQ at {}: {error} (scripts/test starts it)", amqp_url())
+        })
+}
+
+/// Ready messages in `queue` (not counting those a consumer holds unacked).
+pub async fn ready_messages(queue: &str) -> u32 {
+    let channel = connect().await.create_channel().await.unwrap();
+    channel
+        .queue_declare(
+            queue.into(),
+            QueueDeclareOptions {
+                passive: true,
+                ..QueueDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap()
+        .message_count()
+}
+
+/// Takes one message off `queue`, acking it; `None` if it is empty.
+pub async fn take_one(queue: &str) -> Option<prpulse_queue::lapin::message::BasicGetMessage> {
+    let connection = connect().await;
+    let channel = connection.create_channel().await.unwrap();
+    let message = channel
+        .basic_get(
+            queue.into(),
+            BasicGetOptions { no_ack: true },
+        )
+        .await
+        .unwrap();
+    let _ = connection.close(200, "done".into()).await;
+    message
+}
+
+/// Deletes a test's exchanges and queues.
+pub async fn delete_topology(topology: &Topology) {
+    let connection = connect().await;
+    let channel = connection.create_channel().await.unwrap();
+    for queue in [topology.work_queue(), topology.dead_queue()] {
+        let _ = channel
+            .queue_delete(queue.into(), QueueDeleteOptions::default())
+            .await;
+    }
+    for exchange in [topology.exchange(), topology.dead_exchange()] {
+        let _ = channel
+            .exchange_delete(exchange.into(), ExchangeDeleteOptions::default())
+            .await;
+    }
+    let _ = connection.close(200, "done".into()).await;
+}

@@ -1,0 +1,114 @@
+use tokio_postgres::{Client, NoTls};
+
+use crate::unique_suffix;
+
+/// Where tests create their databases; the machine's Postgres by default.
+pub fn admin_url() -> String {
+    std::env::var("PRPULSE_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A database of its own for one test, migrated, dropped when dropped.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    pub async fn create() -> Self {
+        let name = format!("prpulse_test_{}", unique_suffix());
+        let admin = connect(&admin_url()).await;
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("creating the test database");
+        let url = with_dbname(&admin_url(), &name);
+        prpulse_store::migrate::migrate(&url)
+            .await
+            .expect("migrating the test database");
+        Self { name, url }
+    }
+
+    pub async fn client(&self) -> Client {
+        connect(&self.url).await
+    }
+
+    pub fn pool(&self) -> prpulse_store::Pool {
+        prpulse_store::connect_pool(&self.url, &prpulse_store::PoolSettings::default()).unwrap()
+    }
+
+    /// `pr_metrics` as JSON rows ordered by repository and number: what
+    /// dashboards see, in a form tests can compare whole.
+    pub async fn pr_metrics(&self) -> Vec<serde_json::Value> {
+        self.client()
+            .await
+            .query(
+                "SELECT row_to_json(m)::text FROM pr_metrics m ORDER BY repository, number",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| serde_json::from_str(row.get::<_, &str>(0)).unwrap())
+            .collect()
+    }
+
+    /// The `pr_metrics` row of `repository#number`.
+    pub async fn pr(&self, repository: &str, number: i64) -> serde_json::Value {
+        self.pr_metrics()
+            .await
+            .into_iter()
+            .find(|row| row["repository"] == repository && row["number"] == number)
+            .unwrap_or_else(|| panic!("no pr_metrics row for {repository}#{number}"))
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        self.client()
+            .await
+            .query_one(sql, &[])
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+    }
+
+    pub async fn deliveries(&self) -> i64 {
+        self.count("SELECT count(*) FROM deliveries").await
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs outside any runtime guarantee: clean up on a thread of
+        // its own with a runtime of its own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let admin = connect(&admin_url()).await;
+                let _ = admin
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await;
+            });
+        })
+        .join();
+    }
+}
+
+async fn connect(url: &str) -> Client {
+    let (client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .unwrap_or_else(|error| {
+            panic!("cannot reach Postgres at {url}: {error} (is it running? scripts/test starts it)")
+        });
+    tokio::spawn(connection);
+    client
+}
+
+fn with_dbname(url: &str, name: &str) -> String {
+    let (base, _) = url.rsplit_once('/').expect("a database URL ends in /dbname");
+    let query = url.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
+    format!("{base}/{name}{query}")
+}

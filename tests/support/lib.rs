@@ -1,0 +1,19 @@
+//! What the end-to-end tests share: a private database and topology per
+//! test, the real binaries started against them, GitHub-shaped payloads
+//! built here (never copied from elsewhere), and the shared fixtures read
+//! in place.
+
+pub mod broker;
+pub mod db;
+pub mod fixtures;
+pub mod payloads;
+pub mod stack;
+
+pub use db::TestDb;
+pub use payloads::{Delivery, Person, PullRequestBuilder, Repo};
+pub use stack::{Stack, StackOptions};
+
+/// A short random suffix for names that must not collide between tests.
+pub fn unique_suffix() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
+}

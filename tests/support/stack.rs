@@ -1,0 +1,271 @@
+//! The real binaries, started against a test's own database and topology.
+
+use std::{
+    net::TcpListener,
+    path::PathBuf,
+    process::{ExitStatus, Stdio},
+    time::{Duration, Instant},
+};
+
+use prpulse_queue::Topology;
+use tokio::process::{Child, Command};
+
+use crate::{TestDb, broker, payloads::Delivery, unique_suffix};
+
+/// The global webhook secret test stacks use.
+pub const WEBHOOK_SECRET: &str = "It's a Secret to Everybody";
+/// A `PRPULSE_SECRET_KEY` for tests (64 hex digits).
+pub const SECRET_KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+pub struct StackOptions {
+    pub workers: usize,
+    /// Replaces the broker URL (e.g. a closed port).
+    pub amqp_url: Option<String>,
+    pub webhook_secret: Option<String>,
+    pub env: Vec<(String, String)>,
+}
+
+impl Default for StackOptions {
+    fn default() -> Self {
+        Self {
+            workers: 1,
+            amqp_url: None,
+            webhook_secret: Some(WEBHOOK_SECRET.into()),
+            env: Vec::new(),
+        }
+    }
+}
+
+pub struct Stack {
+    pub db: TestDb,
+    pub topology: Topology,
+    pub ingest_url: String,
+    pub secret: Option<String>,
+    ingest: Option<Child>,
+    workers: Vec<Child>,
+    amqp_url: String,
+    extra_env: Vec<(String, String)>,
+    http: reqwest::Client,
+}
+
+impl Stack {
+    pub async fn start() -> Self {
+        Self::start_with(StackOptions::default()).await
+    }
+
+    pub async fn start_with(options: StackOptions) -> Self {
+        let db = TestDb::create().await;
+        let topology = Topology::new(format!("test-{}", unique_suffix()), 5);
+        let port = free_port();
+        let broker_reachable = options.amqp_url.is_none();
+        let mut stack = Self {
+            db,
+            topology,
+            ingest_url: format!("http://127.0.0.1:{port}"),
+            secret: options.webhook_secret.clone(),
+            ingest: None,
+            workers: Vec::new(),
+            amqp_url: options.amqp_url.unwrap_or_else(broker::amqp_url),
+            extra_env: options.env,
+            http: reqwest::Client::new(),
+        };
+        let mut ingest = stack.command("prpulse-ingest");
+        ingest.env("PRPULSE_INGEST_ADDR", format!("127.0.0.1:{port}"));
+        if let Some(secret) = &options.webhook_secret {
+            ingest.env("PRPULSE_WEBHOOK_SECRET", secret);
+        }
+        stack.ingest = Some(ingest.spawn().expect("starting prpulse-ingest"));
+        stack
+            .wait_for(if broker_reachable { "/readyz" } else { "/livez" })
+            .await;
+        for _ in 0..options.workers {
+            stack.spawn_worker();
+        }
+        stack
+    }
+
+    fn command(&self, binary: &str) -> Command {
+        let mut command = Command::new(binary_path(binary));
+        for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("PRPULSE_")) {
+            command.env_remove(name);
+        }
+        command
+            .env("PRPULSE_DATABASE_URL", &self.db.url)
+            .env("PRPULSE_AMQP_URL", &self.amqp_url)
+            .env("PRPULSE_TOPOLOGY_PREFIX", self.topology.prefix())
+            .env("PRPULSE_DELIVERY_LIMIT", "5")
+            .env("PRPULSE_SECRET_KEY", SECRET_KEY)
+            .env("PRPULSE_METRICS_ADDR", "off")
+            .env("PRPULSE_INGEST_WORKERS", "2")
+            .env(
+                "RUST_LOG",
+                std::env::var("PRPULSE_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .envs(self.extra_env.iter().cloned())
+            .stdout(Stdio::inherit())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        command
+    }
+
+    pub fn spawn_worker(&mut self) {
+        let worker = self
+            .command("prpulse-worker")
+            .spawn()
+            .expect("starting prpulse-worker");
+        self.workers.push(worker);
+    }
+
+    async fn wait_for(&self, path: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let response = self
+                .http
+                .get(format!("{}{path}", self.ingest_url))
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await;
+            if response.is_ok_and(|r| r.status().is_success()) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "ingest did not answer {path} in 30 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Posts a delivery as GitHub would: JSON, signed with the stack's secret.
+    pub async fn deliver(&self, delivery: &Delivery) -> reqwest::Response {
+        let secret = self.secret.as_deref().expect("this stack has a webhook secret");
+        self.deliver_signed(delivery, secret.as_bytes(), None).await
+    }
+
+    pub async fn deliver_signed(
+        &self,
+        delivery: &Delivery,
+        secret: &[u8],
+        hook_id: Option<i64>,
+    ) -> reqwest::Response {
+        let signature = prpulse_github::sign(secret, &delivery.body);
+        let mut headers = vec![
+            ("X-GitHub-Event", delivery.event.clone()),
+            ("X-GitHub-Delivery", delivery.id.clone()),
+            ("X-Hub-Signature-256", signature),
+            ("Content-Type", "application/json".to_owned()),
+        ];
+        if let Some(hook_id) = hook_id {
+            headers.push(("X-GitHub-Hook-ID", hook_id.to_string()));
+        }
+        self.post(&headers, delivery.body.clone()).await
+    }
+
+    /// Posts exactly these headers and body to the webhook endpoint.
+    pub async fn post(&self, headers: &[(&str, String)], body: Vec<u8>) -> reqwest::Response {
+        let mut request = self
+            .http
+            .post(format!("{}/webhooks/github", self.ingest_url))
+            .header("User-Agent", "GitHub-Hookshot/044aadd")
+            .timeout(Duration::from_secs(15))
+            .body(body);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        request.send().await.expect("ingest answers")
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.ingest_url))
+            .send()
+            .await
+            .expect("ingest answers")
+    }
+
+    /// Waits until `n` deliveries are recorded in Postgres.
+    pub async fn wait_for_deliveries(&self, n: i64) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let seen = self.db.deliveries().await;
+            if seen >= n {
+                assert_eq!(seen, n, "more deliveries recorded than expected");
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "only {seen} of {n} deliveries were processed in 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Sends SIGTERM to ingest and returns how it exited.
+    pub async fn terminate_ingest(&mut self) -> ExitStatus {
+        let child = self.ingest.as_mut().expect("ingest is running");
+        terminate(child).await
+    }
+
+    /// Sends SIGTERM to every worker and returns how each exited.
+    pub async fn terminate_workers(&mut self) -> Vec<ExitStatus> {
+        let mut statuses = Vec::new();
+        for mut worker in self.workers.drain(..) {
+            statuses.push(terminate(&mut worker).await);
+        }
+        statuses
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        for child in self.ingest.iter_mut().chain(self.workers.iter_mut()) {
+            let _ = child.start_kill();
+        }
+        let topology = self.topology.clone();
+        let _ = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(broker::delete_topology(&topology));
+        })
+        .join();
+    }
+}
+
+async fn terminate(child: &mut Child) -> ExitStatus {
+    let pid = child.id().expect("the process is running").to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("running kill");
+    assert!(sent.success());
+    tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("the process exits within 30 s of SIGTERM")
+        .unwrap()
+}
+
+/// The real binaries, built by `cargo build --bins` next to this test
+/// binary (target/<profile>/), or in `PRPULSE_BIN_DIR`.
+pub fn binary_path(name: &str) -> PathBuf {
+    let dir = std::env::var_os("PRPULSE_BIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let exe = std::env::current_exe().unwrap();
+            exe.parent().unwrap().parent().unwrap().to_path_buf()
+        });
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} does not exist: build the binaries first with `cargo build --bins` (scripts/test does)",
+        path.display()
+    );
+    path
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
