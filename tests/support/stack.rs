@@ -109,8 +109,14 @@ impl Stack {
     }
 
     pub fn spawn_worker(&mut self) {
+        self.spawn_worker_with(&[]);
+    }
+
+    /// Starts one more worker, with `env` on top of the stack's.
+    pub fn spawn_worker_with(&mut self, env: &[(&str, &str)]) {
         let worker = self
             .command("prpulse-worker")
+            .envs(env.iter().copied())
             .spawn()
             .expect("starting prpulse-worker");
         self.workers.push(worker);

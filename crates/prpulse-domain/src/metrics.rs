@@ -16,7 +16,8 @@ pub enum ReviewState {
     Approved,
     ChangesRequested,
     Commented,
-    /// Only known as dismissed: the submission itself was never seen.
+    /// Dismissed after it was submitted: it still counts as a review (it
+    /// happened), never as an approval (it was withdrawn).
     Dismissed,
 }
 
@@ -63,7 +64,7 @@ pub struct ReviewFact {
     pub reviewer_id: Option<i64>,
     pub reviewer_is_bot: bool,
     pub submitted_at: Option<Timestamp>,
-    /// The state it was submitted with; a later dismissal does not change it.
+    /// The state it was submitted with, or `Dismissed` once dismissed.
     pub state: ReviewState,
 }
 

@@ -267,7 +267,8 @@ pub async fn refresh_metrics(
     let reviews_query = client
         .prepare_cached(
             "SELECT r.reviewer_id, coalesce(m.is_bot, false), r.submitted_at,
-                    coalesce(r.submitted_state, 'dismissed')
+                    CASE WHEN r.dismissed THEN 'dismissed'
+                         ELSE coalesce(r.submitted_state, 'dismissed') END
              FROM reviews r LEFT JOIN members m ON m.github_id = r.reviewer_id
              WHERE r.repository_id = $1 AND r.pull_request_number = $2",
         )
