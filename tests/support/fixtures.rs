@@ -33,12 +33,17 @@ pub fn read(root: &std::path::Path, relative: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|error| panic!("reading {}: {error}", path.display()))
 }
 
-/// Header lines `Name: value` of a captured delivery, names lower-cased.
+/// The headers of a captured delivery, names lower-cased. Recorders write
+/// `Name: value` or (webhook.site) `name<TAB>value`.
 pub fn headers(root: &std::path::Path, relative: &str) -> Vec<(String, String)> {
     String::from_utf8(read(root, relative))
         .unwrap()
         .lines()
-        .filter_map(|line| line.split_once(':'))
-        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .filter_map(|line| {
+            let name_end = line.find([':', ' ', '\t'])?;
+            let (name, value) = line.split_at(name_end);
+            let value = value.trim_start_matches(':').trim();
+            Some((name.trim().to_ascii_lowercase(), value.to_owned()))
+        })
         .collect()
 }
