@@ -31,14 +31,28 @@ fn payload_fixtures(root: &Path) -> Vec<(String, Delivery, u16)> {
         files.sort();
         for file in files {
             let relative = file.strip_prefix(root).unwrap().display().to_string();
-            found.push((relative, delivery(&event, std::fs::read(&file).unwrap()), status_for(&event)));
+            found.push((
+                relative,
+                delivery(&event, std::fs::read(&file).unwrap()),
+                status_for(&event),
+            ));
         }
     }
     for (file, event) in [
-        ("captures/pull_request.opened.reallyfastci-pr3.json", "pull_request"),
-        ("captures/pull_request_review.submitted.approved.go-playground.json", "pull_request_review"),
+        (
+            "captures/pull_request.opened.reallyfastci-pr3.json",
+            "pull_request",
+        ),
+        (
+            "captures/pull_request_review.submitted.approved.go-playground.json",
+            "pull_request_review",
+        ),
     ] {
-        found.push((file.to_owned(), delivery(event, fixtures::read(root, file)), 202));
+        found.push((
+            file.to_owned(),
+            delivery(event, fixtures::read(root, file)),
+            202,
+        ));
     }
     found
 }
@@ -71,7 +85,9 @@ async fn deliver_all(stack: &Stack, deliveries: &[(String, Delivery, u16)]) -> i
 
 #[test]
 fn every_pull_request_and_review_fixture_parses() {
-    let Some(root) = fixtures::available() else { return };
+    let Some(root) = fixtures::available() else {
+        return;
+    };
     let mut parsed = 0;
     for (file, delivery, _) in payload_fixtures(&root) {
         match delivery.event.as_str() {
@@ -80,8 +96,10 @@ fn every_pull_request_and_review_fixture_parses() {
                     .unwrap_or_else(|error| panic!("{file}: {error}"));
             }
             "pull_request_review" => {
-                serde_json::from_slice::<prpulse_github::payload::PullRequestReviewEvent>(&delivery.body)
-                    .unwrap_or_else(|error| panic!("{file}: {error}"));
+                serde_json::from_slice::<prpulse_github::payload::PullRequestReviewEvent>(
+                    &delivery.body,
+                )
+                .unwrap_or_else(|error| panic!("{file}: {error}"));
             }
             _ => continue,
         }
@@ -92,12 +110,17 @@ fn every_pull_request_and_review_fixture_parses() {
 
 #[tokio::test]
 async fn every_fixture_is_answered_by_the_contract_and_projected() {
-    let Some(root) = fixtures::available() else { return };
+    let Some(root) = fixtures::available() else {
+        return;
+    };
     let stack = Stack::start().await;
     let deliveries = payload_fixtures(&root);
     let enqueued = deliver_all(&stack, &deliveries).await;
     stack.wait_for_deliveries(enqueued).await;
-    assert_eq!(broker::ready_messages(&stack.topology.dead_queue()).await, 0);
+    assert_eq!(
+        broker::ready_messages(&stack.topology.dead_queue()).await,
+        0
+    );
 
     let rows = stack.db.pr_metrics().await;
     assert_eq!(rows.len(), 3, "{rows:#?}");
@@ -129,7 +152,9 @@ async fn every_fixture_is_answered_by_the_contract_and_projected() {
 
 #[tokio::test]
 async fn fixtures_in_any_order_give_identical_rows() {
-    let Some(root) = fixtures::available() else { return };
+    let Some(root) = fixtures::available() else {
+        return;
+    };
     let in_order = Stack::start().await;
     let shuffled = Stack::start_with(StackOptions {
         workers: 2,
@@ -144,12 +169,17 @@ async fn fixtures_in_any_order_give_identical_rows() {
     assert_eq!(deliver_all(&shuffled, &reordered).await, enqueued);
     in_order.wait_for_deliveries(enqueued).await;
     shuffled.wait_for_deliveries(enqueued).await;
-    assert_eq!(shuffled.db.pr_metrics().await, in_order.db.pr_metrics().await);
+    assert_eq!(
+        shuffled.db.pr_metrics().await,
+        in_order.db.pr_metrics().await
+    );
 }
 
 #[tokio::test]
 async fn captured_deliveries_verify_with_githubs_own_signatures() {
-    let Some(root) = fixtures::available() else { return };
+    let Some(root) = fixtures::available() else {
+        return;
+    };
     let stack = Stack::start_with(StackOptions {
         workers: 0,
         webhook_secret: Some(CAPTURE_SECRET.into()),
@@ -162,42 +192,69 @@ async fn captured_deliveries_verify_with_githubs_own_signatures() {
         ..StackOptions::default()
     })
     .await;
-    for capture in ["push.ctbur-ci-server", "push.branch-deleted.ctbur-ci-server"] {
+    for capture in [
+        "push.ctbur-ci-server",
+        "push.branch-deleted.ctbur-ci-server",
+    ] {
         let body = fixtures::read(&root, &format!("captures/{capture}.delivery.body.json"));
         let headers: Vec<(String, String)> =
             fixtures::headers(&root, &format!("captures/{capture}.delivery.headers.txt"))
                 .into_iter()
                 .filter(|(name, _)| name != "user-agent")
                 .collect();
-        let headers: Vec<(&str, String)> =
-            headers.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();
+        let headers: Vec<(&str, String)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.clone()))
+            .collect();
         // push is verified but not handled.
-        assert_eq!(stack.post(&headers, body.clone()).await.status(), 204, "{capture}");
-        assert_eq!(other.post(&headers, body.clone()).await.status(), 401, "{capture}: other secret");
+        assert_eq!(
+            stack.post(&headers, body.clone()).await.status(),
+            204,
+            "{capture}"
+        );
+        assert_eq!(
+            other.post(&headers, body.clone()).await.status(),
+            401,
+            "{capture}: other secret"
+        );
         let mut tampered = body.clone();
         tampered[body.len() / 2] ^= 0x01;
-        assert_eq!(stack.post(&headers, tampered).await.status(), 401, "{capture}: one byte changed");
+        assert_eq!(
+            stack.post(&headers, tampered).await.status(),
+            401,
+            "{capture}: one byte changed"
+        );
         let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
         let pretty = serde_json::to_vec_pretty(&value).unwrap();
-        assert_eq!(stack.post(&headers, pretty).await.status(), 401, "{capture}: re-serialised");
+        assert_eq!(
+            stack.post(&headers, pretty).await.status(),
+            401,
+            "{capture}: re-serialised"
+        );
     }
 }
 
 #[tokio::test]
 async fn a_captured_ping_without_signature_or_hook_id_is_refused() {
-    let Some(root) = fixtures::available() else { return };
+    let Some(root) = fixtures::available() else {
+        return;
+    };
     let stack = Stack::start_with(StackOptions {
         workers: 0,
         ..StackOptions::default()
     })
     .await;
     let body = fixtures::read(&root, "captures/ping.reallyfastci.json");
-    let headers: Vec<(String, String)> = fixtures::headers(&root, "captures/ping.reallyfastci.headers.txt")
-        .into_iter()
-        .filter(|(name, _)| name.starts_with("x-github"))
-        .collect();
+    let headers: Vec<(String, String)> =
+        fixtures::headers(&root, "captures/ping.reallyfastci.headers.txt")
+            .into_iter()
+            .filter(|(name, _)| name.starts_with("x-github"))
+            .collect();
     assert!(headers.iter().all(|(name, _)| name != "x-github-hook-id"));
-    let headers: Vec<(&str, String)> = headers.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();
+    let headers: Vec<(&str, String)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.clone()))
+        .collect();
     let response = stack.post(&headers, body).await;
     assert_eq!(response.status(), 401);
     let error: serde_json::Value = response.json().await.unwrap();

@@ -33,7 +33,9 @@ fn histories() -> Vec<Delivery> {
 
     // Opened as a draft, made ready after 2 h; a bot and the author
     // comment first; grace asks for changes at 3 h and approves at 5 h.
-    let drafted = PullRequestBuilder::new(&api, 1, &ada, at(0, 0)).draft().size(120, 30, 4);
+    let drafted = PullRequestBuilder::new(&api, 1, &ada, at(0, 0))
+        .draft()
+        .size(120, 30, 4);
     // Closed without merge after a review.
     let abandoned = PullRequestBuilder::new(&api, 2, &grace, at(1, 0));
     // Closed, reopened, then merged.
@@ -91,11 +93,18 @@ async fn signed_deliveries_become_the_metrics_design_defines() {
     assert_eq!(drafted["merged_at"], "2026-03-02T15:00:00+00:00");
     assert_eq!(drafted["cycle_time_seconds"], 6 * 3600);
     assert_eq!(drafted["review_time_seconds"], 3 * 3600);
-    assert_eq!(drafted["pickup_time_seconds"], 3600, "draft time does not count");
+    assert_eq!(
+        drafted["pickup_time_seconds"], 3600,
+        "draft time does not count"
+    );
     assert_eq!(drafted["merge_after_approval_seconds"], 3600);
     assert_eq!(drafted["review_rounds"], 2);
     assert_eq!(
-        (&drafted["additions"], &drafted["deletions"], &drafted["changed_files"]),
+        (
+            &drafted["additions"],
+            &drafted["deletions"],
+            &drafted["changed_files"]
+        ),
         (&120.into(), &30.into(), &4.into())
     );
 
@@ -125,7 +134,12 @@ async fn a_delivery_posted_twice_is_applied_once() {
     let (ada, grace, _, _) = people();
     let pr = PullRequestBuilder::new(&Repo::new(10, "acme/api"), 9, &ada, at(0, 0));
     let review = pr.review(901, &grace, "approved", at(1, 0));
-    let deliveries = [pr.opened(), review.clone(), review.clone(), pr.merged(at(2, 0), &grace)];
+    let deliveries = [
+        pr.opened(),
+        review.clone(),
+        review.clone(),
+        pr.merged(at(2, 0), &grace),
+    ];
     deliver_all(&stack, &deliveries).await;
     // Redelivered by GitHub later, after everything else.
     assert_eq!(stack.deliver(&review).await.status(), 202);
@@ -164,7 +178,10 @@ async fn any_order_gives_the_same_rows() {
 async fn a_delivery_that_can_never_be_processed_is_dead_lettered_with_its_reason() {
     let stack = Stack::start().await;
     // Signed and JSON, so ingest accepts it, but not a pull request.
-    let wrong_shape = Delivery::new("pull_request", &serde_json::json!({"action": "opened", "number": 1}));
+    let wrong_shape = Delivery::new(
+        "pull_request",
+        &serde_json::json!({"action": "opened", "number": 1}),
+    );
     assert_eq!(stack.deliver(&wrong_shape).await.status(), 202);
     let dead_queue = stack.topology.dead_queue();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -172,14 +189,23 @@ async fn a_delivery_that_can_never_be_processed_is_dead_lettered_with_its_reason
         if let Some(message) = broker::take_one(&dead_queue).await {
             break message;
         }
-        assert!(Instant::now() < deadline, "nothing was dead-lettered in 30 s");
+        assert!(
+            Instant::now() < deadline,
+            "nothing was dead-lettered in 30 s"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let headers = dead.delivery.properties.headers().clone().unwrap();
-    assert_eq!(get_str(&headers, "github-delivery"), Some(wrong_shape.id.as_str()));
+    assert_eq!(
+        get_str(&headers, "github-delivery"),
+        Some(wrong_shape.id.as_str())
+    );
     let reason = get_str(&headers, "prpulse-dead-reason").unwrap();
     assert!(reason.contains("pull_request shape"), "{reason}");
-    assert_eq!(dead.delivery.data, wrong_shape.body, "the payload is kept as received");
+    assert_eq!(
+        dead.delivery.data, wrong_shape.body,
+        "the payload is kept as received"
+    );
     assert_eq!(stack.db.deliveries().await, 0, "nothing of it was applied");
     // The pipeline goes on with the next delivery.
     let (ada, ..) = people();
@@ -207,18 +233,30 @@ async fn while_postgres_is_unreachable_a_delivery_is_held_then_applied() {
     // The worker takes it and holds it: not acked, not dead-lettered.
     let deadline = Instant::now() + Duration::from_secs(20);
     while broker::ready_messages(&stack.topology.work_queue()).await > 0 {
-        assert!(Instant::now() < deadline, "the worker never took the delivery");
+        assert!(
+            Instant::now() < deadline,
+            "the worker never took the delivery"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(broker::ready_messages(&stack.topology.dead_queue()).await, 0);
-    assert_eq!(broker::ready_messages(&stack.topology.work_queue()).await, 0);
+    assert_eq!(
+        broker::ready_messages(&stack.topology.dead_queue()).await,
+        0
+    );
+    assert_eq!(
+        broker::ready_messages(&stack.topology.work_queue()).await,
+        0
+    );
     // Stopped, it gives the delivery back; a worker that reaches the
     // database applies it.
     for status in stack.terminate_workers().await {
         assert!(status.success(), "{status}");
     }
-    assert_eq!(broker::ready_messages(&stack.topology.work_queue()).await, 1);
+    assert_eq!(
+        broker::ready_messages(&stack.topology.work_queue()).await,
+        1
+    );
     stack.spawn_worker();
     stack.wait_for_deliveries(1).await;
     assert_eq!(stack.db.pr("acme/api", 1).await["author"], "ada");

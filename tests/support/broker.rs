@@ -2,7 +2,9 @@ use prpulse_queue::{
     Topology,
     lapin::{
         Connection, ConnectionProperties,
-        options::{BasicGetOptions, ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions},
+        options::{
+            BasicGetOptions, ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions,
+        },
         types::FieldTable,
     },
 };
@@ -16,7 +18,10 @@ pub async fn connect() -> Connection {
     Connection::connect(&amqp_url(), ConnectionProperties::default())
         .await
         .unwrap_or_else(|error| {
-            panic!("cannot reach RabbitMQ at {}: {error} (scripts/test starts it)", amqp_url())
+            panic!(
+                "cannot reach RabbitMQ at {}: {error} (scripts/test starts it)",
+                amqp_url()
+            )
         })
 }
 
@@ -42,10 +47,7 @@ pub async fn take_one(queue: &str) -> Option<prpulse_queue::lapin::message::Basi
     let connection = connect().await;
     let channel = connection.create_channel().await.unwrap();
     let message = channel
-        .basic_get(
-            queue.into(),
-            BasicGetOptions { no_ack: true },
-        )
+        .basic_get(queue.into(), BasicGetOptions { no_ack: true })
         .await
         .unwrap();
     let _ = connection.close(200, "done".into()).await;

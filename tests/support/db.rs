@@ -101,14 +101,21 @@ async fn connect(url: &str) -> Client {
     let (client, connection) = tokio_postgres::connect(url, NoTls)
         .await
         .unwrap_or_else(|error| {
-            panic!("cannot reach Postgres at {url}: {error} (is it running? scripts/test starts it)")
+            panic!(
+                "cannot reach Postgres at {url}: {error} (is it running? scripts/test starts it)"
+            )
         });
     tokio::spawn(connection);
     client
 }
 
 fn with_dbname(url: &str, name: &str) -> String {
-    let (base, _) = url.rsplit_once('/').expect("a database URL ends in /dbname");
-    let query = url.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
+    let (base, _) = url
+        .rsplit_once('/')
+        .expect("a database URL ends in /dbname");
+    let query = url
+        .split_once('?')
+        .map(|(_, q)| format!("?{q}"))
+        .unwrap_or_default();
     format!("{base}/{name}{query}")
 }

@@ -145,7 +145,10 @@ impl PullRequestBuilder {
     }
 
     pub fn opened(&self) -> Delivery {
-        self.event("opened", self.open_state(self.created_at, self.opened_as_draft))
+        self.event(
+            "opened",
+            self.open_state(self.created_at, self.opened_as_draft),
+        )
     }
 
     pub fn ready_for_review(&self, at: DateTime<Utc>) -> Delivery {
@@ -193,12 +196,23 @@ impl PullRequestBuilder {
     }
 
     /// `state` as webhooks spell it: `approved`, `changes_requested`, `commented`.
-    pub fn review(&self, review_id: i64, reviewer: &Person, state: &str, at: DateTime<Utc>) -> Delivery {
+    pub fn review(
+        &self,
+        review_id: i64,
+        reviewer: &Person,
+        state: &str,
+        at: DateTime<Utc>,
+    ) -> Delivery {
         self.review_event("submitted", review_id, reviewer, state, at)
     }
 
     /// A dismissal keeps the original `submitted_at`, as GitHub does.
-    pub fn review_dismissed(&self, review_id: i64, reviewer: &Person, submitted_at: DateTime<Utc>) -> Delivery {
+    pub fn review_dismissed(
+        &self,
+        review_id: i64,
+        reviewer: &Person,
+        submitted_at: DateTime<Utc>,
+    ) -> Delivery {
         self.review_event("dismissed", review_id, reviewer, "dismissed", submitted_at)
     }
 
@@ -243,7 +257,14 @@ impl PullRequestBuilder {
         )
     }
 
-    fn review_event(&self, action: &str, review_id: i64, reviewer: &Person, state: &str, at: DateTime<Utc>) -> Delivery {
+    fn review_event(
+        &self,
+        action: &str,
+        review_id: i64,
+        reviewer: &Person,
+        state: &str,
+        at: DateTime<Utc>,
+    ) -> Delivery {
         let pr_state = self.open_state(at.max(self.created_at), false);
         Delivery::new(
             "pull_request_review",

@@ -76,7 +76,11 @@ impl Stack {
         }
         stack.ingest = Some(ingest.spawn().expect("starting prpulse-ingest"));
         stack
-            .wait_for(if broker_reachable { "/readyz" } else { "/livez" })
+            .wait_for(if broker_reachable {
+                "/readyz"
+            } else {
+                "/livez"
+            })
             .await;
         for _ in 0..options.workers {
             stack.spawn_worker();
@@ -134,14 +138,20 @@ impl Stack {
             if response.is_ok_and(|r| r.status().is_success()) {
                 return;
             }
-            assert!(Instant::now() < deadline, "ingest did not answer {path} in 30 s");
+            assert!(
+                Instant::now() < deadline,
+                "ingest did not answer {path} in 30 s"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
     /// Posts a delivery as GitHub would: JSON, signed with the stack's secret.
     pub async fn deliver(&self, delivery: &Delivery) -> reqwest::Response {
-        let secret = self.secret.as_deref().expect("this stack has a webhook secret");
+        let secret = self
+            .secret
+            .as_deref()
+            .expect("this stack has a webhook secret");
         self.deliver_signed(delivery, secret.as_bytes(), None).await
     }
 

@@ -88,7 +88,10 @@ mod tests {
         let disposition = |name: &str| EventName::parse(name).unwrap().disposition();
         assert_eq!(disposition("ping"), EventDisposition::Ping);
         assert_eq!(disposition("pull_request"), EventDisposition::Enqueue);
-        assert_eq!(disposition("pull_request_review"), EventDisposition::Enqueue);
+        assert_eq!(
+            disposition("pull_request_review"),
+            EventDisposition::Enqueue
+        );
         assert_eq!(disposition("membership"), EventDisposition::Enqueue);
         assert_eq!(disposition("push"), EventDisposition::Ignore);
         assert_eq!(disposition("issues"), EventDisposition::Ignore);

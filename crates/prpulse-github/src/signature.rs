@@ -65,7 +65,10 @@ pub fn verify(secret: &[u8], body: &[u8], signature: &Signature) -> bool {
 
 /// The `X-Hub-Signature-256` header value GitHub would send for `body`.
 pub fn sign(secret: &[u8], body: &[u8]) -> String {
-    format!("{PREFIX}{}", hex::encode(mac(secret, body).finalize().into_bytes()))
+    format!(
+        "{PREFIX}{}",
+        hex::encode(mac(secret, body).finalize().into_bytes())
+    )
 }
 
 fn mac(secret: &[u8], body: &[u8]) -> HmacSha256 {
@@ -82,8 +85,7 @@ mod tests {
     // GitHub's documented test vector ("Testing the webhook payload validation").
     const SECRET: &[u8] = b"It's a Secret to Everybody";
     const BODY: &[u8] = b"Hello, World!";
-    const HEADER: &str =
-        "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+    const HEADER: &str = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
 
     #[test]
     fn github_documented_vector_verifies() {
@@ -116,7 +118,11 @@ mod tests {
             "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e1z",
             "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e1700",
         ] {
-            assert_eq!(Signature::parse(bad), Err(SignatureError::Malformed), "{bad:?}");
+            assert_eq!(
+                Signature::parse(bad),
+                Err(SignatureError::Malformed),
+                "{bad:?}"
+            );
         }
     }
 }

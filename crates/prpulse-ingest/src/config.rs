@@ -30,7 +30,10 @@ impl IngestConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
             service: ServiceConfig::from_env(env, 9100)?,
-            addr: env.parse("PRPULSE_INGEST_ADDR", SocketAddr::from(([0, 0, 0, 0], 8080)))?,
+            addr: env.parse(
+                "PRPULSE_INGEST_ADDR",
+                SocketAddr::from(([0, 0, 0, 0], 8080)),
+            )?,
             webhook_secret: env.secret("PRPULSE_WEBHOOK_SECRET"),
             publish_timeout: env.millis("PRPULSE_PUBLISH_TIMEOUT_MS", 3_000)?,
             max_body_bytes: env.parse("PRPULSE_MAX_BODY_BYTES", GITHUB_MAX_PAYLOAD_BYTES)?,

@@ -74,7 +74,10 @@ mod tests {
 
     #[test]
     fn each_refusal_maps_to_the_contract() {
-        assert_eq!(IngestError::EmptyBody.status_code(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            IngestError::EmptyBody.status_code(),
+            StatusCode::BAD_REQUEST
+        );
         assert_eq!(
             IngestError::Headers(HeaderError::MissingEvent).status_code(),
             StatusCode::BAD_REQUEST

@@ -38,7 +38,8 @@ impl SecretResolver {
         Self {
             pool,
             key,
-            global: global.map(|secret| SecretSlice::from(secret.expose_secret().as_bytes().to_vec())),
+            global: global
+                .map(|secret| SecretSlice::from(secret.expose_secret().as_bytes().to_vec())),
             cache: Mutex::new(HashMap::new()),
         }
     }

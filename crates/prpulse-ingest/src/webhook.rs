@@ -144,10 +144,10 @@ fn json_payload<'a>(content_type: &str, body: &'a [u8]) -> Result<Cow<'a, [u8]>,
     struct Form {
         payload: String,
     }
-    let is_form = content_type
-        .split(';')
-        .next()
-        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+    let is_form = content_type.split(';').next().is_some_and(|mime| {
+        mime.trim()
+            .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+    });
     if !is_form {
         return Ok(Cow::Borrowed(body));
     }
@@ -176,7 +176,10 @@ mod tests {
         let raw = br#"{"zen":"x"}"#;
         assert_eq!(&*json_payload("application/json", raw).unwrap(), raw);
         assert!(matches!(
-            json_payload("application/x-www-form-urlencoded; charset=utf-8", b"other=1"),
+            json_payload(
+                "application/x-www-form-urlencoded; charset=utf-8",
+                b"other=1"
+            ),
             Err(IngestError::BadPayload(_))
         ));
     }

@@ -113,7 +113,9 @@ impl Envelope {
         put_str(
             &mut headers,
             header::RECEIVED_AT,
-            &self.received_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+            &self
+                .received_at
+                .to_rfc3339_opts(SecondsFormat::Millis, true),
         );
         put_str(&mut headers, header::SOURCE, self.source.as_str());
         BasicProperties::default()
@@ -126,7 +128,10 @@ impl Envelope {
     }
 
     pub fn from_properties(properties: &BasicProperties) -> Result<Self, EnvelopeError> {
-        let headers = properties.headers().as_ref().ok_or(EnvelopeError::NoHeaders)?;
+        let headers = properties
+            .headers()
+            .as_ref()
+            .ok_or(EnvelopeError::NoHeaders)?;
         match get_i64(headers, header::VERSION) {
             Some(VERSION) => {}
             other => return Err(EnvelopeError::Version(other)),
@@ -188,7 +193,10 @@ mod tests {
 
     #[test]
     fn routing_key_is_event_dot_action() {
-        assert_eq!(envelope(Some("opened")).routing_key(), "pull_request.opened");
+        assert_eq!(
+            envelope(Some("opened")).routing_key(),
+            "pull_request.opened"
+        );
         assert_eq!(envelope(None).routing_key(), "pull_request");
         assert_eq!(envelope(Some("we.ird#")).routing_key(), "pull_request");
     }

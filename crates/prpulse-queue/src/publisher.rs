@@ -205,7 +205,9 @@ async fn supervise(inner: Arc<Inner>, stop: CancellationToken) {
                 hold(&inner, &connection, channel, &stop).await;
                 set_channel(&inner, None);
                 inner.blocked.store(false, Ordering::Relaxed);
-                let _ = connection.close(200, "prpulse publisher closing".into()).await;
+                let _ = connection
+                    .close(200, "prpulse publisher closing".into())
+                    .await;
                 if stop.is_cancelled() {
                     break;
                 }

@@ -151,9 +151,15 @@ mod tests {
         let arguments = Topology::new("p", 7).work_arguments();
         let get = |key: &str| arguments.inner().get(key).cloned();
         assert_eq!(get("x-delivery-limit"), Some(AMQPValue::LongLongInt(7)));
-        assert_eq!(get("x-dead-letter-strategy"), Some(long_string("at-least-once")));
+        assert_eq!(
+            get("x-dead-letter-strategy"),
+            Some(long_string("at-least-once"))
+        );
         assert_eq!(get("x-overflow"), Some(long_string("reject-publish")));
         assert_eq!(get("x-queue-type"), Some(long_string("quorum")));
-        assert_eq!(get("x-dead-letter-exchange"), Some(long_string("p.dead-letter")));
+        assert_eq!(
+            get("x-dead-letter-exchange"),
+            Some(long_string("p.dead-letter"))
+        );
     }
 }

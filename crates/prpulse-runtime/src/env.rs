@@ -58,11 +58,14 @@ impl Env {
     {
         match self.get(name) {
             None => Ok(default),
-            Some(value) => value.trim().parse().map_err(|error: T::Err| ConfigError::Invalid {
-                name,
-                value: value.to_owned(),
-                reason: error.to_string(),
-            }),
+            Some(value) => value
+                .trim()
+                .parse()
+                .map_err(|error: T::Err| ConfigError::Invalid {
+                    name,
+                    value: value.to_owned(),
+                    reason: error.to_string(),
+                }),
         }
     }
 
@@ -96,7 +99,10 @@ mod tests {
         assert_eq!(env.string("MISSING", "d"), "d");
         assert_eq!(env.flag("F", true), Ok(false));
         let error = env.parse::<u32>("B", 1).unwrap_err();
-        assert!(error.to_string().starts_with("B=\"x\" is invalid"), "{error}");
+        assert!(
+            error.to_string().starts_with("B=\"x\" is invalid"),
+            "{error}"
+        );
         assert!(env.flag("B", true).is_err());
         assert_eq!(env.millis("A", 5), Ok(Duration::from_millis(12)));
     }

@@ -10,7 +10,10 @@ use prometheus::{Encoder, IntGaugeVec, Opts, Registry, TextEncoder};
 /// Registers `prpulse_build_info{binary, version}` (always 1).
 pub fn register_build_info(registry: &Registry, binary: &str) {
     let info = IntGaugeVec::new(
-        Opts::new("prpulse_build_info", "Build of the running binary; always 1."),
+        Opts::new(
+            "prpulse_build_info",
+            "Build of the running binary; always 1.",
+        ),
         &["binary", "version"],
     )
     .expect("static metric definition is valid");

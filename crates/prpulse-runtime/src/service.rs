@@ -90,7 +90,10 @@ mod tests {
         let config = ServiceConfig::from_env(&Env::default(), 9100).unwrap();
         assert_eq!(config.database_url.expose_secret(), DEFAULT_DATABASE_URL);
         assert_eq!(config.topology.work_queue(), "prpulse.work");
-        assert_eq!(config.metrics_addr, Some(SocketAddr::from(([0, 0, 0, 0], 9100))));
+        assert_eq!(
+            config.metrics_addr,
+            Some(SocketAddr::from(([0, 0, 0, 0], 9100)))
+        );
         assert!(config.migrate);
         assert!(config.secret_key.is_none());
     }
@@ -102,7 +105,10 @@ mod tests {
         let env = Env::from_pairs([("PRPULSE_SECRET_KEY", "too-short")]);
         let error = ServiceConfig::from_env(&env, 1).unwrap_err().to_string();
         assert!(error.contains("PRPULSE_SECRET_KEY"), "{error}");
-        assert!(!error.contains("too-short"), "the key must not be echoed: {error}");
+        assert!(
+            !error.contains("too-short"),
+            "the key must not be echoed: {error}"
+        );
         let env = Env::from_pairs([("PRPULSE_TOPOLOGY_PREFIX", "a b")]);
         assert!(ServiceConfig::from_env(&env, 1).is_err());
     }

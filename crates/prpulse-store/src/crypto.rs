@@ -89,7 +89,10 @@ mod tests {
         let first = key.encrypt(b"webhook secret");
         let second = key.encrypt(b"webhook secret");
         assert_ne!(first, second);
-        assert_eq!(key.decrypt(&first).unwrap().expose_secret(), b"webhook secret");
+        assert_eq!(
+            key.decrypt(&first).unwrap().expose_secret(),
+            b"webhook secret"
+        );
     }
 
     #[test]
@@ -108,7 +111,10 @@ mod tests {
     fn accepts_hex_or_base64_and_nothing_else() {
         assert!(SecretKey::parse(&"ab".repeat(32)).is_ok());
         assert!(SecretKey::parse("q83vq83vq83vq83vq83vq83vq83vq83vq83vq83vq80=").is_ok());
-        assert_eq!(SecretKey::parse("short").unwrap_err(), SecretKeyError::Shape);
+        assert_eq!(
+            SecretKey::parse("short").unwrap_err(),
+            SecretKeyError::Shape
+        );
         assert_eq!(
             SecretKey::parse(&"ab".repeat(31)).unwrap_err(),
             SecretKeyError::Shape

@@ -11,6 +11,6 @@ pub mod projection;
 pub mod secrets;
 
 pub use crypto::{SecretKey, SecretKeyError};
-pub use error::StoreError;
 pub use deadpool_postgres::{GenericClient, Transaction};
+pub use error::StoreError;
 pub use pool::{Pool, PoolSettings, connect_pool};

@@ -35,7 +35,11 @@ pub async fn migrate(database_url: &str) -> Result<(), StoreError> {
     let report = report?;
     unlocked?;
     for migration in report.applied_migrations() {
-        info!(version = migration.version(), name = migration.name(), "applied migration");
+        info!(
+            version = migration.version(),
+            name = migration.name(),
+            "applied migration"
+        );
     }
     Ok(())
 }

@@ -72,7 +72,9 @@ pub async fn upsert_repository(
              WHERE repositories.full_name IS DISTINCT FROM EXCLUDED.full_name",
         )
         .await?;
-    client.execute(&statement, &[&github_id, &full_name]).await?;
+    client
+        .execute(&statement, &[&github_id, &full_name])
+        .await?;
     Ok(())
 }
 

@@ -1,8 +1,8 @@
 //! Webhook secrets of the hooks prpulse installed, by hook id.
 
 use chrono::{DateTime, Utc};
-use secrecy::SecretSlice;
 use deadpool_postgres::GenericClient;
+use secrecy::SecretSlice;
 
 use crate::{SecretKey, StoreError, crypto::CryptoError};
 

@@ -4,7 +4,7 @@
 use chrono::{SecondsFormat, Utc};
 use prpulse_queue::{
     headers::{get_i64, put_i64, put_str},
-    lapin::{BasicProperties, types::FieldTable},
+    lapin::BasicProperties,
 };
 
 pub mod header {
@@ -27,7 +27,7 @@ pub fn attempts(properties: &BasicProperties) -> i64 {
 }
 
 pub fn properties(original: &BasicProperties, routing_key: &str, reason: &str) -> BasicProperties {
-    let mut headers = original.headers().clone().unwrap_or_else(FieldTable::default);
+    let mut headers = original.headers().clone().unwrap_or_default();
     put_str(&mut headers, header::REASON, reason);
     put_str(
         &mut headers,
@@ -42,7 +42,7 @@ pub fn properties(original: &BasicProperties, routing_key: &str, reason: &str) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use prpulse_queue::headers::get_str;
+    use prpulse_queue::{headers::get_str, lapin::types::FieldTable};
 
     #[test]
     fn keeps_original_headers_and_adds_why() {
@@ -57,7 +57,10 @@ mod tests {
         assert_eq!(get_str(headers, "github-delivery"), Some("abc"));
         assert_eq!(get_str(headers, header::REASON), Some("bad shape"));
         assert_eq!(get_i64(headers, header::ATTEMPTS), Some(3));
-        assert_eq!(get_str(headers, header::ROUTING_KEY), Some("pull_request.opened"));
+        assert_eq!(
+            get_str(headers, header::ROUTING_KEY),
+            Some("pull_request.opened")
+        );
         assert_eq!(dead.message_id(), original.message_id());
     }
 }

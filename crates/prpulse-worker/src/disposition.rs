@@ -40,7 +40,9 @@ mod tests {
             field: "pull_request.number",
             value: 1 << 40,
         }));
-        assert!(matches!(Disposition::of(&bad), Disposition::DeadLetter(reason)
-            if reason.contains("pull_request.number")));
+        assert!(
+            matches!(Disposition::of(&bad), Disposition::DeadLetter(reason)
+            if reason.contains("pull_request.number"))
+        );
     }
 }

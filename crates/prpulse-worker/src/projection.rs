@@ -1,14 +1,14 @@
 //! From a delivery's payload to rows. Parsing is pure and happens before
 //! any transaction; applying writes through `prpulse_store::projection`.
 
-use prpulse_store::GenericClient;
 use prpulse_domain::{BotPolicy, DeliveryId, EventName, ReviewState};
 use prpulse_github::payload::{PullRequest, PullRequestEvent, PullRequestReviewEvent, User};
+use prpulse_store::GenericClient;
 use prpulse_store::{
     StoreError,
     projection::{
-        MemberRow, PullRequestRow, ReviewRow, refresh_metrics, upsert_members,
-        upsert_pull_request, upsert_repository, upsert_review,
+        MemberRow, PullRequestRow, ReviewRow, refresh_metrics, upsert_members, upsert_pull_request,
+        upsert_repository, upsert_review,
     },
 };
 
@@ -89,8 +89,7 @@ impl Projection {
             Self::RawOnly => Ok(()),
             Self::PullRequest(event) => {
                 let pr = &event.pull_request;
-                upsert_repository(client, event.repository.id, &event.repository.full_name)
-                    .await?;
+                upsert_repository(client, event.repository.id, &event.repository.full_name).await?;
                 upsert_members(client, &mut members(bots, [pr.user.as_ref()])).await?;
                 let mut row = pull_request_row(event.repository.id, pr, delivery_id, 1);
                 row.opened_as_draft = (event.action == "opened").then(|| pr.draft.unwrap_or(false));
@@ -102,8 +101,7 @@ impl Projection {
             Self::Review(event) => {
                 let pr = &event.pull_request;
                 let review = &event.review;
-                upsert_repository(client, event.repository.id, &event.repository.full_name)
-                    .await?;
+                upsert_repository(client, event.repository.id, &event.repository.full_name).await?;
                 upsert_members(
                     client,
                     &mut members(bots, [pr.user.as_ref(), review.user.as_ref()]),
@@ -136,7 +134,10 @@ impl Projection {
     }
 }
 
-fn members<'a, const N: usize>(bots: &BotPolicy, users: [Option<&'a User>; N]) -> Vec<MemberRow<'a>> {
+fn members<'a, const N: usize>(
+    bots: &BotPolicy,
+    users: [Option<&'a User>; N],
+) -> Vec<MemberRow<'a>> {
     users
         .into_iter()
         .flatten()
@@ -220,7 +221,10 @@ mod tests {
         let error = Projection::parse(&event("pull_request"), body.to_string().as_bytes());
         assert!(matches!(
             error,
-            Err(PayloadError::OutOfRange { field: "pull_request.additions", .. })
+            Err(PayloadError::OutOfRange {
+                field: "pull_request.additions",
+                ..
+            })
         ));
     }
 }

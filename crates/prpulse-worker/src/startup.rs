@@ -1,10 +1,10 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use prpulse_runtime::metrics_endpoint::Server;
 use anyhow::Context;
 use prometheus::Registry;
 use prpulse_queue::{Publisher, PublisherSettings};
 use prpulse_runtime::metrics_endpoint;
+use prpulse_runtime::metrics_endpoint::Server;
 use prpulse_store::{connect_pool, migrate::migrate};
 use secrecy::ExposeSecret;
 use tokio::task::JoinHandle;

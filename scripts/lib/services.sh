@@ -1,0 +1,61 @@
+# Finds or starts what prpulse needs on this machine: a Rust toolchain,
+# PostgreSQL and RabbitMQ. Sourced by scripts/test and scripts/demo.
+# Each check says clearly what is missing when it cannot fix it.
+
+PG_HOST="${PRPULSE_PG_HOST:-127.0.0.1}"
+PG_PORT="${PRPULSE_PG_PORT:-5432}"
+AMQP_HOST="${PRPULSE_AMQP_HOST:-127.0.0.1}"
+AMQP_PORT="${PRPULSE_AMQP_PORT:-5672}"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf '\033[31merror:\033[0m %s\n' "$*" >&2; exit 1; }
+
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+wait_for_port() {
+    local host=$1 port=$2 seconds=$3
+    for _ in $(seq "$((seconds * 4))"); do
+        port_open "$host" "$port" && return 0
+        sleep 0.25
+    done
+    return 1
+}
+
+can_install() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; }
+
+apt_install() {
+    say "installing $* with apt-get"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+ensure_toolchain() {
+    command -v cargo >/dev/null || die "cargo not found: install Rust (https://rustup.rs), then run this again"
+    if ! cargo nextest --version >/dev/null 2>&1; then
+        say "installing cargo-nextest from crates.io"
+        cargo install --locked cargo-nextest >/dev/null || die "cargo-nextest is missing and could not be installed (cargo install cargo-nextest)"
+    fi
+}
+
+ensure_postgres() {
+    if port_open "$PG_HOST" "$PG_PORT"; then return 0; fi
+    if ! command -v pg_ctlcluster >/dev/null; then
+        can_install || die "PostgreSQL is not reachable at $PG_HOST:$PG_PORT and cannot be installed here: install PostgreSQL 15+ with trust auth for user postgres, or set PRPULSE_TEST_DATABASE_URL"
+        apt_install postgresql
+    fi
+    say "starting PostgreSQL"
+    local version
+    version=$(ls /etc/postgresql | sort -V | tail -1)
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+    wait_for_port "$PG_HOST" "$PG_PORT" 30 || die "PostgreSQL did not come up on $PG_HOST:$PG_PORT (see /var/log/postgresql)"
+}
+
+ensure_rabbitmq() {
+    if port_open "$AMQP_HOST" "$AMQP_PORT"; then return 0; fi
+    if ! command -v rabbitmq-server >/dev/null; then
+        can_install || die "RabbitMQ is not reachable at $AMQP_HOST:$AMQP_PORT and cannot be installed here: install RabbitMQ 3.10+ (guest/guest on localhost), or set PRPULSE_TEST_AMQP_URL"
+        apt_install rabbitmq-server
+    fi
+    say "starting RabbitMQ"
+    rabbitmq-server -detached || true
+    wait_for_port "$AMQP_HOST" "$AMQP_PORT" 90 || die "RabbitMQ did not come up on $AMQP_HOST:$AMQP_PORT (see /var/log/rabbitmq)"
+}
