@@ -181,15 +181,13 @@ async fn captured_deliveries_verify_with_githubs_own_signatures() {
         return;
     };
     let stack = Stack::start_with(StackOptions {
-        workers: 0,
         webhook_secret: Some(CAPTURE_SECRET.into()),
-        ..StackOptions::default()
+        ..StackOptions::ingest_only()
     })
     .await;
     let other = Stack::start_with(StackOptions {
-        workers: 0,
         webhook_secret: Some("some other secret".into()),
-        ..StackOptions::default()
+        ..StackOptions::ingest_only()
     })
     .await;
     for capture in [
@@ -239,11 +237,7 @@ async fn a_captured_ping_without_signature_or_hook_id_is_refused() {
     let Some(root) = fixtures::available() else {
         return;
     };
-    let stack = Stack::start_with(StackOptions {
-        workers: 0,
-        ..StackOptions::default()
-    })
-    .await;
+    let stack = Stack::start_with(StackOptions::ingest_only()).await;
     let body = fixtures::read(&root, "captures/ping.reallyfastci.json");
     let headers: Vec<(String, String)> =
         fixtures::headers(&root, "captures/ping.reallyfastci.headers.txt")

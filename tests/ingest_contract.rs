@@ -48,11 +48,7 @@ async fn queued(stack: &Stack) -> u32 {
 
 #[tokio::test]
 async fn a_verified_delivery_is_confirmed_by_the_broker_before_202() {
-    let stack = Stack::start_with(StackOptions {
-        workers: 0,
-        ..StackOptions::default()
-    })
-    .await;
+    let stack = Stack::start_with(StackOptions::ingest_only()).await;
     let delivery = opened_pull_request();
     let response = stack.deliver(&delivery).await;
     assert_eq!(response.status(), 202);
@@ -73,11 +69,7 @@ async fn a_verified_delivery_is_confirmed_by_the_broker_before_202() {
 
 #[tokio::test]
 async fn ping_is_answered_and_unhandled_events_get_204_without_enqueueing() {
-    let stack = Stack::start_with(StackOptions {
-        workers: 0,
-        ..StackOptions::default()
-    })
-    .await;
+    let stack = Stack::start_with(StackOptions::ingest_only()).await;
     let ping = Delivery::new(
         "ping",
         &serde_json::json!({"zen": "Keep it logically awesome.", "hook_id": 1}),
@@ -90,11 +82,7 @@ async fn ping_is_answered_and_unhandled_events_get_204_without_enqueueing() {
 
 #[tokio::test]
 async fn malformed_requests_are_400() {
-    let stack = Stack::start_with(StackOptions {
-        workers: 0,
-        ..StackOptions::default()
-    })
-    .await;
+    let stack = Stack::start_with(StackOptions::ingest_only()).await;
     let delivery = opened_pull_request();
     let signature = prpulse_github::sign(WEBHOOK_SECRET.as_bytes(), &delivery.body);
     let signed = headers_of(&delivery, signature);
@@ -146,11 +134,7 @@ async fn malformed_requests_are_400() {
 
 #[tokio::test]
 async fn bad_signatures_are_401() {
-    let stack = Stack::start_with(StackOptions {
-        workers: 0,
-        ..StackOptions::default()
-    })
-    .await;
+    let stack = Stack::start_with(StackOptions::ingest_only()).await;
     let delivery = opened_pull_request();
     let right = prpulse_github::sign(WEBHOOK_SECRET.as_bytes(), &delivery.body);
     let wrong = prpulse_github::sign(b"another secret", &delivery.body);
@@ -195,9 +179,8 @@ async fn bad_signatures_are_401() {
 #[tokio::test]
 async fn without_any_known_secret_every_delivery_is_401() {
     let stack = Stack::start_with(StackOptions {
-        workers: 0,
         webhook_secret: None,
-        ..StackOptions::default()
+        ..StackOptions::ingest_only()
     })
     .await;
     let delivery = opened_pull_request();
@@ -211,11 +194,7 @@ async fn without_any_known_secret_every_delivery_is_401() {
 
 #[tokio::test]
 async fn hooks_prpulse_installed_use_their_own_secrets_through_a_rotation() {
-    let stack = Stack::start_with(StackOptions {
-        workers: 0,
-        ..StackOptions::default()
-    })
-    .await;
+    let stack = Stack::start_with(StackOptions::ingest_only()).await;
     let key = SecretKey::parse(SECRET_KEY).unwrap();
     let client = stack.db.pool().get().await.unwrap();
     let in_an_hour = Some(Utc::now() + chrono::Duration::hours(1));
@@ -278,11 +257,7 @@ async fn hooks_prpulse_installed_use_their_own_secrets_through_a_rotation() {
 
 #[tokio::test]
 async fn form_encoded_deliveries_are_verified_on_the_raw_body_and_unwrapped() {
-    let stack = Stack::start_with(StackOptions {
-        workers: 0,
-        ..StackOptions::default()
-    })
-    .await;
+    let stack = Stack::start_with(StackOptions::ingest_only()).await;
     let delivery = opened_pull_request();
     let form = format!(
         "payload={}",
@@ -315,11 +290,7 @@ fn url_encode(text: &str) -> String {
 
 #[tokio::test]
 async fn a_body_over_25_mib_is_413_before_it_is_read() {
-    let stack = Stack::start_with(StackOptions {
-        workers: 0,
-        ..StackOptions::default()
-    })
-    .await;
+    let stack = Stack::start_with(StackOptions::ingest_only()).await;
     let addr = stack.ingest_url.trim_start_matches("http://").to_owned();
     let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
     // Announce 30 MB, send one byte, and never send the rest.
@@ -345,9 +316,8 @@ async fn a_body_over_25_mib_is_413_before_it_is_read() {
 async fn an_unreachable_broker_means_503_at_once_and_not_ready() {
     let closed_port = free_port();
     let stack = Stack::start_with(StackOptions {
-        workers: 0,
         amqp_url: Some(format!("amqp://guest:guest@127.0.0.1:{closed_port}/%2f")),
-        ..StackOptions::default()
+        ..StackOptions::ingest_only()
     })
     .await;
     let started = Instant::now();

@@ -216,11 +216,7 @@ async fn a_delivery_that_can_never_be_processed_is_dead_lettered_with_its_reason
 
 #[tokio::test]
 async fn while_postgres_is_unreachable_a_delivery_is_held_then_applied() {
-    let mut stack = Stack::start_with(StackOptions {
-        workers: 0,
-        ..StackOptions::default()
-    })
-    .await;
+    let mut stack = Stack::start_with(StackOptions::ingest_only()).await;
     let unreachable = format!("postgres://postgres@127.0.0.1:{}/prpulse", free_port());
     stack.spawn_worker_with(&[
         ("PRPULSE_DATABASE_URL", &unreachable),

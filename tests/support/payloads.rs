@@ -115,6 +115,17 @@ struct PrState {
     merged_by: Option<Person>,
 }
 
+fn closed_state(at: DateTime<Utc>, merged_by: Option<&Person>) -> PrState {
+    PrState {
+        state: "closed",
+        draft: false,
+        updated_at: at,
+        closed_at: Some(at),
+        merged_at: merged_by.map(|_| at),
+        merged_by: merged_by.cloned(),
+    }
+}
+
 impl PullRequestBuilder {
     pub fn new(repo: &Repo, number: i64, author: &Person, created_at: DateTime<Utc>) -> Self {
         Self {
@@ -168,31 +179,11 @@ impl PullRequestBuilder {
     }
 
     pub fn closed(&self, at: DateTime<Utc>) -> Delivery {
-        self.event(
-            "closed",
-            PrState {
-                state: "closed",
-                draft: false,
-                updated_at: at,
-                closed_at: Some(at),
-                merged_at: None,
-                merged_by: None,
-            },
-        )
+        self.event("closed", closed_state(at, None))
     }
 
     pub fn merged(&self, at: DateTime<Utc>, by: &Person) -> Delivery {
-        self.event(
-            "closed",
-            PrState {
-                state: "closed",
-                draft: false,
-                updated_at: at,
-                closed_at: Some(at),
-                merged_at: Some(at),
-                merged_by: Some(by.clone()),
-            },
-        )
+        self.event("closed", closed_state(at, Some(by)))
     }
 
     /// `state` as webhooks spell it: `approved`, `changes_requested`, `commented`.

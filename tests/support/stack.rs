@@ -25,6 +25,16 @@ pub struct StackOptions {
     pub env: Vec<(String, String)>,
 }
 
+impl StackOptions {
+    /// Ingest alone: deliveries stay on the work queue for the test to see.
+    pub fn ingest_only() -> Self {
+        Self {
+            workers: 0,
+            ..Self::default()
+        }
+    }
+}
+
 impl Default for StackOptions {
     fn default() -> Self {
         Self {

@@ -6,6 +6,7 @@ pub mod metrics_endpoint;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;
+pub mod wiring;
 
 pub use env::{ConfigError, Env};
 pub use service::ServiceConfig;

@@ -3,8 +3,7 @@
 
 use std::net::SocketAddr;
 
-pub use actix_web::dev::Server;
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpResponse, HttpServer, dev::Server, web};
 use prometheus::{Encoder, IntGaugeVec, Opts, Registry, TextEncoder};
 
 /// Registers `prpulse_build_info{binary, version}` (always 1).

@@ -1,13 +1,8 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use anyhow::Context;
 use prometheus::Registry;
-use prpulse_queue::{Publisher, PublisherSettings};
-use prpulse_runtime::metrics_endpoint;
-use prpulse_runtime::metrics_endpoint::Server;
-use prpulse_store::{connect_pool, migrate::migrate};
+use prpulse_runtime::wiring::{MetricsEndpoint, PublisherLink, open_database};
 use secrecy::ExposeSecret;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -16,9 +11,8 @@ use crate::{WorkerConfig, consumer::Consumer, metrics::WorkerMetrics, process::P
 pub struct Worker {
     consumer: Arc<Consumer>,
     shutdown_timeout: Duration,
-    metrics: Option<(Server, SocketAddr)>,
-    publisher_stop: CancellationToken,
-    publisher_task: JoinHandle<()>,
+    metrics: MetricsEndpoint,
+    dead_letters: PublisherLink,
 }
 
 impl Worker {
@@ -30,40 +24,21 @@ impl Worker {
             bots,
             shutdown_timeout,
         } = config;
-        let database_url = service.database_url.expose_secret();
-        if service.migrate {
-            migrate(database_url)
-                .await
-                .context("applying database migrations")?;
-        }
-        let pool = connect_pool(database_url, &service.pool)?;
+        let pool = open_database(&service).await?;
         let registry = Registry::new();
-        metrics_endpoint::register_build_info(&registry, "worker");
-        let metrics = WorkerMetrics::register(&registry)?;
+        let worker_metrics = WorkerMetrics::register(&registry)?;
         // Dead letters go out on their own connection: a broker alarm
         // blocks publishing connections, and must not stall the acks.
-        let publisher_stop = CancellationToken::new();
-        let (dead_letters, publisher_task) = Publisher::start(
-            PublisherSettings {
-                url: service.amqp_url.expose_secret().to_owned(),
-                connection_name: "prpulse-worker-dead-letters".into(),
-                topology: service.topology.clone(),
-                confirm_timeout: Duration::from_secs(5),
-                connect_timeout: service.amqp_connect_timeout,
-            },
-            publisher_stop.clone(),
+        let dead_letters = PublisherLink::start(
+            &service,
+            "prpulse-worker-dead-letters",
+            Duration::from_secs(5),
         );
-        let metrics_server = service
-            .metrics_addr
-            .map(|addr| {
-                metrics_endpoint::serve(registry, addr)
-                    .with_context(|| format!("binding PRPULSE_METRICS_ADDR={addr}"))
-            })
-            .transpose()?;
+        let metrics = MetricsEndpoint::start(&service, registry, "worker")?;
         let consumer = Arc::new(Consumer {
             processor: Processor::new(pool, bots),
-            dead_letters,
-            metrics,
+            dead_letters: dead_letters.publisher.clone(),
+            metrics: worker_metrics,
             topology: service.topology.clone(),
             amqp_url: service.amqp_url.expose_secret().to_owned(),
             connect_timeout: service.amqp_connect_timeout,
@@ -73,24 +48,18 @@ impl Worker {
         Ok(Self {
             consumer,
             shutdown_timeout,
-            metrics: metrics_server,
-            publisher_stop,
-            publisher_task,
+            metrics,
+            dead_letters,
         })
     }
 
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
-        self.metrics.as_ref().map(|(_, addr)| *addr)
+        self.metrics.addr()
     }
 
     /// Consumes until `stop`; then settles what is in hand (for at most the
     /// shutdown timeout) and closes its connections.
     pub async fn run_until_stopped(self, stop: CancellationToken) -> anyhow::Result<()> {
-        let metrics_handle = self.metrics.as_ref().map(|(server, _)| server.handle());
-        if let Some((server, addr)) = self.metrics {
-            info!(metrics_addr = %addr, "serving /metrics");
-            tokio::spawn(server);
-        }
         info!("prpulse-worker started");
         let consuming = self.consumer.clone().run(stop.clone());
         let deadline = async {
@@ -101,11 +70,8 @@ impl Worker {
             () = consuming => {}
             () = deadline => warn!("in-flight deliveries did not settle in time; the broker will redeliver them"),
         }
-        self.publisher_stop.cancel();
-        let _ = self.publisher_task.await;
-        if let Some(handle) = metrics_handle {
-            handle.stop(true).await;
-        }
+        self.dead_letters.close().await;
+        self.metrics.stop().await;
         info!("prpulse-worker stopped");
         Ok(())
     }
