@@ -22,7 +22,12 @@ pub struct StackOptions {
     /// Replaces the broker URL (e.g. a closed port).
     pub amqp_url: Option<String>,
     pub webhook_secret: Option<String>,
+    /// Environment for both binaries, on top of the stack's own.
     pub env: Vec<(String, String)>,
+    /// Environment for ingest only (e.g. `PRPULSE_METRICS_ADDR`).
+    pub ingest_env: Vec<(String, String)>,
+    /// Environment for every worker only.
+    pub worker_env: Vec<(String, String)>,
 }
 
 impl StackOptions {
@@ -42,6 +47,8 @@ impl Default for StackOptions {
             amqp_url: None,
             webhook_secret: Some(WEBHOOK_SECRET.into()),
             env: Vec::new(),
+            ingest_env: Vec::new(),
+            worker_env: Vec::new(),
         }
     }
 }
@@ -55,6 +62,7 @@ pub struct Stack {
     workers: Vec<Child>,
     amqp_url: String,
     extra_env: Vec<(String, String)>,
+    worker_env: Vec<(String, String)>,
     http: reqwest::Client,
 }
 
@@ -77,6 +85,7 @@ impl Stack {
             workers: Vec::new(),
             amqp_url: options.amqp_url.unwrap_or_else(broker::amqp_url),
             extra_env: options.env,
+            worker_env: options.worker_env,
             http: reqwest::Client::new(),
         };
         let mut ingest = stack.command("prpulse-ingest");
@@ -84,6 +93,7 @@ impl Stack {
         if let Some(secret) = &options.webhook_secret {
             ingest.env("PRPULSE_WEBHOOK_SECRET", secret);
         }
+        ingest.envs(options.ingest_env);
         stack.ingest = Some(ingest.spawn().expect("starting prpulse-ingest"));
         stack
             .wait_for(if broker_reachable {
@@ -130,6 +140,7 @@ impl Stack {
     pub fn spawn_worker_with(&mut self, env: &[(&str, &str)]) {
         let worker = self
             .command("prpulse-worker")
+            .envs(self.worker_env.iter().cloned())
             .envs(env.iter().copied())
             .spawn()
             .expect("starting prpulse-worker");
