@@ -58,7 +58,7 @@ pub async fn take_one(queue: &str) -> Option<prpulse_queue::lapin::message::Basi
 pub async fn delete_topology(topology: &Topology) {
     let connection = connect().await;
     let channel = connection.create_channel().await.unwrap();
-    for queue in [topology.work_queue(), topology.dead_queue()] {
+    for queue in topology.queues() {
         let _ = channel
             .queue_delete(queue.into(), QueueDeleteOptions::default())
             .await;

@@ -28,6 +28,8 @@ pub struct StackOptions {
     pub ingest_env: Vec<(String, String)>,
     /// Environment for every worker only.
     pub worker_env: Vec<(String, String)>,
+    /// The retry tiers; short, so retries finish within a test.
+    pub retry_delays: Vec<Duration>,
 }
 
 impl StackOptions {
@@ -49,6 +51,11 @@ impl Default for StackOptions {
             env: Vec::new(),
             ingest_env: Vec::new(),
             worker_env: Vec::new(),
+            retry_delays: vec![
+                Duration::from_millis(200),
+                Duration::from_millis(400),
+                Duration::from_millis(800),
+            ],
         }
     }
 }
@@ -73,7 +80,8 @@ impl Stack {
 
     pub async fn start_with(options: StackOptions) -> Self {
         let db = TestDb::create().await;
-        let topology = Topology::new(format!("test-{}", unique_suffix()), 5);
+        let topology = Topology::new(format!("test-{}", unique_suffix()), 5)
+            .with_retry_delays(options.retry_delays.clone());
         let port = free_port();
         let broker_reachable = options.amqp_url.is_none();
         let mut stack = Self {
@@ -118,6 +126,7 @@ impl Stack {
             .env("PRPULSE_AMQP_URL", &self.amqp_url)
             .env("PRPULSE_TOPOLOGY_PREFIX", self.topology.prefix())
             .env("PRPULSE_DELIVERY_LIMIT", "5")
+            .env("PRPULSE_RETRY_DELAYS", retry_delays(&self.topology))
             .env("PRPULSE_SECRET_KEY", SECRET_KEY)
             .env("PRPULSE_METRICS_ADDR", "off")
             .env("PRPULSE_INGEST_WORKERS", "2")
@@ -240,6 +249,26 @@ impl Stack {
         terminate(child).await
     }
 
+    /// Kills every worker with SIGKILL: a crash, nothing settled.
+    pub async fn kill_workers(&mut self) {
+        for mut worker in self.workers.drain(..) {
+            let _ = worker.start_kill();
+            let _ = worker.wait().await;
+        }
+    }
+
+    /// Runs the `prpulse` operator CLI against this stack.
+    pub async fn cli(&self, args: &[&str]) -> std::process::Output {
+        self.command("prpulse")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .await
+            .expect("running prpulse")
+    }
+
     /// Sends SIGTERM to every worker and returns how each exited.
     pub async fn terminate_workers(&mut self) -> Vec<ExitStatus> {
         let mut statuses = Vec::new();
@@ -265,6 +294,15 @@ impl Drop for Stack {
         })
         .join();
     }
+}
+
+fn retry_delays(topology: &Topology) -> String {
+    topology
+        .retry_delays()
+        .iter()
+        .map(|delay| format!("{}ms", delay.as_millis()))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 async fn terminate(child: &mut Child) -> ExitStatus {

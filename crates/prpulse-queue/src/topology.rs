@@ -9,11 +9,23 @@ use lapin::{
     types::{AMQPValue, FieldTable, LongString},
 };
 
+use std::time::Duration;
+
 #[derive(Clone, Debug)]
 pub struct Topology {
     prefix: String,
     delivery_limit: u32,
+    retry_delays: Vec<Duration>,
 }
+
+/// GitHub-scale defaults: a deadlock clears in a second, a lock held by a
+/// long migration in minutes.
+pub const DEFAULT_RETRY_DELAYS: [Duration; 4] = [
+    Duration::from_secs(1),
+    Duration::from_secs(10),
+    Duration::from_secs(60),
+    Duration::from_secs(600),
+];
 
 impl Topology {
     /// `delivery_limit` is the quorum queue's crash-loop backstop: a message
@@ -22,7 +34,41 @@ impl Topology {
         Self {
             prefix: prefix.into(),
             delivery_limit,
+            retry_delays: DEFAULT_RETRY_DELAYS.to_vec(),
         }
+    }
+
+    /// One retry tier per delay, tried in order. Each tier is a queue with
+    /// one uniform TTL, because quorum queues expire messages only at the
+    /// head: mixed per-message TTLs would hold short delays behind long.
+    pub fn with_retry_delays(mut self, delays: Vec<Duration>) -> Self {
+        self.retry_delays = delays;
+        self
+    }
+
+    pub fn retry_delays(&self) -> &[Duration] {
+        &self.retry_delays
+    }
+
+    /// The queue of retry tier `tier` (0-based): `<prefix>.retry.<delay>`.
+    /// The delay is in the name, so changing a tier's delay declares a new
+    /// queue instead of failing on the old one's arguments.
+    pub fn retry_queue(&self, tier: usize) -> Option<String> {
+        let delay = self.retry_delays.get(tier)?;
+        Some(format!(
+            "{}.retry.{}",
+            self.prefix,
+            humantime::format_duration(*delay)
+                .to_string()
+                .replace(' ', "")
+        ))
+    }
+
+    /// Every queue prpulse declares.
+    pub fn queues(&self) -> Vec<String> {
+        let mut queues = vec![self.work_queue(), self.dead_queue()];
+        queues.extend((0..self.retry_delays.len()).filter_map(|tier| self.retry_queue(tier)));
+        queues
     }
 
     pub fn prefix(&self) -> &str {
@@ -90,6 +136,12 @@ impl Topology {
         channel
             .queue_declare(self.work_queue().into(), queue, self.work_arguments())
             .await?;
+        for (tier, delay) in self.retry_delays.iter().enumerate() {
+            let name = self.retry_queue(tier).expect("tier exists");
+            channel
+                .queue_declare(name.into(), queue, self.retry_arguments(*delay))
+                .await?;
+        }
         channel
             .queue_bind(
                 self.work_queue().into(),
@@ -114,6 +166,27 @@ impl Topology {
         );
         // At-most-once is the default and can lose a dead letter if the
         // DLQ is unavailable; at-least-once requires reject-publish.
+        arguments.insert(
+            "x-dead-letter-strategy".into(),
+            long_string("at-least-once"),
+        );
+        arguments.insert("x-overflow".into(), long_string("reject-publish"));
+        arguments
+    }
+
+    /// A retry tier holds each message for `delay`, then dead-letters it
+    /// (through the default exchange) back onto the work queue.
+    fn retry_arguments(&self, delay: Duration) -> FieldTable {
+        let mut arguments = quorum_arguments();
+        arguments.insert(
+            "x-message-ttl".into(),
+            AMQPValue::LongLongInt(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
+        );
+        arguments.insert("x-dead-letter-exchange".into(), long_string(""));
+        arguments.insert(
+            "x-dead-letter-routing-key".into(),
+            long_string(&self.work_queue()),
+        );
         arguments.insert(
             "x-dead-letter-strategy".into(),
             long_string("at-least-once"),
@@ -160,6 +233,39 @@ mod tests {
         assert_eq!(
             get("x-dead-letter-exchange"),
             Some(long_string("p.dead-letter"))
+        );
+    }
+
+    #[test]
+    fn retry_tiers_are_named_by_delay_and_return_to_work() {
+        let topology = Topology::new("p", 7)
+            .with_retry_delays(vec![Duration::from_millis(250), Duration::from_secs(600)]);
+        assert_eq!(topology.retry_queue(0).as_deref(), Some("p.retry.250ms"));
+        assert_eq!(topology.retry_queue(1).as_deref(), Some("p.retry.10m"));
+        assert_eq!(topology.retry_queue(2), None);
+        assert_eq!(topology.queues().len(), 4);
+        let arguments = topology.retry_arguments(Duration::from_millis(250));
+        let get = |key: &str| arguments.inner().get(key).cloned();
+        assert_eq!(get("x-message-ttl"), Some(AMQPValue::LongLongInt(250)));
+        assert_eq!(
+            get("x-dead-letter-routing-key"),
+            Some(long_string("p.work"))
+        );
+        assert_eq!(get("x-dead-letter-exchange"), Some(long_string("")));
+    }
+
+    #[test]
+    fn default_tiers_grow() {
+        let topology = Topology::new("prpulse", 20);
+        let names: Vec<_> = (0..4).filter_map(|t| topology.retry_queue(t)).collect();
+        assert_eq!(
+            names,
+            [
+                "prpulse.retry.1s",
+                "prpulse.retry.10s",
+                "prpulse.retry.1m",
+                "prpulse.retry.10m"
+            ]
         );
     }
 }

@@ -2,7 +2,7 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use prpulse_queue::Topology;
+use prpulse_queue::{Topology, topology::DEFAULT_RETRY_DELAYS};
 use prpulse_store::{PoolSettings, SecretKey};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -17,7 +17,8 @@ pub struct ServiceConfig {
     pub database_url: SecretString,
     /// `PRPULSE_AMQP_URL`.
     pub amqp_url: SecretString,
-    /// `PRPULSE_TOPOLOGY_PREFIX` and `PRPULSE_DELIVERY_LIMIT`.
+    /// `PRPULSE_TOPOLOGY_PREFIX`, `PRPULSE_DELIVERY_LIMIT` and
+    /// `PRPULSE_RETRY_DELAYS` (comma-separated, e.g. `1s,10s,1m,10m`).
     pub topology: Topology,
     /// `PRPULSE_METRICS_ADDR`; `off` disables the endpoint.
     pub metrics_addr: Option<SocketAddr>,
@@ -68,7 +69,8 @@ impl ServiceConfig {
             amqp_url: env
                 .secret("PRPULSE_AMQP_URL")
                 .unwrap_or_else(|| DEFAULT_AMQP_URL.into()),
-            topology: Topology::new(prefix, env.parse("PRPULSE_DELIVERY_LIMIT", 20)?),
+            topology: Topology::new(prefix, env.parse("PRPULSE_DELIVERY_LIMIT", 20)?)
+                .with_retry_delays(retry_delays(env)?),
             metrics_addr,
             migrate: env.flag("PRPULSE_MIGRATE", true)?,
             pool: PoolSettings {
@@ -79,6 +81,25 @@ impl ServiceConfig {
             secret_key,
         })
     }
+}
+
+fn retry_delays(env: &Env) -> Result<Vec<Duration>, ConfigError> {
+    let Some(list) = env.get("PRPULSE_RETRY_DELAYS") else {
+        return Ok(DEFAULT_RETRY_DELAYS.to_vec());
+    };
+    let invalid = |reason: String| ConfigError::Invalid {
+        name: "PRPULSE_RETRY_DELAYS",
+        value: list.to_owned(),
+        reason,
+    };
+    let delays = list
+        .split(',')
+        .map(|delay| humantime::parse_duration(delay.trim()).map_err(|e| invalid(e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
+    if delays.iter().any(Duration::is_zero) {
+        return Err(invalid("a delay must be more than zero".into()));
+    }
+    Ok(delays)
 }
 
 #[cfg(test)]
@@ -111,5 +132,26 @@ mod tests {
         );
         let env = Env::from_pairs([("PRPULSE_TOPOLOGY_PREFIX", "a b")]);
         assert!(ServiceConfig::from_env(&env, 1).is_err());
+    }
+
+    #[test]
+    fn retry_delays_parse_as_human_durations() {
+        let env = Env::from_pairs([("PRPULSE_RETRY_DELAYS", "250ms, 2s,1m")]);
+        let config = ServiceConfig::from_env(&env, 1).unwrap();
+        assert_eq!(
+            config.topology.retry_delays(),
+            [
+                Duration::from_millis(250),
+                Duration::from_secs(2),
+                Duration::from_secs(60)
+            ]
+        );
+        for bad in ["soon", "1s,,2s", "0s"] {
+            let env = Env::from_pairs([("PRPULSE_RETRY_DELAYS", bad)]);
+            let error = ServiceConfig::from_env(&env, 1).unwrap_err().to_string();
+            assert!(error.contains("PRPULSE_RETRY_DELAYS"), "{bad}: {error}");
+        }
+        let defaults = ServiceConfig::from_env(&Env::default(), 1).unwrap();
+        assert_eq!(defaults.topology.retry_delays(), DEFAULT_RETRY_DELAYS);
     }
 }

@@ -14,35 +14,63 @@ pub enum StoreError {
     Crypto(#[from] crate::crypto::CryptoError),
 }
 
+/// What a failure says about trying again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retryability {
+    /// The database is away (down, restarting, unreachable, out of
+    /// connections): nothing will work until it is back, whatever the data.
+    Unavailable,
+    /// This attempt lost a race or hit a passing limit (deadlock,
+    /// serialization failure, lock or statement timeout): the same work can
+    /// succeed later.
+    Transient,
+    /// An error in the data or the query: trying again changes nothing.
+    Permanent,
+}
+
 impl StoreError {
-    /// True when trying again later can succeed: the database is away,
-    /// restarting, overloaded, or chose this transaction as a deadlock or
-    /// serialization victim. False for errors in the data or the query.
-    pub fn is_transient(&self) -> bool {
+    pub fn retryability(&self) -> Retryability {
         match self {
-            Self::Pool(_) => true,
-            Self::Postgres(error) => is_transient_postgres(error),
-            Self::BadUrl(_) | Self::Migration(_) | Self::Crypto(_) => false,
+            Self::Pool(_) => Retryability::Unavailable,
+            Self::Postgres(error) => postgres_retryability(error),
+            Self::BadUrl(_) | Self::Migration(_) | Self::Crypto(_) => Retryability::Permanent,
         }
+    }
+
+    /// True unless the error is permanent.
+    pub fn is_transient(&self) -> bool {
+        self.retryability() != Retryability::Permanent
     }
 }
 
-fn is_transient_postgres(error: &tokio_postgres::Error) -> bool {
+fn postgres_retryability(error: &tokio_postgres::Error) -> Retryability {
     let Some(code) = error.code() else {
         // No SQLSTATE: the connection broke or timed out.
-        return true;
+        return Retryability::Unavailable;
     };
+    if [
+        SqlState::ADMIN_SHUTDOWN,
+        SqlState::CRASH_SHUTDOWN,
+        SqlState::CANNOT_CONNECT_NOW,
+        SqlState::TOO_MANY_CONNECTIONS,
+    ]
+    .contains(code)
+        || code.code().starts_with("08")
+    {
+        return Retryability::Unavailable;
+    }
     let class = &code.code()[..2];
-    matches!(
-        class,
-        "08" // connection exception
-        | "53" // insufficient resources
-        | "57" // operator intervention: shutdown, cancel
-        | "58" // system error (I/O)
-    ) || [
+    let transient = [
         SqlState::T_R_SERIALIZATION_FAILURE,
         SqlState::T_R_DEADLOCK_DETECTED,
         SqlState::LOCK_NOT_AVAILABLE,
+        SqlState::QUERY_CANCELED,
     ]
     .contains(code)
+        || matches!(class, "53" | "58");
+    if transient {
+        Retryability::Transient
+    } else {
+        Retryability::Permanent
+    }
 }

@@ -12,5 +12,5 @@ pub mod secrets;
 
 pub use crypto::{SecretKey, SecretKeyError};
 pub use deadpool_postgres::{GenericClient, Transaction};
-pub use error::StoreError;
+pub use error::{Retryability, StoreError};
 pub use pool::{Pool, PoolSettings, connect_pool};

@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use prpulse_queue::{
     Envelope, Publisher, Topology, connect,
     lapin::{
-        Channel,
+        BasicProperties, Channel,
         message::Delivery,
         options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions},
         types::FieldTable,
@@ -19,15 +19,17 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::{
-    dead_letter,
     disposition::Disposition,
+    failures,
     metrics::WorkerMetrics,
     process::{Processed, Processor},
 };
 
 pub struct Consumer {
     pub processor: Processor,
-    pub dead_letters: Publisher,
+    /// Publishes retries and dead letters, on a connection of its own: a
+    /// broker alarm blocks publishing connections and must not stall acks.
+    pub resend: Publisher,
     pub metrics: WorkerMetrics,
     pub topology: Topology,
     pub amqp_url: String,
@@ -108,7 +110,7 @@ impl Consumer {
                     event = %envelope.event,
                     action = envelope.action.as_deref().unwrap_or("")
                 );
-                self.process(&envelope, &delivery.data, stop)
+                self.process(&envelope, &delivery, stop)
                     .instrument(span.clone())
                     .await
             }
@@ -124,14 +126,16 @@ impl Consumer {
     async fn process(
         &self,
         envelope: &Envelope,
-        body: &[u8],
+        delivery: &Delivery,
         stop: &CancellationToken,
     ) -> Disposition {
+        let retries = failures::retries(&delivery.properties);
+        let tiers = self.topology.retry_delays().len();
         let mut delays = ReconnectDelays::new(Duration::from_secs(30));
         loop {
-            let result = self.processor.process(envelope, body).await;
-            match Disposition::of(&result) {
-                Disposition::Retry => {
+            let result = self.processor.process(envelope, &delivery.data).await;
+            match Disposition::of(&result, retries, tiers) {
+                Disposition::Hold => {
                     if let Err(error) = &result {
                         warn!(%error, "database unavailable; holding the delivery and retrying");
                     }
@@ -157,21 +161,35 @@ impl Consumer {
     }
 
     async fn settle(&self, delivery: Delivery, disposition: Disposition) {
+        let routing_key = delivery.routing_key.as_str();
         let outcome = match disposition {
             Disposition::Ack(processed) => {
                 ack(&delivery).await;
                 processed.as_str()
             }
-            Disposition::DeadLetter(reason) => {
-                if self.dead_letter(&delivery, &reason).await {
-                    ack(&delivery).await;
-                    "dead_lettered"
-                } else {
-                    requeue(&delivery).await;
-                    "requeued"
-                }
+            Disposition::Retry { tier, error } => {
+                let queue = self.topology.retry_queue(tier).expect("the tier exists");
+                warn!(%error, retry_queue = %queue, "transient failure; retrying later");
+                let properties =
+                    failures::retry_properties(&delivery.properties, routing_key, &error);
+                self.send_on(&delivery, "", &queue, properties, "retried")
+                    .await
             }
-            Disposition::Retry | Disposition::Requeue => {
+            Disposition::DeadLetter(reason) => {
+                error!(%reason, routing_key, "dead-lettering delivery");
+                let properties =
+                    failures::dead_letter_properties(&delivery.properties, routing_key, &reason);
+                let exchange = self.topology.dead_exchange();
+                self.send_on(
+                    &delivery,
+                    &exchange,
+                    routing_key,
+                    properties,
+                    "dead_lettered",
+                )
+                .await
+            }
+            Disposition::Hold | Disposition::Requeue => {
                 requeue(&delivery).await;
                 "requeued"
             }
@@ -179,25 +197,29 @@ impl Consumer {
         self.metrics.deliveries.with_label_values(&[outcome]).inc();
     }
 
-    /// True once the dead-letter queue has confirmed the message.
-    async fn dead_letter(&self, delivery: &Delivery, reason: &str) -> bool {
-        let routing_key = delivery.routing_key.as_str();
-        error!(%reason, routing_key, "dead-lettering delivery");
-        let properties = dead_letter::properties(&delivery.properties, routing_key, reason);
+    /// Publishes the delivery on (to a retry tier or the dead-letter queue)
+    /// and acks it once the broker confirmed; requeues it if it could not.
+    async fn send_on(
+        &self,
+        delivery: &Delivery,
+        exchange: &str,
+        routing_key: &str,
+        properties: BasicProperties,
+        outcome: &'static str,
+    ) -> &'static str {
         match self
-            .dead_letters
-            .publish(
-                &self.topology.dead_exchange(),
-                routing_key,
-                &delivery.data,
-                properties,
-            )
+            .resend
+            .publish(exchange, routing_key, &delivery.data, properties)
             .await
         {
-            Ok(()) => true,
+            Ok(()) => {
+                ack(delivery).await;
+                outcome
+            }
             Err(error) => {
-                warn!(%error, "could not dead-letter; requeueing instead");
-                false
+                warn!(%error, "could not send the delivery on; requeueing it instead");
+                requeue(delivery).await;
+                "requeued"
             }
         }
     }

@@ -4,8 +4,8 @@
 
 pub mod config;
 pub mod consumer;
-pub mod dead_letter;
 pub mod disposition;
+pub mod failures;
 pub mod metrics;
 pub mod process;
 pub mod projection;

@@ -5,7 +5,7 @@ use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, 
 #[derive(Clone)]
 pub struct WorkerMetrics {
     /// `prpulse_worker_deliveries_total{outcome}`: `projected`, `stored`,
-    /// `duplicate`, `dead_lettered`, `requeued`.
+    /// `duplicate`, `retried`, `dead_lettered`, `requeued`.
     pub deliveries: IntCounterVec,
     /// `prpulse_worker_processing_duration_seconds`: one delivery, from
     /// taking it to settling it.
@@ -16,7 +16,7 @@ pub struct WorkerMetrics {
     /// `prpulse_worker_in_flight`: deliveries being processed now.
     pub in_flight: IntGauge,
     /// `prpulse_worker_transient_errors_total`: attempts that hit an
-    /// unavailable database and were retried in place.
+    /// unavailable database and were held and retried in place.
     pub transient_errors: IntCounter,
 }
 

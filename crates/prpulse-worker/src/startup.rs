@@ -12,7 +12,7 @@ pub struct Worker {
     consumer: Arc<Consumer>,
     shutdown_timeout: Duration,
     metrics: MetricsEndpoint,
-    dead_letters: PublisherLink,
+    resend: PublisherLink,
 }
 
 impl Worker {
@@ -27,17 +27,12 @@ impl Worker {
         let pool = open_database(&service).await?;
         let registry = Registry::new();
         let worker_metrics = WorkerMetrics::register(&registry)?;
-        // Dead letters go out on their own connection: a broker alarm
-        // blocks publishing connections, and must not stall the acks.
-        let dead_letters = PublisherLink::start(
-            &service,
-            "prpulse-worker-dead-letters",
-            Duration::from_secs(5),
-        );
+        let resend =
+            PublisherLink::start(&service, "prpulse-worker-resend", Duration::from_secs(5));
         let metrics = MetricsEndpoint::start(&service, registry, "worker")?;
         let consumer = Arc::new(Consumer {
             processor: Processor::new(pool, bots),
-            dead_letters: dead_letters.publisher.clone(),
+            resend: resend.publisher.clone(),
             metrics: worker_metrics,
             topology: service.topology.clone(),
             amqp_url: service.amqp_url.expose_secret().to_owned(),
@@ -49,7 +44,7 @@ impl Worker {
             consumer,
             shutdown_timeout,
             metrics,
-            dead_letters,
+            resend,
         })
     }
 
@@ -70,7 +65,7 @@ impl Worker {
             () = consuming => {}
             () = deadline => warn!("in-flight deliveries did not settle in time; the broker will redeliver them"),
         }
-        self.dead_letters.close().await;
+        self.resend.close().await;
         self.metrics.stop().await;
         info!("prpulse-worker stopped");
         Ok(())

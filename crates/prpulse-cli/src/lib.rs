@@ -1,0 +1,37 @@
+//! `prpulse`: what operators run by hand. Configuration comes from the
+//! same `PRPULSE_*` variables as the services.
+
+mod dlq;
+mod table;
+
+use clap::{Parser, Subcommand};
+use prpulse_runtime::{Env, ServiceConfig};
+use secrecy::ExposeSecret;
+
+#[derive(Debug, Parser)]
+#[command(name = "prpulse", version, about = "Operate a prpulse installation")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Inspect, replay or purge the dead-letter queue.
+    #[command(subcommand)]
+    Dlq(dlq::DlqCommand),
+    /// Apply pending database migrations and exit.
+    Migrate,
+}
+
+pub async fn run(cli: Cli, env: &Env) -> anyhow::Result<()> {
+    let service = ServiceConfig::from_env(env, 0)?;
+    match cli.command {
+        Command::Dlq(command) => dlq::run(command, &service).await,
+        Command::Migrate => {
+            prpulse_store::migrate::migrate(service.database_url.expose_secret()).await?;
+            println!("database is up to date");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! Retries with growing delays, dead-lettering when they run out or a
+//! worker crash-loops, and the operator's `prpulse dlq` commands.
+
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use prpulse_e2e::{Delivery, Person, PullRequestBuilder, Repo, Stack, broker};
+use prpulse_queue::headers::get_str;
+
+fn pull_request(number: i64) -> PullRequestBuilder {
+    let author = Person::user(1, "ada");
+    let created = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+    PullRequestBuilder::new(&Repo::new(10, "acme/api"), number, &author, created)
+}
+
+/// Makes every write of pull request `number` fail as a serialization
+/// failure (SQLSTATE 40001, which prpulse treats as transient) for its
+/// first `failures` attempts; `None` fails forever.
+async fn inject_transient_failures(stack: &Stack, number: i64, failures: Option<i64>) {
+    let limit = failures.map_or("NULL".to_owned(), |n| n.to_string());
+    stack
+        .db
+        .client()
+        .await
+        .batch_execute(&format!(
+            "CREATE SEQUENCE injected_attempts;
+             CREATE FUNCTION injected_failure() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                 IF NEW.number = {number} THEN
+                     IF {limit} IS NULL OR nextval('injected_attempts') <= {limit} THEN
+                         RAISE EXCEPTION 'injected failure' USING ERRCODE = '40001';
+                     END IF;
+                 END IF;
+                 RETURN NEW;
+             END $$;
+             CREATE TRIGGER injected_failure BEFORE INSERT ON pull_requests
+                 FOR EACH ROW EXECUTE FUNCTION injected_failure();"
+        ))
+        .await
+        .unwrap();
+}
+
+async fn fix_the_cause(stack: &Stack) {
+    stack
+        .db
+        .client()
+        .await
+        .batch_execute("DROP TRIGGER injected_failure ON pull_requests")
+        .await
+        .unwrap();
+}
+
+async fn wait_for_dead_letters(stack: &Stack, count: u32) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let dead = broker::ready_messages(&stack.topology.dead_queue()).await;
+        if dead >= count {
+            assert_eq!(dead, count);
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{dead} of {count} dead letters after 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn stdout(output: &std::process::Output) -> String {
+    assert!(
+        output.status.success(),
+        "prpulse failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+#[tokio::test]
+async fn a_transient_failure_is_retried_after_a_delay_and_then_applied() {
+    let stack = Stack::start().await;
+    inject_transient_failures(&stack, 7, Some(2)).await;
+    assert_eq!(stack.deliver(&pull_request(7).opened()).await.status(), 202);
+    stack.wait_for_deliveries(1).await;
+    let attempts = stack
+        .db
+        .count("SELECT last_value FROM injected_attempts")
+        .await;
+    assert_eq!(attempts, 3, "two failed attempts, then the one that worked");
+    assert_eq!(
+        broker::ready_messages(&stack.topology.dead_queue()).await,
+        0
+    );
+    assert_eq!(stack.db.pr("acme/api", 7).await["author"], "ada");
+}
+
+#[tokio::test]
+async fn a_delivery_that_keeps_failing_is_dead_lettered_then_replayed_once_fixed() {
+    let stack = Stack::start().await;
+    inject_transient_failures(&stack, 13, None).await;
+    let doomed = pull_request(13).opened();
+    let fine = pull_request(14).opened();
+    assert_eq!(stack.deliver(&doomed).await.status(), 202);
+    assert_eq!(stack.deliver(&fine).await.status(), 202);
+    wait_for_dead_letters(&stack, 1).await;
+    assert_eq!(
+        stack.db.deliveries().await,
+        1,
+        "the other delivery went through"
+    );
+
+    // The dead letter says what happened, without being consumed by looking.
+    let listing = stdout(&stack.cli(&["dlq", "list"]).await);
+    assert!(listing.starts_with("DELIVERY ID"), "{listing}");
+    let row = listing
+        .lines()
+        .find(|line| line.starts_with(&doomed.id))
+        .unwrap_or_else(|| panic!("{listing}"));
+    assert!(row.contains("pull_request.opened"), "{row}");
+    assert!(row.contains("gave up after 4 attempts"), "{row}");
+    let shown = stdout(&stack.cli(&["dlq", "show", &doomed.id]).await);
+    assert!(
+        shown.contains("prpulse-first-error: database error"),
+        "{shown}"
+    );
+    assert!(shown.contains("\"number\": 13"), "{shown}");
+    assert_eq!(
+        broker::ready_messages(&stack.topology.dead_queue()).await,
+        1
+    );
+
+    fix_the_cause(&stack).await;
+    let replayed = stdout(&stack.cli(&["dlq", "replay", &doomed.id]).await);
+    assert!(replayed.contains("1 replayed"), "{replayed}");
+    stack.wait_for_deliveries(2).await;
+    assert_eq!(
+        broker::ready_messages(&stack.topology.dead_queue()).await,
+        0
+    );
+    let source = stack
+        .db
+        .client()
+        .await
+        .query_one(
+            "SELECT source FROM deliveries WHERE delivery_id = $1",
+            &[&doomed.id],
+        )
+        .await
+        .unwrap()
+        .get::<_, String>(0);
+    assert_eq!(source, "replay");
+    assert!(stdout(&stack.cli(&["dlq", "list"]).await).contains("is empty"));
+}
+
+#[tokio::test]
+async fn replaying_an_unknown_id_fails_and_purging_asks_first() {
+    let stack = Stack::start().await;
+    let poison = Delivery::new("pull_request", &serde_json::json!({"action": "opened"}));
+    assert_eq!(stack.deliver(&poison).await.status(), 202);
+    wait_for_dead_letters(&stack, 1).await;
+
+    let unknown = stack.cli(&["dlq", "replay", "no-such-delivery"]).await;
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no-such-delivery"));
+    assert_eq!(
+        broker::ready_messages(&stack.topology.dead_queue()).await,
+        1
+    );
+
+    // No terminal to ask on: refuse rather than purge.
+    let unasked = stack.cli(&["dlq", "purge"]).await;
+    assert!(!unasked.status.success());
+    assert!(String::from_utf8_lossy(&unasked.stderr).contains("--yes"));
+    assert_eq!(
+        broker::ready_messages(&stack.topology.dead_queue()).await,
+        1
+    );
+
+    let purged = stdout(&stack.cli(&["dlq", "purge", "--yes"]).await);
+    assert!(purged.contains("purged 1"), "{purged}");
+    assert_eq!(
+        broker::ready_messages(&stack.topology.dead_queue()).await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_delivery_that_crashes_workers_is_stopped_by_the_delivery_limit() {
+    let mut stack = Stack::start_with(prpulse_e2e::StackOptions::ingest_only()).await;
+    // Each worker hangs on this pull request until it is killed: a crash
+    // loop, as far as the broker can tell.
+    stack
+        .db
+        .client()
+        .await
+        .batch_execute(
+            "CREATE FUNCTION hang() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN IF NEW.number = 66 THEN PERFORM pg_sleep(600); END IF; RETURN NEW; END $$;
+             CREATE TRIGGER hang BEFORE INSERT ON pull_requests
+                 FOR EACH ROW EXECUTE FUNCTION hang();",
+        )
+        .await
+        .unwrap();
+    let poison = pull_request(66).opened();
+    assert_eq!(stack.deliver(&poison).await.status(), 202);
+    let work = stack.topology.work_queue();
+    let dead = stack.topology.dead_queue();
+    let mut crashes = 0;
+    while broker::ready_messages(&dead).await == 0 {
+        assert!(
+            crashes < 10,
+            "still not dead-lettered after {crashes} crashes"
+        );
+        stack.spawn_worker();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        // Wait until the worker holds it (or the broker gave up on it).
+        while broker::ready_messages(&work).await > 0 {
+            assert!(
+                Instant::now() < deadline,
+                "the worker never took the delivery"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        stack.kill_workers().await;
+        crashes += 1;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // PRPULSE_DELIVERY_LIMIT is 5 in test stacks.
+    assert!(crashes >= 5, "dead-lettered after only {crashes} crashes");
+    let letter = broker::take_one(&dead).await.unwrap();
+    let headers = letter.delivery.properties.headers().clone().unwrap();
+    assert_eq!(
+        get_str(&headers, "github-delivery"),
+        Some(poison.id.as_str())
+    );
+    assert_eq!(
+        get_str(&headers, "x-first-death-reason"),
+        Some("delivery_limit")
+    );
+    assert_eq!(stack.db.deliveries().await, 0);
+}
