@@ -317,6 +317,7 @@ async fn an_unreachable_broker_means_503_at_once_and_not_ready() {
     let closed_port = free_port();
     let stack = Stack::start_with(StackOptions {
         amqp_url: Some(format!("amqp://guest:guest@127.0.0.1:{closed_port}/%2f")),
+        wait_ready: false,
         ..StackOptions::ingest_only()
     })
     .await;

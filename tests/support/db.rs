@@ -12,21 +12,31 @@ pub fn admin_url() -> String {
 pub struct TestDb {
     pub name: String,
     pub url: String,
+    admin_url: String,
 }
 
 impl TestDb {
     pub async fn create() -> Self {
+        Self::create_on(&admin_url()).await
+    }
+
+    /// A database on the server `admin_url` points at.
+    pub async fn create_on(admin_url: &str) -> Self {
         let name = format!("prpulse_test_{}", unique_suffix());
-        let admin = connect(&admin_url()).await;
+        let admin = connect(admin_url).await;
         admin
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .await
             .expect("creating the test database");
-        let url = with_dbname(&admin_url(), &name);
+        let url = with_dbname(admin_url, &name);
         prpulse_store::migrate::migrate(&url)
             .await
             .expect("migrating the test database");
-        Self { name, url }
+        Self {
+            name,
+            url,
+            admin_url: admin_url.to_owned(),
+        }
     }
 
     pub async fn client(&self) -> Client {
@@ -79,6 +89,7 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         let name = self.name.clone();
+        let admin_url = self.admin_url.clone();
         // Drop runs outside any runtime guarantee: clean up on a thread of
         // its own with a runtime of its own.
         let _ = std::thread::spawn(move || {
@@ -87,7 +98,11 @@ impl Drop for TestDb {
                 .build()
                 .unwrap();
             runtime.block_on(async {
-                let admin = connect(&admin_url()).await;
+                let Ok((admin, connection)) = tokio_postgres::connect(&admin_url, NoTls).await
+                else {
+                    return; // the server is gone, and the database with it
+                };
+                tokio::spawn(connection);
                 let _ = admin
                     .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                     .await;
@@ -109,7 +124,8 @@ async fn connect(url: &str) -> Client {
     client
 }
 
-fn with_dbname(url: &str, name: &str) -> String {
+/// `url` with its database name replaced by `name`.
+pub fn with_dbname(url: &str, name: &str) -> String {
     let (base, _) = url
         .rsplit_once('/')
         .expect("a database URL ends in /dbname");

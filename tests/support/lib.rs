@@ -7,6 +7,8 @@ pub mod broker;
 pub mod db;
 pub mod fixtures;
 pub mod payloads;
+pub mod private_postgres;
+pub mod proxy;
 pub mod stack;
 
 pub use db::TestDb;

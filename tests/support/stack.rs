@@ -10,7 +10,7 @@ use std::{
 use prpulse_queue::Topology;
 use tokio::process::{Child, Command};
 
-use crate::{TestDb, broker, payloads::Delivery, unique_suffix};
+use crate::{TestDb, broker, db, payloads::Delivery, unique_suffix};
 
 /// The global webhook secret test stacks use.
 pub const WEBHOOK_SECRET: &str = "It's a Secret to Everybody";
@@ -28,8 +28,16 @@ pub struct StackOptions {
     pub ingest_env: Vec<(String, String)>,
     /// Environment for every worker only.
     pub worker_env: Vec<(String, String)>,
+    /// `PRPULSE_DELIVERY_LIMIT`; low by default, so crash loops end soon.
+    pub delivery_limit: u32,
     /// The retry tiers; short, so retries finish within a test.
     pub retry_delays: Vec<Duration>,
+    /// The Postgres server for the test database (default: the machine's).
+    pub admin_database_url: Option<String>,
+    /// Binaries reach Postgres on this local port (a fault proxy) instead.
+    pub database_port_for_binaries: Option<u16>,
+    /// Wait for `/readyz` (else only `/livez`) before returning.
+    pub wait_ready: bool,
 }
 
 impl StackOptions {
@@ -51,11 +59,15 @@ impl Default for StackOptions {
             env: Vec::new(),
             ingest_env: Vec::new(),
             worker_env: Vec::new(),
+            delivery_limit: 5,
             retry_delays: vec![
                 Duration::from_millis(200),
                 Duration::from_millis(400),
                 Duration::from_millis(800),
             ],
+            admin_database_url: None,
+            database_port_for_binaries: None,
+            wait_ready: true,
         }
     }
 }
@@ -68,6 +80,7 @@ pub struct Stack {
     ingest: Option<Child>,
     workers: Vec<Child>,
     amqp_url: String,
+    binaries_database_url: String,
     extra_env: Vec<(String, String)>,
     worker_env: Vec<(String, String)>,
     http: reqwest::Client,
@@ -79,11 +92,20 @@ impl Stack {
     }
 
     pub async fn start_with(options: StackOptions) -> Self {
-        let db = TestDb::create().await;
-        let topology = Topology::new(format!("test-{}", unique_suffix()), 5)
+        let db = match &options.admin_database_url {
+            Some(url) => TestDb::create_on(url).await,
+            None => TestDb::create().await,
+        };
+        let binaries_database_url = match options.database_port_for_binaries {
+            Some(port) => db::with_dbname(
+                &format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+                &db.name,
+            ),
+            None => db.url.clone(),
+        };
+        let topology = Topology::new(format!("test-{}", unique_suffix()), options.delivery_limit)
             .with_retry_delays(options.retry_delays.clone());
         let port = free_port();
-        let broker_reachable = options.amqp_url.is_none();
         let mut stack = Self {
             db,
             topology,
@@ -92,6 +114,7 @@ impl Stack {
             ingest: None,
             workers: Vec::new(),
             amqp_url: options.amqp_url.unwrap_or_else(broker::amqp_url),
+            binaries_database_url,
             extra_env: options.env,
             worker_env: options.worker_env,
             http: reqwest::Client::new(),
@@ -104,7 +127,7 @@ impl Stack {
         ingest.envs(options.ingest_env);
         stack.ingest = Some(ingest.spawn().expect("starting prpulse-ingest"));
         stack
-            .wait_for(if broker_reachable {
+            .wait_for(if options.wait_ready {
                 "/readyz"
             } else {
                 "/livez"
@@ -122,10 +145,13 @@ impl Stack {
             command.env_remove(name);
         }
         command
-            .env("PRPULSE_DATABASE_URL", &self.db.url)
+            .env("PRPULSE_DATABASE_URL", &self.binaries_database_url)
             .env("PRPULSE_AMQP_URL", &self.amqp_url)
             .env("PRPULSE_TOPOLOGY_PREFIX", self.topology.prefix())
-            .env("PRPULSE_DELIVERY_LIMIT", "5")
+            .env(
+                "PRPULSE_DELIVERY_LIMIT",
+                self.topology.delivery_limit().to_string(),
+            )
             .env("PRPULSE_RETRY_DELAYS", retry_delays(&self.topology))
             .env("PRPULSE_SECRET_KEY", SECRET_KEY)
             .env("PRPULSE_METRICS_ADDR", "off")
@@ -143,6 +169,14 @@ impl Stack {
 
     pub fn spawn_worker(&mut self) {
         self.spawn_worker_with(&[]);
+    }
+
+    /// A command that starts a worker of this stack, for tests that manage
+    /// worker processes themselves.
+    pub fn worker_command(&self) -> Command {
+        let mut command = self.command("prpulse-worker");
+        command.envs(self.worker_env.iter().cloned());
+        command
     }
 
     /// Starts one more worker, with `env` on top of the stack's.

@@ -20,14 +20,35 @@ pub async fn open(
     topology: &Topology,
     timeout: Duration,
 ) -> Result<(Connection, Channel), ConnectError> {
-    let attempt = async {
-        let properties =
-            ConnectionProperties::default().with_connection_name(connection_name.into());
-        let connection = Connection::connect(url, properties).await?;
-        let channel = connection.create_channel().await?;
+    bounded(timeout, async {
+        let (connection, channel) = connect(url, connection_name).await?;
         topology.declare(&channel).await?;
-        Ok::<_, lapin::Error>((connection, channel))
-    };
+        Ok((connection, channel))
+    })
+    .await
+}
+
+/// Opens a connection and one channel without declaring anything: for
+/// tools that must not change the topology the services declared.
+pub async fn open_undeclared(
+    url: &str,
+    connection_name: &str,
+    timeout: Duration,
+) -> Result<(Connection, Channel), ConnectError> {
+    bounded(timeout, connect(url, connection_name)).await
+}
+
+async fn connect(url: &str, connection_name: &str) -> Result<(Connection, Channel), lapin::Error> {
+    let properties = ConnectionProperties::default().with_connection_name(connection_name.into());
+    let connection = Connection::connect(url, properties).await?;
+    let channel = connection.create_channel().await?;
+    Ok((connection, channel))
+}
+
+async fn bounded<T>(
+    timeout: Duration,
+    attempt: impl Future<Output = Result<T, lapin::Error>>,
+) -> Result<T, ConnectError> {
     Ok(tokio::time::timeout(timeout, attempt)
         .await
         .map_err(|_| ConnectError::Timeout(timeout))??)

@@ -165,7 +165,9 @@ impl DeadLetterQueue {
         topology: &Topology,
         timeout: Duration,
     ) -> Result<Self, DeadLetterError> {
-        let (connection, channel) = connect::open(url, "prpulse-cli", topology, timeout).await?;
+        // Passive: an operator's tool must not (re)declare queues, whose
+        // arguments belong to the services.
+        let (connection, channel) = connect::open_undeclared(url, "prpulse-cli", timeout).await?;
         channel
             .confirm_select(ConfirmSelectOptions::default())
             .await?;
@@ -177,6 +179,7 @@ impl DeadLetterQueue {
     }
 
     /// Messages waiting in the dead-letter queue.
+    /// Fails with the broker's NOT_FOUND if the services never declared it.
     pub async fn waiting(&self) -> Result<u32, DeadLetterError> {
         let queue = self
             .channel

@@ -75,6 +75,10 @@ impl Topology {
         &self.prefix
     }
 
+    pub fn delivery_limit(&self) -> u32 {
+        self.delivery_limit
+    }
+
     /// The topic exchange ingest and backfill publish to (`<event>.<action>`).
     pub fn exchange(&self) -> String {
         format!("{}.deliveries", self.prefix)

@@ -42,7 +42,7 @@ impl Consumer {
     /// Consumes until `stop` is cancelled and the deliveries in hand are
     /// settled.
     pub async fn run(self: Arc<Self>, stop: CancellationToken) {
-        let mut delays = ReconnectDelays::new(Duration::from_secs(10));
+        let mut delays = ReconnectDelays::new(Duration::from_secs(5));
         while !stop.is_cancelled() {
             match connect::open(
                 &self.amqp_url,
@@ -131,7 +131,8 @@ impl Consumer {
     ) -> Disposition {
         let retries = failures::retries(&delivery.properties);
         let tiers = self.topology.retry_delays().len();
-        let mut delays = ReconnectDelays::new(Duration::from_secs(30));
+        // Short cap: once the database is back, held deliveries go on at once.
+        let mut delays = ReconnectDelays::new(Duration::from_secs(5));
         loop {
             let result = self.processor.process(envelope, &delivery.data).await;
             match Disposition::of(&result, retries, tiers) {
