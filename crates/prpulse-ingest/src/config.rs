@@ -1,7 +1,10 @@
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, num::NonZeroU32, time::Duration};
 
+use ipnet::IpNet;
 use prpulse_runtime::{ConfigError, Env, ServiceConfig};
 use secrecy::SecretString;
+
+use crate::limits::LimitSettings;
 
 /// GitHub caps webhook payloads at 25 MB.
 pub const GITHUB_MAX_PAYLOAD_BYTES: usize = 25 * 1024 * 1024;
@@ -24,6 +27,20 @@ pub struct IngestConfig {
     /// `PRPULSE_SHUTDOWN_TIMEOUT_MS` (default 10000): in-flight requests
     /// get this long to finish after SIGTERM.
     pub shutdown_timeout: Duration,
+    /// `PRPULSE_FAILED_AUTH_PER_MINUTE` (60), `PRPULSE_FAILED_AUTH_BURST`
+    /// (30), `PRPULSE_VERIFIED_PER_SECOND` (5000), `PRPULSE_TRUSTED_PROXIES`
+    /// (comma-separated addresses or CIDRs; none).
+    pub limits: LimitSettings,
+    /// `PRPULSE_HEADER_TIMEOUT_MS` (5000): a client slower to send its
+    /// request head gets 408.
+    pub header_timeout: Duration,
+    /// `PRPULSE_BODY_TIMEOUT_MS` (8000): a client slower to send its body
+    /// gets 408. GitHub itself gives up after 10 s.
+    pub body_timeout: Duration,
+    /// `PRPULSE_KEEP_ALIVE_MS` (15000): idle keep-alive connections close.
+    pub keep_alive: Duration,
+    /// `PRPULSE_MAX_CONNECTIONS` (10000): open connections per HTTP worker.
+    pub max_connections: usize,
 }
 
 impl IngestConfig {
@@ -42,8 +59,42 @@ impl IngestConfig {
                 .map(|_| env.parse("PRPULSE_INGEST_WORKERS", 1))
                 .transpose()?,
             shutdown_timeout: env.millis("PRPULSE_SHUTDOWN_TIMEOUT_MS", 10_000)?,
+            limits: LimitSettings {
+                failures_per_minute: env.parse("PRPULSE_FAILED_AUTH_PER_MINUTE", nonzero(60))?,
+                failures_burst: env.parse("PRPULSE_FAILED_AUTH_BURST", nonzero(30))?,
+                verified_per_second: env.parse("PRPULSE_VERIFIED_PER_SECOND", nonzero(5_000))?,
+                trusted_proxies: trusted_proxies(env)?,
+            },
+            header_timeout: env.millis("PRPULSE_HEADER_TIMEOUT_MS", 5_000)?,
+            body_timeout: env.millis("PRPULSE_BODY_TIMEOUT_MS", 8_000)?,
+            keep_alive: env.millis("PRPULSE_KEEP_ALIVE_MS", 15_000)?,
+            max_connections: env.parse("PRPULSE_MAX_CONNECTIONS", 10_000)?,
         })
     }
+}
+
+fn nonzero(value: u32) -> NonZeroU32 {
+    NonZeroU32::new(value).expect("defaults are not zero")
+}
+
+fn trusted_proxies(env: &Env) -> Result<Vec<IpNet>, ConfigError> {
+    let Some(list) = env.get("PRPULSE_TRUSTED_PROXIES") else {
+        return Ok(Vec::new());
+    };
+    list.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            entry
+                .parse::<IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| ConfigError::Invalid {
+                    name: "PRPULSE_TRUSTED_PROXIES",
+                    value: list.to_owned(),
+                    reason: format!("{entry:?} is not an address or CIDR"),
+                })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -57,6 +108,18 @@ mod tests {
         assert_eq!(config.max_body_bytes, 25 * 1024 * 1024);
         assert!(config.publish_timeout < Duration::from_secs(10));
         assert!(config.webhook_secret.is_none());
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_networks() {
+        let env = Env::from_pairs([("PRPULSE_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.1")]);
+        let config = IngestConfig::from_env(&env).unwrap();
+        assert_eq!(config.limits.trusted_proxies.len(), 2);
+        let env = Env::from_pairs([("PRPULSE_TRUSTED_PROXIES", "10.0.0.0/8,proxy")]);
+        let error = IngestConfig::from_env(&env).unwrap_err().to_string();
+        assert!(error.contains("\"proxy\" is not an address"), "{error}");
+        let env = Env::from_pairs([("PRPULSE_FAILED_AUTH_BURST", "0")]);
+        assert!(IngestConfig::from_env(&env).is_err());
     }
 
     #[test]

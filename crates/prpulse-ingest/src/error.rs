@@ -1,13 +1,28 @@
 //! Every way a delivery can be refused, and the one place that turns each
 //! into an HTTP answer.
 
-use actix_web::{HttpResponse, ResponseError, http::StatusCode};
+use std::time::Duration;
+
+use actix_web::{
+    HttpResponse, ResponseError,
+    http::{StatusCode, header},
+};
 use prpulse_github::{HeaderError, SignatureError};
 use prpulse_queue::PublishError;
 use prpulse_store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
+    #[error("too many refused requests from this source; retry in {}s", retry_after.as_secs().max(1))]
+    SourceRateLimited { retry_after: Duration },
+    #[error("more deliveries than ingest takes per second; retry in {}s", retry_after.as_secs().max(1))]
+    GlobalRateLimited { retry_after: Duration },
+    #[error("the body is larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("the body did not arrive within {0:?}")]
+    BodyTimeout(Duration),
+    #[error("the body could not be read: {0}")]
+    BadBody(String),
     #[error("the request body is empty")]
     EmptyBody,
     #[error(transparent)]
@@ -28,6 +43,11 @@ impl IngestError {
     /// A stable, low-cardinality label for logs and metrics.
     pub fn reason(&self) -> &'static str {
         match self {
+            Self::SourceRateLimited { .. } => "source_rate_limited",
+            Self::GlobalRateLimited { .. } => "global_rate_limited",
+            Self::TooLarge { .. } => "too_large",
+            Self::BodyTimeout(_) => "body_timeout",
+            Self::BadBody(_) => "bad_body",
             Self::EmptyBody => "empty_body",
             Self::Headers(_) => "bad_headers",
             Self::BadPayload(_) => "bad_payload",
@@ -39,9 +59,40 @@ impl IngestError {
     }
 }
 
+impl IngestError {
+    /// Refusals of requests nobody proved to come from GitHub: these spend
+    /// the source's failure budget.
+    pub fn counts_against_source(&self) -> bool {
+        matches!(
+            self,
+            Self::EmptyBody
+                | Self::Headers(_)
+                | Self::Signature(_)
+                | Self::TooLarge { .. }
+                | Self::BodyTimeout(_)
+                | Self::BadBody(_)
+        )
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::SourceRateLimited { retry_after } | Self::GlobalRateLimited { retry_after } => {
+                Some(*retry_after)
+            }
+            _ => None,
+        }
+    }
+}
+
 impl ResponseError for IngestError {
     fn status_code(&self) -> StatusCode {
         match self {
+            Self::SourceRateLimited { .. } | Self::GlobalRateLimited { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::BadBody(_) => StatusCode::BAD_REQUEST,
             Self::EmptyBody | Self::Headers(_) | Self::BadPayload(_) => StatusCode::BAD_REQUEST,
             Self::Signature(_) => StatusCode::UNAUTHORIZED,
             // GitHub does not retry on its own; 503 tells the operator (and
@@ -61,7 +112,13 @@ impl ResponseError for IngestError {
             StatusCode::INTERNAL_SERVER_ERROR => "internal error".to_owned(),
             _ => self.to_string(),
         };
-        HttpResponse::build(self.status_code()).json(serde_json::json!({
+        let mut response = HttpResponse::build(self.status_code());
+        if let Some(retry_after) = self.retry_after() {
+            // Whole seconds, rounded up: Retry-After has no fractions.
+            let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            response.insert_header((header::RETRY_AFTER, seconds.max(1).to_string()));
+        }
+        response.json(serde_json::json!({
             "error": message,
             "reason": self.reason(),
         }))
@@ -71,6 +128,27 @@ impl ResponseError for IngestError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rate_limits_say_when_to_come_back() {
+        let limited = IngestError::SourceRateLimited {
+            retry_after: Duration::from_millis(2_100),
+        };
+        assert_eq!(limited.status_code(), StatusCode::TOO_MANY_REQUESTS);
+        let response = limited.error_response();
+        assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "3");
+        assert!(!limited.counts_against_source());
+        assert!(IngestError::Signature(SignatureError::Mismatch).counts_against_source());
+        assert!(!IngestError::BadPayload("x".into()).counts_against_source());
+        assert_eq!(
+            IngestError::BodyTimeout(Duration::from_secs(1)).status_code(),
+            StatusCode::REQUEST_TIMEOUT
+        );
+        assert_eq!(
+            IngestError::TooLarge { limit: 1 }.status_code(),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+    }
 
     #[test]
     fn each_refusal_maps_to_the_contract() {

@@ -4,11 +4,13 @@ use actix_web::{App, HttpServer, dev::Server, web};
 use anyhow::Context;
 use prometheus::Registry;
 use prpulse_runtime::wiring::{MetricsEndpoint, PublisherLink, open_database};
+use tokio::task::JoinHandle;
 use tracing::info;
 
 use crate::{
     IngestConfig,
     health::{Readiness, livez, readyz},
+    limits::SourceLimits,
     metrics::IngestMetrics,
     secrets::SecretResolver,
     webhook::{self, WebhookState},
@@ -19,6 +21,7 @@ pub struct Application {
     addr: SocketAddr,
     metrics: MetricsEndpoint,
     broker: PublisherLink,
+    forgetting: JoinHandle<()>,
 }
 
 impl Application {
@@ -33,6 +36,11 @@ impl Application {
             max_body_bytes,
             http_workers,
             shutdown_timeout,
+            limits,
+            header_timeout,
+            body_timeout,
+            keep_alive,
+            max_connections,
         } = config;
         let pool = open_database(&service).await?;
         let registry = Registry::new();
@@ -45,18 +53,24 @@ impl Application {
             secrets: SecretResolver::new(pool.clone(), service.secret_key, webhook_secret.as_ref()),
             publisher: publisher.clone(),
             metrics: ingest_metrics,
+            limits: SourceLimits::new(&limits),
+            max_body_bytes,
+            body_timeout,
         });
+        let forgetting = tokio::spawn(forget_quiet_sources(webhook_state.clone().into_inner()));
         let readiness = web::Data::new(Readiness { publisher, pool });
         let mut server = HttpServer::new(move || {
             App::new()
-                .app_data(web::PayloadConfig::new(max_body_bytes))
                 .app_data(webhook_state.clone())
                 .app_data(readiness.clone())
                 .route("/webhooks/github", web::post().to(webhook::receive))
                 .route("/livez", web::get().to(livez))
                 .route("/readyz", web::get().to(readyz))
         })
-        .shutdown_timeout(shutdown_timeout.as_secs().max(1));
+        .shutdown_timeout(shutdown_timeout.as_secs().max(1))
+        .client_request_timeout(header_timeout)
+        .keep_alive(keep_alive)
+        .max_connections(max_connections);
         if let Some(workers) = http_workers {
             server = server.workers(workers);
         }
@@ -69,6 +83,7 @@ impl Application {
             addr,
             metrics,
             broker,
+            forgetting,
         })
     }
 
@@ -85,9 +100,20 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         info!(addr = %self.addr, "prpulse-ingest listening");
         self.server.await.context("running the HTTP server")?;
+        self.forgetting.abort();
         self.broker.close().await;
         self.metrics.stop().await;
         info!("prpulse-ingest stopped");
         Ok(())
+    }
+}
+
+/// Keeps the rate limiter's memory bounded by the sources of the last
+/// minutes, however many addresses a scan comes from.
+async fn forget_quiet_sources(state: std::sync::Arc<WebhookState>) {
+    let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        every_minute.tick().await;
+        state.limits.forget_quiet_sources();
     }
 }

@@ -1,8 +1,18 @@
 //! `POST /webhooks/github`.
 
-use std::{borrow::Cow, time::Instant};
+use std::{
+    borrow::Cow,
+    net::IpAddr,
+    time::{Duration, Instant},
+};
 
-use actix_web::{HttpRequest, HttpResponse, ResponseError, http::header, web};
+use actix_web::{
+    HttpRequest, HttpResponse, ResponseError,
+    http::header::{self, CONTENT_LENGTH},
+    web,
+};
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
 use prpulse_domain::{EventDisposition, EventName};
 use prpulse_github::{DeliveryHeaders, payload::ActionOnly};
 use prpulse_queue::{Envelope, Publisher, Source};
@@ -11,6 +21,7 @@ use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::{
     error::IngestError,
+    limits::SourceLimits,
     metrics::{IngestMetrics, event_label},
     secrets::SecretResolver,
 };
@@ -19,14 +30,20 @@ pub struct WebhookState {
     pub secrets: SecretResolver,
     pub publisher: Publisher,
     pub metrics: IngestMetrics,
+    pub limits: SourceLimits,
+    pub max_body_bytes: usize,
+    pub body_timeout: Duration,
 }
 
 pub async fn receive(
     request: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
     state: web::Data<WebhookState>,
 ) -> HttpResponse {
     let started = Instant::now();
+    let peer = request
+        .peer_addr()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |addr| addr.ip());
     let header = |name: &str| {
         request
             .headers()
@@ -45,7 +62,12 @@ pub async fn receive(
     };
     let event = parsed.as_ref().ok().map(|headers| headers.event.clone());
     let content_type = header(header::CONTENT_TYPE.as_str()).unwrap_or_default();
+    let source = state.limits.source(peer, header("x-forwarded-for"));
     let result = async {
+        if let Some(retry_after) = state.limits.blocked_for(source) {
+            return Err(IngestError::SourceRateLimited { retry_after });
+        }
+        let body = read_body(payload, header(CONTENT_LENGTH.as_str()), &state).await?;
         if body.is_empty() {
             return Err(IngestError::EmptyBody);
         }
@@ -58,11 +80,14 @@ pub async fn receive(
         Ok(response) => response,
         Err(refusal) => {
             let _entered = span.enter();
+            if refusal.counts_against_source() {
+                state.limits.record_failure(source);
+            }
             let status = refusal.status_code();
             if status.is_server_error() {
                 error!(error = %refusal, reason = refusal.reason(), "delivery not accepted");
             } else {
-                warn!(error = %refusal, reason = refusal.reason(), "delivery refused");
+                warn!(error = %refusal, reason = refusal.reason(), %source, "delivery refused");
             }
             state
                 .metrics
@@ -97,6 +122,10 @@ async fn accept(
         .secrets
         .verify(headers.hook_id, body, &signature)
         .await?;
+    state
+        .limits
+        .admit_verified()
+        .map_err(|retry_after| IngestError::GlobalRateLimited { retry_after })?;
     match headers.event.disposition() {
         EventDisposition::Ping => {
             info!("ping verified");
@@ -124,6 +153,34 @@ async fn accept(
             })))
         }
     }
+}
+
+/// Reads the body within the size cap and the body deadline. A declared
+/// length over the cap is refused before a byte is read.
+async fn read_body(
+    mut payload: web::Payload,
+    content_length: Option<&str>,
+    state: &WebhookState,
+) -> Result<Bytes, IngestError> {
+    let limit = state.max_body_bytes;
+    let declared = content_length.and_then(|length| length.trim().parse::<usize>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return Err(IngestError::TooLarge { limit });
+    }
+    let read = async {
+        let mut body = BytesMut::with_capacity(declared.unwrap_or(0));
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|error| IngestError::BadBody(error.to_string()))?;
+            if body.len() + chunk.len() > limit {
+                return Err(IngestError::TooLarge { limit });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.freeze())
+    };
+    tokio::time::timeout(state.body_timeout, read)
+        .await
+        .map_err(|_| IngestError::BodyTimeout(state.body_timeout))?
 }
 
 fn envelope(headers: &DeliveryHeaders, event: EventName, action: Option<String>) -> Envelope {
