@@ -23,13 +23,11 @@ use std::{
 
 use chrono::{TimeZone, Utc};
 use futures_util::StreamExt;
-use prpulse_domain::{BotPolicy, DeliveryId, EventName};
 use prpulse_e2e::{
-    Delivery, Person, PullRequestBuilder, Repo, Stack, StackOptions, TestDb, broker,
+    Delivery, Person, PullRequestBuilder, Repo, Stack, StackOptions, TestDb, broker, direct,
     private_postgres::PrivatePostgres, proxy::FaultProxy,
 };
-use prpulse_queue::{Envelope, Source, dead_letters::DeadLetterQueue};
-use prpulse_worker::Processor;
+use prpulse_queue::dead_letters::DeadLetterQueue;
 use rand::{Rng, seq::SliceRandom};
 
 const POSTGRES: &str = "127.0.0.1:5432";
@@ -196,20 +194,9 @@ async fn assert_settled(stack: &Stack, accepted: &HashSet<String>, expect_dead: 
 /// order, by the worker's own step, with no broker and no fault.
 async fn clean_rows(distinct: &[Delivery]) -> Vec<serde_json::Value> {
     let db = TestDb::create().await;
-    let processor = Processor::new(db.pool(), BotPolicy::default());
+    let processor = direct::processor(&db);
     for delivery in distinct {
-        let action = serde_json::from_slice::<serde_json::Value>(&delivery.body).unwrap()["action"]
-            .as_str()
-            .map(str::to_owned);
-        let envelope = Envelope {
-            delivery_id: DeliveryId::parse(&delivery.id).unwrap(),
-            event: EventName::parse(&delivery.event).unwrap(),
-            action,
-            hook_id: None,
-            received_at: Utc::now(),
-            source: Source::Webhook,
-        };
-        processor.process(&envelope, &delivery.body).await.unwrap();
+        direct::apply(&processor, delivery).await;
     }
     db.pr_metrics().await
 }

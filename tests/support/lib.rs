@@ -5,6 +5,7 @@
 
 pub mod broker;
 pub mod db;
+pub mod direct;
 pub mod fixtures;
 pub mod payloads;
 pub mod private_postgres;

@@ -160,4 +160,6 @@ fn span(from: Option<Timestamp>, to: Option<Timestamp>) -> Option<i64> {
 }
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;

@@ -1,0 +1,162 @@
+//! Property: for random pull-request histories, any permutation of their
+//! deliveries, with any duplicates, yields the same rows and metrics as
+//! the in-order run. Applied with the worker's own step on real Postgres.
+//! `PROPTEST_CASES` (default 24) sets how many histories are tried.
+
+use chrono::{DateTime, TimeZone, Utc};
+use proptest::{
+    prelude::*,
+    test_runner::{Config, TestRunner},
+};
+use prpulse_e2e::{Delivery, Person, PullRequestBuilder, Repo, TestDb, direct};
+
+#[derive(Clone, Debug)]
+enum Step {
+    ReadyForReview,
+    ConvertToDraft,
+    Synchronize,
+    Review { reviewer: usize, state: usize },
+    DismissLastReview,
+    Close,
+    Reopen,
+    Merge,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        Just(Step::ReadyForReview),
+        Just(Step::ConvertToDraft),
+        Just(Step::Synchronize),
+        (0usize..4, 0usize..3).prop_map(|(reviewer, state)| Step::Review { reviewer, state }),
+        (0usize..4, 0usize..3).prop_map(|(reviewer, state)| Step::Review { reviewer, state }),
+        Just(Step::DismissLastReview),
+        Just(Step::Close),
+        Just(Step::Reopen),
+        Just(Step::Merge),
+    ]
+}
+
+/// One pull request: opened as a draft or not, by one of the people, then
+/// a few steps a minute-or-more apart (ending at a merge, if one comes).
+fn history() -> impl Strategy<Value = (bool, usize, Vec<(Step, i64)>)> {
+    (
+        any::<bool>(),
+        0usize..4,
+        prop::collection::vec((step(), 1i64..120), 0..10),
+    )
+}
+
+fn people() -> [Person; 4] {
+    [
+        Person::user(1, "ada"),
+        Person::user(2, "grace"),
+        Person::user(3, "linus"),
+        Person::bot(4, "dependabot[bot]"),
+    ]
+}
+
+fn deliveries(histories: &[(bool, usize, Vec<(Step, i64)>)]) -> Vec<Delivery> {
+    let people = people();
+    let repo = Repo::new(10, "acme/api");
+    let start: DateTime<Utc> = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+    let mut all = Vec::new();
+    for (index, (draft, author, steps)) in histories.iter().enumerate() {
+        let number = index as i64 + 1;
+        let builder = PullRequestBuilder::new(&repo, number, &people[*author], start);
+        let builder = if *draft { builder.draft() } else { builder };
+        all.push(builder.opened());
+        let mut at = start;
+        let mut reviews: Vec<(i64, usize, DateTime<Utc>)> = Vec::new();
+        for (step, gap) in steps {
+            at += chrono::Duration::minutes(*gap);
+            all.push(match step {
+                Step::ReadyForReview => builder.ready_for_review(at),
+                Step::ConvertToDraft => builder.converted_to_draft(at),
+                Step::Synchronize => builder.synchronize(at),
+                Step::Review { reviewer, state } => {
+                    let id = number * 1000 + reviews.len() as i64;
+                    reviews.push((id, *reviewer, at));
+                    let state = ["approved", "changes_requested", "commented"][*state];
+                    builder.review(id, &people[*reviewer], state, at)
+                }
+                Step::DismissLastReview => match reviews.last() {
+                    Some((id, reviewer, submitted)) => {
+                        builder.review_dismissed(*id, &people[*reviewer], *submitted)
+                    }
+                    None => continue,
+                },
+                Step::Close => builder.closed(at),
+                Step::Reopen => builder.reopened(at),
+                Step::Merge => {
+                    all.push(builder.merged(at, &people[1]));
+                    break;
+                }
+            });
+        }
+    }
+    all
+}
+
+/// The deliveries in another order, some of them twice.
+fn scrambled(deliveries: Vec<Delivery>) -> impl Strategy<Value = Vec<Delivery>> {
+    let len = deliveries.len();
+    prop::collection::vec(0..len.max(1), 0..=len / 2).prop_flat_map(move |repeats| {
+        let mut all = deliveries.clone();
+        all.extend(repeats.iter().map(|&i| deliveries[i].clone()));
+        Just(all).prop_shuffle()
+    })
+}
+
+async fn reset(db: &TestDb) {
+    db.client()
+        .await
+        .batch_execute("TRUNCATE deliveries, reviews, pull_requests, members, repositories")
+        .await
+        .unwrap();
+}
+
+async fn rows_after(db: &TestDb, deliveries: &[Delivery]) -> (Vec<serde_json::Value>, i64) {
+    reset(db).await;
+    let processor = direct::processor(db);
+    for delivery in deliveries {
+        direct::apply(&processor, delivery).await;
+    }
+    (db.pr_metrics().await, db.deliveries().await)
+}
+
+#[test]
+fn any_order_with_any_duplicates_gives_the_in_order_rows() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (in_order_db, scrambled_db) =
+        runtime.block_on(async { (TestDb::create().await, TestDb::create().await) });
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(24);
+    let strategy = prop::collection::vec(history(), 1..4)
+        .prop_map(|histories| deliveries(&histories))
+        .prop_flat_map(|ordered| (Just(ordered.clone()), scrambled(ordered)));
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let result = runner.run(&strategy, |(ordered, scrambled)| {
+        let (expected, expected_count) = runtime.block_on(rows_after(&in_order_db, &ordered));
+        let (actual, actual_count) = runtime.block_on(rows_after(&scrambled_db, &scrambled));
+        prop_assert_eq!(actual, expected);
+        prop_assert_eq!(actual_count, expected_count, "each delivery recorded once");
+        Ok(())
+    });
+    drop(runtime.enter());
+    if let Err(error) = result {
+        panic!("{error}");
+    }
+    eprintln!(
+        "projection property: {cases} random histories, each in order and scrambled with duplicates"
+    );
+}
