@@ -37,8 +37,10 @@ fn step() -> impl Strategy<Value = Step> {
 }
 
 /// One pull request: opened as a draft or not, by one of the people, then
-/// a few steps a minute-or-more apart (ending at a merge, if one comes).
-fn history() -> impl Strategy<Value = (bool, usize, Vec<(Step, i64)>)> {
+/// a few steps, each some minutes after the last (a merge ends it).
+type History = (bool, usize, Vec<(Step, i64)>);
+
+fn history() -> impl Strategy<Value = History> {
     (
         any::<bool>(),
         0usize..4,
@@ -55,7 +57,7 @@ fn people() -> [Person; 4] {
     ]
 }
 
-fn deliveries(histories: &[(bool, usize, Vec<(Step, i64)>)]) -> Vec<Delivery> {
+fn deliveries(histories: &[History]) -> Vec<Delivery> {
     let people = people();
     let repo = Repo::new(10, "acme/api");
     let start: DateTime<Utc> = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
