@@ -8,7 +8,7 @@ use prpulse_e2e::{
     Delivery, Person, PullRequestBuilder, Repo, Stack, StackOptions, broker,
     stack::{SECRET_KEY, WEBHOOK_SECRET, free_port},
 };
-use prpulse_store::{SecretKey, secrets::set_hook_secret};
+use prpulse_store::{Keyring, SecretKey, secrets::set_hook_secret};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn opened_pull_request() -> Delivery {
@@ -195,7 +195,7 @@ async fn without_any_known_secret_every_delivery_is_401() {
 #[tokio::test]
 async fn hooks_prpulse_installed_use_their_own_secrets_through_a_rotation() {
     let stack = Stack::start_with(StackOptions::ingest_only()).await;
-    let key = SecretKey::parse(SECRET_KEY).unwrap();
+    let key = Keyring::new(SecretKey::parse(SECRET_KEY).unwrap(), None);
     let client = stack.db.pool().get().await.unwrap();
     let in_an_hour = Some(Utc::now() + chrono::Duration::hours(1));
     let an_hour_ago = Some(Utc::now() - chrono::Duration::hours(1));

@@ -38,6 +38,8 @@ pub struct StackOptions {
     pub database_port_for_binaries: Option<u16>,
     /// Wait for `/readyz` (else only `/livez`) before returning.
     pub wait_ready: bool,
+    /// Append the binaries' output to this file instead of the test's.
+    pub log_file: Option<PathBuf>,
 }
 
 impl StackOptions {
@@ -68,6 +70,7 @@ impl Default for StackOptions {
             admin_database_url: None,
             database_port_for_binaries: None,
             wait_ready: true,
+            log_file: None,
         }
     }
 }
@@ -81,6 +84,7 @@ pub struct Stack {
     workers: Vec<Child>,
     amqp_url: String,
     binaries_database_url: String,
+    log_file: Option<PathBuf>,
     extra_env: Vec<(String, String)>,
     worker_env: Vec<(String, String)>,
     http: reqwest::Client,
@@ -115,6 +119,7 @@ impl Stack {
             workers: Vec::new(),
             amqp_url: options.amqp_url.unwrap_or_else(broker::amqp_url),
             binaries_database_url,
+            log_file: options.log_file.clone(),
             extra_env: options.env,
             worker_env: options.worker_env,
             http: reqwest::Client::new(),
@@ -161,10 +166,22 @@ impl Stack {
                 std::env::var("PRPULSE_TEST_LOG").unwrap_or_else(|_| "warn".into()),
             )
             .envs(self.extra_env.iter().cloned())
-            .stdout(Stdio::inherit())
-            .stderr(Stdio::inherit())
+            .stdout(self.output())
+            .stderr(self.output())
             .kill_on_drop(true);
         command
+    }
+
+    fn output(&self) -> Stdio {
+        match &self.log_file {
+            Some(path) => std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .expect("opening the log file")
+                .into(),
+            None => Stdio::inherit(),
+        }
     }
 
     pub fn spawn_worker(&mut self) {

@@ -1,7 +1,9 @@
-//! `prpulse`: what operators run by hand. Configuration comes from the
+//! `prpulse`: what operators run by hand (dead letters, migrations,
+//! secret keys). Configuration comes from the
 //! same `PRPULSE_*` variables as the services.
 
 mod dlq;
+mod secrets;
 mod table;
 
 use clap::{Parser, Subcommand};
@@ -22,12 +24,16 @@ enum Command {
     Dlq(dlq::DlqCommand),
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Manage the key that encrypts stored secrets.
+    #[command(subcommand)]
+    Secrets(secrets::SecretsCommand),
 }
 
 pub async fn run(cli: Cli, env: &Env) -> anyhow::Result<()> {
     let service = ServiceConfig::from_env(env, 0)?;
     match cli.command {
         Command::Dlq(command) => dlq::run(command, &service).await,
+        Command::Secrets(command) => secrets::run(command, &service).await,
         Command::Migrate => {
             prpulse_store::migrate::migrate(service.database_url.expose_secret()).await?;
             println!("database is up to date");

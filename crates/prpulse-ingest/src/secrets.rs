@@ -9,7 +9,7 @@ use std::{
 };
 
 use prpulse_github::{Signature, SignatureError, verify};
-use prpulse_store::{Pool, SecretKey, StoreError, secrets::hook_secrets};
+use prpulse_store::{Keyring, Pool, StoreError, secrets::hook_secrets};
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 
 use crate::error::IngestError;
@@ -23,7 +23,7 @@ const REFRESH_AFTER: Duration = Duration::from_secs(1);
 
 pub struct SecretResolver {
     pool: Pool,
-    key: Option<SecretKey>,
+    key: Option<Keyring>,
     global: Option<SecretSlice<u8>>,
     cache: Mutex<HashMap<i64, Cached>>,
 }
@@ -34,7 +34,7 @@ struct Cached {
 }
 
 impl SecretResolver {
-    pub fn new(pool: Pool, key: Option<SecretKey>, global: Option<&SecretString>) -> Self {
+    pub fn new(pool: Pool, key: Option<Keyring>, global: Option<&SecretString>) -> Self {
         Self {
             pool,
             key,

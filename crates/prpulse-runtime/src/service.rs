@@ -3,7 +3,7 @@
 use std::{net::SocketAddr, time::Duration};
 
 use prpulse_queue::{Topology, topology::DEFAULT_RETRY_DELAYS};
-use prpulse_store::{PoolSettings, SecretKey};
+use prpulse_store::{Keyring, PoolSettings, SecretKey};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::{ConfigError, Env};
@@ -28,8 +28,9 @@ pub struct ServiceConfig {
     pub pool: PoolSettings,
     /// `PRPULSE_AMQP_CONNECT_TIMEOUT_MS`.
     pub amqp_connect_timeout: Duration,
-    /// `PRPULSE_SECRET_KEY`: encrypts stored webhook secrets and tokens.
-    pub secret_key: Option<SecretKey>,
+    /// `PRPULSE_SECRET_KEY` (encrypts stored webhook secrets and tokens)
+    /// and, during a key rotation, `PRPULSE_PREVIOUS_SECRET_KEY`.
+    pub secret_key: Option<Keyring>,
 }
 
 impl ServiceConfig {
@@ -41,16 +42,19 @@ impl ServiceConfig {
                 SocketAddr::from(([0, 0, 0, 0], default_metrics_port)),
             )?),
         };
-        let secret_key = env
-            .secret("PRPULSE_SECRET_KEY")
-            .map(|raw| {
-                SecretKey::parse(raw.expose_secret()).map_err(|error| ConfigError::Invalid {
-                    name: "PRPULSE_SECRET_KEY",
+        let current = secret_key(env, "PRPULSE_SECRET_KEY")?;
+        let previous = secret_key(env, "PRPULSE_PREVIOUS_SECRET_KEY")?;
+        let secret_key = match (current, previous) {
+            (Some(current), previous) => Some(Keyring::new(current, previous)),
+            (None, None) => None,
+            (None, Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    name: "PRPULSE_PREVIOUS_SECRET_KEY",
                     value: "[REDACTED]".into(),
-                    reason: error.to_string(),
-                })
-            })
-            .transpose()?;
+                    reason: "set PRPULSE_SECRET_KEY too: the previous key only reads".into(),
+                });
+            }
+        };
         let prefix = env.string("PRPULSE_TOPOLOGY_PREFIX", "prpulse");
         if !prefix
             .chars()
@@ -81,6 +85,18 @@ impl ServiceConfig {
             secret_key,
         })
     }
+}
+
+fn secret_key(env: &Env, name: &'static str) -> Result<Option<SecretKey>, ConfigError> {
+    env.secret(name)
+        .map(|raw| {
+            SecretKey::parse(raw.expose_secret()).map_err(|error| ConfigError::Invalid {
+                name,
+                value: "[REDACTED]".into(),
+                reason: error.to_string(),
+            })
+        })
+        .transpose()
 }
 
 fn retry_delays(env: &Env) -> Result<Vec<Duration>, ConfigError> {

@@ -73,6 +73,40 @@ impl SecretKey {
     }
 }
 
+/// The key secrets are encrypted with, and, while a key rotation is under
+/// way, the key they may still be encrypted with. Services run with both
+/// during the rotation, so no stored secret is unreadable at any moment.
+#[derive(Debug)]
+pub struct Keyring {
+    current: SecretKey,
+    previous: Option<SecretKey>,
+}
+
+impl Keyring {
+    pub fn new(current: SecretKey, previous: Option<SecretKey>) -> Self {
+        Self { current, previous }
+    }
+
+    pub fn is_rotating(&self) -> bool {
+        self.previous.is_some()
+    }
+
+    /// Encrypts under the current key.
+    pub fn encrypt(&self, plaintext: &[u8]) -> Vec<u8> {
+        self.current.encrypt(plaintext)
+    }
+
+    /// Decrypts under the current key, else the previous one.
+    pub fn decrypt(&self, stored: &[u8]) -> Result<SecretSlice<u8>, CryptoError> {
+        self.current
+            .decrypt(stored)
+            .or_else(|error| match &self.previous {
+                Some(previous) => previous.decrypt(stored),
+                None => Err(error),
+            })
+    }
+}
+
 impl std::fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SecretKey([REDACTED])")
@@ -118,6 +152,26 @@ mod tests {
         assert_eq!(
             SecretKey::parse(&"ab".repeat(31)).unwrap_err(),
             SecretKeyError::Shape
+        );
+    }
+
+    #[test]
+    fn a_keyring_reads_both_keys_and_writes_the_current() {
+        let old = || SecretKey::parse(&"11".repeat(32)).unwrap();
+        let new = || SecretKey::parse(&"22".repeat(32)).unwrap();
+        let under_old = old().encrypt(b"hook secret");
+        let rotating = Keyring::new(new(), Some(old()));
+        assert_eq!(
+            rotating.decrypt(&under_old).unwrap().expose_secret(),
+            b"hook secret"
+        );
+        let under_new = rotating.encrypt(b"hook secret");
+        assert_eq!(old().decrypt(&under_new).unwrap_err(), CryptoError::Decrypt);
+        let rotated = Keyring::new(new(), None);
+        assert!(rotated.decrypt(&under_new).is_ok());
+        assert_eq!(
+            rotated.decrypt(&under_old).unwrap_err(),
+            CryptoError::Decrypt
         );
     }
 

@@ -10,7 +10,7 @@ pub mod pool;
 pub mod projection;
 pub mod secrets;
 
-pub use crypto::{SecretKey, SecretKeyError};
+pub use crypto::{Keyring, SecretKey, SecretKeyError};
 pub use deadpool_postgres::{GenericClient, Transaction};
 pub use error::{Retryability, StoreError};
 pub use pool::{Pool, PoolSettings, connect_pool};

@@ -2,16 +2,16 @@
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
-use secrecy::SecretSlice;
+use secrecy::{ExposeSecret, SecretSlice};
 
-use crate::{SecretKey, StoreError, crypto::CryptoError};
+use crate::{Keyring, StoreError, crypto::CryptoError};
 
 /// Stores `secret` as the hook's current secret. The one it replaces stays
 /// valid until `previous_valid_until` (a rotation); with `None` the old one
 /// is dropped at once (a first install or a forced reset).
 pub async fn set_hook_secret(
     client: &impl GenericClient,
-    key: &SecretKey,
+    key: &Keyring,
     hook_id: i64,
     secret: &[u8],
     previous_valid_until: Option<DateTime<Utc>>,
@@ -37,7 +37,7 @@ pub async fn set_hook_secret(
 /// current first; `None` when prpulse does not know the hook.
 pub async fn hook_secrets(
     client: &impl GenericClient,
-    key: Option<&SecretKey>,
+    key: Option<&Keyring>,
     hook_id: i64,
     now: DateTime<Utc>,
 ) -> Result<Option<Vec<SecretSlice<u8>>>, StoreError> {
@@ -60,4 +60,38 @@ pub async fn hook_secrets(
         secrets.push(key.decrypt(&previous)?);
     }
     Ok(Some(secrets))
+}
+
+/// Re-encrypts every stored secret under the keyring's current key. Run it
+/// in one transaction while every service holds both keys; afterwards the
+/// previous key can be dropped. Returns how many hooks were rewritten.
+pub async fn reencrypt_all(
+    client: &impl GenericClient,
+    key: &Keyring,
+) -> Result<usize, StoreError> {
+    let rows = client
+        .query(
+            "SELECT hook_id, current_secret, previous_secret FROM webhook_secrets FOR UPDATE",
+            &[],
+        )
+        .await?;
+    for row in &rows {
+        let hook_id: i64 = row.get(0);
+        let current = key.encrypt(key.decrypt(row.get::<_, &[u8]>(1))?.expose_secret());
+        let previous = row
+            .get::<_, Option<&[u8]>>(2)
+            .map(|sealed| {
+                key.decrypt(sealed)
+                    .map(|plain| key.encrypt(plain.expose_secret()))
+            })
+            .transpose()?;
+        client
+            .execute(
+                "UPDATE webhook_secrets SET current_secret = $2, previous_secret = $3
+                 WHERE hook_id = $1",
+                &[&hook_id, &current, &previous],
+            )
+            .await?;
+    }
+    Ok(rows.len())
 }
