@@ -5,9 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use prpulse_domain::{PullRequestFacts, ReviewFact, ReviewState, compute_metrics};
-use prpulse_github::payload::{
-    ActionOnly, PullRequest, PullRequestEvent, PullRequestReviewEvent,
-};
+use prpulse_github::payload::{ActionOnly, PullRequest, PullRequestEvent, PullRequestReviewEvent};
 
 fn facts(pr: &PullRequest, action: &str) -> PullRequestFacts {
     PullRequestFacts {
