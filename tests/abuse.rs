@@ -235,3 +235,65 @@ async fn forwarded_for_counts_only_from_a_trusted_proxy() {
         "a forged header does not escape the limit"
     );
 }
+
+#[tokio::test]
+async fn with_the_allow_list_on_only_listed_sources_are_served() {
+    let mut options = options();
+    options.ingest_env.extend(
+        [
+            ("PRPULSE_SOURCE_ALLOWLIST", "true"),
+            ("PRPULSE_ALLOWLIST_REFRESH_MS", "100"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    let stack = &Stack::start_with(options).await;
+    let signed = |number| async move {
+        post_from(
+            &stack,
+            "127.0.0.5",
+            &delivery(number),
+            WEBHOOK_SECRET.as_bytes(),
+            &[],
+        )
+        .await
+        .status()
+    };
+    // On but empty: nobody is served.
+    assert_eq!(signed(1).await, 403);
+
+    let meta = std::env::temp_dir().join(format!("meta-{}.json", prpulse_e2e::unique_suffix()));
+    std::fs::write(
+        &meta,
+        r#"{"hooks": ["127.0.0.5/32", "192.30.252.0/22"], "web": []}"#,
+    )
+    .unwrap();
+    let loaded = stack
+        .cli(&["sources", "load-github-meta", meta.to_str().unwrap()])
+        .await;
+    let _ = std::fs::remove_file(&meta);
+    assert!(
+        loaded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&loaded.stderr)
+    );
+    let listed = stack.cli(&["sources", "list"]).await;
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("github  127.0.0.5/32"));
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while signed(2).await != 202 {
+        assert!(
+            Instant::now() < deadline,
+            "the loaded allow-list was never applied"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let outsider = post_from(
+        &stack,
+        "127.0.0.6",
+        &delivery(3),
+        WEBHOOK_SECRET.as_bytes(),
+        &[],
+    )
+    .await;
+    assert_eq!(outsider.status(), 403);
+}

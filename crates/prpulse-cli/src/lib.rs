@@ -4,6 +4,7 @@
 
 mod dlq;
 mod secrets;
+mod sources;
 mod table;
 
 use clap::{Parser, Subcommand};
@@ -27,6 +28,9 @@ enum Command {
     /// Manage the key that encrypts stored secrets.
     #[command(subcommand)]
     Secrets(secrets::SecretsCommand),
+    /// The source allow-list (PRPULSE_SOURCE_ALLOWLIST).
+    #[command(subcommand)]
+    Sources(sources::SourcesCommand),
 }
 
 pub async fn run(cli: Cli, env: &Env) -> anyhow::Result<()> {
@@ -34,6 +38,7 @@ pub async fn run(cli: Cli, env: &Env) -> anyhow::Result<()> {
     match cli.command {
         Command::Dlq(command) => dlq::run(command, &service).await,
         Command::Secrets(command) => secrets::run(command, &service).await,
+        Command::Sources(command) => sources::run(command, &service).await,
         Command::Migrate => {
             prpulse_store::migrate::migrate(service.database_url.expose_secret()).await?;
             println!("database is up to date");

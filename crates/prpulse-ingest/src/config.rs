@@ -41,6 +41,10 @@ pub struct IngestConfig {
     pub keep_alive: Duration,
     /// `PRPULSE_MAX_CONNECTIONS` (10000): open connections per HTTP worker.
     pub max_connections: usize,
+    /// `PRPULSE_SOURCE_ALLOWLIST` (false): serve only sources in the stored
+    /// allow-list, reloaded every `PRPULSE_ALLOWLIST_REFRESH_MS` (60000).
+    pub source_allowlist: bool,
+    pub allowlist_refresh: Duration,
 }
 
 impl IngestConfig {
@@ -69,6 +73,8 @@ impl IngestConfig {
             body_timeout: env.millis("PRPULSE_BODY_TIMEOUT_MS", 8_000)?,
             keep_alive: env.millis("PRPULSE_KEEP_ALIVE_MS", 15_000)?,
             max_connections: env.parse("PRPULSE_MAX_CONNECTIONS", 10_000)?,
+            source_allowlist: env.flag("PRPULSE_SOURCE_ALLOWLIST", false)?,
+            allowlist_refresh: env.millis("PRPULSE_ALLOWLIST_REFRESH_MS", 60_000)?,
         })
     }
 }

@@ -13,6 +13,8 @@ use prpulse_store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
+    #[error("deliveries are not accepted from this address")]
+    SourceNotAllowed,
     #[error("too many refused requests from this source; retry in {}s", retry_after.as_secs().max(1))]
     SourceRateLimited { retry_after: Duration },
     #[error("more deliveries than ingest takes per second; retry in {}s", retry_after.as_secs().max(1))]
@@ -43,6 +45,7 @@ impl IngestError {
     /// A stable, low-cardinality label for logs and metrics.
     pub fn reason(&self) -> &'static str {
         match self {
+            Self::SourceNotAllowed => "source_not_allowed",
             Self::SourceRateLimited { .. } => "source_rate_limited",
             Self::GlobalRateLimited { .. } => "global_rate_limited",
             Self::TooLarge { .. } => "too_large",
@@ -87,6 +90,7 @@ impl IngestError {
 impl ResponseError for IngestError {
     fn status_code(&self) -> StatusCode {
         match self {
+            Self::SourceNotAllowed => StatusCode::FORBIDDEN,
             Self::SourceRateLimited { .. } | Self::GlobalRateLimited { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }

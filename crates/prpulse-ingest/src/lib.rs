@@ -1,6 +1,7 @@
 //! prpulse-ingest: `POST /webhooks/github` verifies a delivery and answers
 //! 2xx only once RabbitMQ has confirmed it (DESIGN.md, "Ingest contract").
 
+pub mod allowlist;
 pub mod config;
 pub mod error;
 pub mod health;

@@ -9,6 +9,7 @@ use tracing::info;
 
 use crate::{
     IngestConfig,
+    allowlist::SourceAllowlist,
     health::{Readiness, livez, readyz},
     limits::SourceLimits,
     metrics::IngestMetrics,
@@ -21,7 +22,7 @@ pub struct Application {
     addr: SocketAddr,
     metrics: MetricsEndpoint,
     broker: PublisherLink,
-    forgetting: JoinHandle<()>,
+    housekeeping: JoinHandle<()>,
 }
 
 impl Application {
@@ -41,6 +42,8 @@ impl Application {
             body_timeout,
             keep_alive,
             max_connections,
+            source_allowlist,
+            allowlist_refresh,
         } = config;
         let pool = open_database(&service).await?;
         let registry = Registry::new();
@@ -49,15 +52,25 @@ impl Application {
         let publisher = broker.publisher.clone();
         let metrics = MetricsEndpoint::start(&service, registry, "ingest")?;
 
+        let pool_for_allowlist = pool.clone();
         let webhook_state = web::Data::new(WebhookState {
             secrets: SecretResolver::new(pool.clone(), service.secret_key, webhook_secret.as_ref()),
             publisher: publisher.clone(),
             metrics: ingest_metrics,
             limits: SourceLimits::new(&limits),
+            allowlist: SourceAllowlist::new(source_allowlist),
             max_body_bytes,
             body_timeout,
         });
-        let forgetting = tokio::spawn(forget_quiet_sources(webhook_state.clone().into_inner()));
+        let state = webhook_state.clone().into_inner();
+        let housekeeping = tokio::spawn(async move {
+            tokio::join!(
+                forget_quiet_sources(&state),
+                state
+                    .allowlist
+                    .keep_fresh(pool_for_allowlist, allowlist_refresh),
+            );
+        });
         let readiness = web::Data::new(Readiness { publisher, pool });
         let mut server = HttpServer::new(move || {
             App::new()
@@ -83,7 +96,7 @@ impl Application {
             addr,
             metrics,
             broker,
-            forgetting,
+            housekeeping,
         })
     }
 
@@ -100,7 +113,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         info!(addr = %self.addr, "prpulse-ingest listening");
         self.server.await.context("running the HTTP server")?;
-        self.forgetting.abort();
+        self.housekeeping.abort();
         self.broker.close().await;
         self.metrics.stop().await;
         info!("prpulse-ingest stopped");
@@ -110,7 +123,7 @@ impl Application {
 
 /// Keeps the rate limiter's memory bounded by the sources of the last
 /// minutes, however many addresses a scan comes from.
-async fn forget_quiet_sources(state: std::sync::Arc<WebhookState>) {
+async fn forget_quiet_sources(state: &WebhookState) {
     let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
     loop {
         every_minute.tick().await;

@@ -20,6 +20,7 @@ use serde::Deserialize;
 use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::{
+    allowlist::SourceAllowlist,
     error::IngestError,
     limits::SourceLimits,
     metrics::{IngestMetrics, event_label},
@@ -31,6 +32,7 @@ pub struct WebhookState {
     pub publisher: Publisher,
     pub metrics: IngestMetrics,
     pub limits: SourceLimits,
+    pub allowlist: SourceAllowlist,
     pub max_body_bytes: usize,
     pub body_timeout: Duration,
 }
@@ -64,6 +66,9 @@ pub async fn receive(
     let content_type = header(header::CONTENT_TYPE.as_str()).unwrap_or_default();
     let source = state.limits.source(peer, header("x-forwarded-for"));
     let result = async {
+        if !state.allowlist.allows(source) {
+            return Err(IngestError::SourceNotAllowed);
+        }
         if let Some(retry_after) = state.limits.blocked_for(source) {
             return Err(IngestError::SourceRateLimited { retry_after });
         }

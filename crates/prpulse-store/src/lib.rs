@@ -9,6 +9,7 @@ pub mod migrate;
 pub mod pool;
 pub mod projection;
 pub mod secrets;
+pub mod sources;
 
 pub use crypto::{Keyring, SecretKey, SecretKeyError};
 pub use deadpool_postgres::{GenericClient, Transaction};
