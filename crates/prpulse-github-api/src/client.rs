@@ -1,0 +1,370 @@
+use std::{
+    collections::HashMap,
+    sync::Mutex,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use reqwest::{
+    Method, StatusCode,
+    header::{ACCEPT, ETAG, HeaderMap, IF_NONE_MATCH, RETRY_AFTER, USER_AGENT},
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Serialize, de::DeserializeOwned};
+use tracing::{debug, warn};
+use url::Url;
+
+use crate::{GitHubError, link::next_page};
+
+/// Server errors and broken connections are tried again after these
+/// delays; GitHub's own guidance for 5xx is "retry later, not at once".
+const RETRY_DELAYS: [Duration; 3] = [
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+];
+
+#[derive(Clone, Debug)]
+pub struct ClientSettings {
+    /// `https://api.github.com`, a GitHub Enterprise Server `/api/v3`, or a fake.
+    pub base_url: String,
+    pub token: SecretString,
+    pub timeout: Duration,
+    /// The longest prpulse waits out a rate limit before giving up.
+    pub max_rate_limit_wait: Duration,
+}
+
+/// What GitHub last said of the token's rate limit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RateLimit {
+    pub remaining: Option<u64>,
+    /// Unix seconds.
+    pub reset_at: Option<u64>,
+}
+
+pub struct GitHubClient {
+    http: reqwest::Client,
+    base: Url,
+    token: SecretString,
+    max_rate_limit_wait: Duration,
+    /// GET responses by URL, revalidated with `If-None-Match`: a 304 does
+    /// not count against the rate limit.
+    etags: Mutex<HashMap<String, (String, Vec<u8>)>>,
+    rate_limit: Mutex<RateLimit>,
+}
+
+impl std::fmt::Debug for GitHubClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitHubClient")
+            .field("base", &self.base.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl GitHubClient {
+    pub fn new(settings: ClientSettings) -> Result<Self, GitHubError> {
+        // reqwest is built without a bundled crypto provider; use ring, which
+        // the broker client brings anyway. Installing twice is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut base = Url::parse(&settings.base_url)
+            .map_err(|error| GitHubError::BadUrl(format!("{}: {error}", settings.base_url)))?;
+        if !base.path().ends_with('/') {
+            base.set_path(&format!("{}/", base.path()));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .build()
+            .map_err(GitHubError::Transport)?;
+        Ok(Self {
+            http,
+            base,
+            token: settings.token,
+            max_rate_limit_wait: settings.max_rate_limit_wait,
+            etags: Mutex::new(HashMap::new()),
+            rate_limit: Mutex::new(RateLimit::default()),
+        })
+    }
+
+    pub fn rate_limit(&self) -> RateLimit {
+        *lock(&self.rate_limit)
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, GitHubError> {
+        let url = self.url(path)?;
+        decode(&self.send(Method::GET, url, None).await?.1)
+    }
+
+    /// Every page of a list, following `Link: rel="next"` (page or cursor).
+    pub async fn get_all<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, GitHubError> {
+        let mut url = Some(self.url(path)?);
+        let mut items = Vec::new();
+        while let Some(page) = url.take() {
+            let (headers, body) = self.send(Method::GET, page, None).await?;
+            items.extend(decode::<Vec<T>>(&body)?);
+            url = headers
+                .get("link")
+                .and_then(|link| link.to_str().ok())
+                .and_then(next_page)
+                .map(|next| Url::parse(&next).map_err(|e| GitHubError::Decode(e.to_string())))
+                .transpose()?;
+        }
+        Ok(items)
+    }
+
+    pub async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, GitHubError> {
+        let url = self.url(path)?;
+        decode(&self.send(Method::POST, url, Some(json(body)?)).await?.1)
+    }
+
+    /// A POST whose answer has no body worth reading (e.g. a redelivery).
+    pub async fn post_empty(&self, path: &str) -> Result<(), GitHubError> {
+        let url = self.url(path)?;
+        self.send(Method::POST, url, None).await.map(|_| ())
+    }
+
+    pub async fn patch<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, GitHubError> {
+        let url = self.url(path)?;
+        decode(&self.send(Method::PATCH, url, Some(json(body)?)).await?.1)
+    }
+
+    pub async fn delete(&self, path: &str) -> Result<(), GitHubError> {
+        let url = self.url(path)?;
+        self.send(Method::DELETE, url, None).await.map(|_| ())
+    }
+
+    fn url(&self, path: &str) -> Result<Url, GitHubError> {
+        self.base
+            .join(path.trim_start_matches('/'))
+            .map_err(|error| GitHubError::BadUrl(format!("{path}: {error}")))
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<Vec<u8>>,
+    ) -> Result<(HeaderMap, Vec<u8>), GitHubError> {
+        let mut server_errors = RETRY_DELAYS.iter();
+        loop {
+            self.wait_for_rate_limit().await?;
+            let cached = (method == Method::GET)
+                .then(|| lock(&self.etags).get(url.as_str()).cloned())
+                .flatten();
+            let mut request = self
+                .http
+                .request(method.clone(), url.clone())
+                .bearer_auth(self.token.expose_secret())
+                .header(ACCEPT, "application/vnd.github+json")
+                .header("X-GitHub-Api-Version", "2022-11-28")
+                .header(USER_AGENT, concat!("prpulse/", env!("CARGO_PKG_VERSION")));
+            if let Some((etag, _)) = &cached {
+                request = request.header(IF_NONE_MATCH, etag);
+            }
+            if let Some(body) = &body {
+                request = request
+                    .header("Content-Type", "application/json")
+                    .body(body.clone());
+            }
+            let response = match request.send().await {
+                Ok(response) => response,
+                Err(error) => match server_errors.next() {
+                    Some(delay) if !error.is_builder() => {
+                        warn!(%error, %url, "GitHub unreachable; retrying");
+                        tokio::time::sleep(*delay).await;
+                        continue;
+                    }
+                    _ => return Err(error.into()),
+                },
+            };
+            let status = response.status();
+            let headers = response.headers().clone();
+            self.record_rate_limit(&headers);
+            let bytes = response.bytes().await?.to_vec();
+            debug!(%method, %url, status = status.as_u16(), "GitHub answered");
+            if status == StatusCode::NOT_MODIFIED
+                && let Some((_, body)) = cached
+            {
+                return Ok((headers, body));
+            }
+            if status.is_success() {
+                if method == Method::GET
+                    && let Some(etag) = headers.get(ETAG).and_then(|v| v.to_str().ok())
+                {
+                    lock(&self.etags).insert(url.to_string(), (etag.to_owned(), bytes.clone()));
+                }
+                return Ok((headers, bytes));
+            }
+            if let Some(wait) = rate_limit_wait(status, &headers) {
+                if wait > self.max_rate_limit_wait {
+                    return Err(GitHubError::RateLimited(wait));
+                }
+                warn!(?wait, %url, "GitHub rate limit hit; waiting");
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            if status.is_server_error()
+                && let Some(delay) = server_errors.next()
+            {
+                warn!(status = status.as_u16(), %url, "GitHub server error; retrying");
+                tokio::time::sleep(*delay).await;
+                continue;
+            }
+            return Err(error_for(status, &headers, &bytes, url.path()));
+        }
+    }
+
+    fn record_rate_limit(&self, headers: &HeaderMap) {
+        let number = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+        };
+        if let Some(remaining) = number("x-ratelimit-remaining") {
+            *lock(&self.rate_limit) = RateLimit {
+                remaining: Some(remaining),
+                reset_at: number("x-ratelimit-reset"),
+            };
+        }
+    }
+
+    /// With the limit spent, wait for its reset before sending at all.
+    async fn wait_for_rate_limit(&self) -> Result<(), GitHubError> {
+        let RateLimit {
+            remaining,
+            reset_at,
+        } = self.rate_limit();
+        if remaining != Some(0) {
+            return Ok(());
+        }
+        let wait = reset_at.map_or(Duration::ZERO, seconds_until);
+        if wait > self.max_rate_limit_wait {
+            return Err(GitHubError::RateLimited(wait));
+        }
+        if !wait.is_zero() {
+            warn!(?wait, "GitHub rate limit spent; waiting for its reset");
+            tokio::time::sleep(wait).await;
+        }
+        lock(&self.rate_limit).remaining = None;
+        Ok(())
+    }
+}
+
+/// How long GitHub asks us to wait, for a primary (`x-ratelimit-remaining:
+/// 0`) or secondary (`retry-after`) rate limit; `None` if this is not one.
+fn rate_limit_wait(status: StatusCode, headers: &HeaderMap) -> Option<Duration> {
+    if status != StatusCode::FORBIDDEN && status != StatusCode::TOO_MANY_REQUESTS {
+        return None;
+    }
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+    };
+    if let Some(seconds) = header(RETRY_AFTER.as_str()).and_then(|v| v.parse::<u64>().ok()) {
+        return Some(Duration::from_secs(seconds));
+    }
+    if header("x-ratelimit-remaining") == Some("0") {
+        let reset = header("x-ratelimit-reset").and_then(|v| v.parse::<u64>().ok());
+        return Some(reset.map_or(Duration::from_secs(60), seconds_until));
+    }
+    None
+}
+
+fn error_for(status: StatusCode, headers: &HeaderMap, body: &[u8], path: &str) -> GitHubError {
+    #[derive(serde::Deserialize, Default)]
+    struct Body {
+        #[serde(default)]
+        message: String,
+        #[serde(default)]
+        errors: Vec<serde_json::Value>,
+    }
+    let parsed: Body = serde_json::from_slice(body).unwrap_or_default();
+    let message = if parsed.message.is_empty() {
+        String::from_utf8_lossy(body).chars().take(200).collect()
+    } else {
+        parsed.message
+    };
+    match status {
+        StatusCode::UNAUTHORIZED => GitHubError::Unauthorized,
+        StatusCode::FORBIDDEN => GitHubError::Forbidden {
+            message,
+            missing_scopes: missing_scopes(headers),
+        },
+        StatusCode::NOT_FOUND => GitHubError::NotFound {
+            path: path.to_owned(),
+        },
+        StatusCode::UNPROCESSABLE_ENTITY => GitHubError::Unprocessable {
+            message,
+            errors: parsed
+                .errors
+                .iter()
+                .map(
+                    |error| match error.get("message").and_then(|m| m.as_str()) {
+                        Some(text) => text.to_owned(),
+                        None => error.to_string(),
+                    },
+                )
+                .collect(),
+        },
+        _ => GitHubError::Status {
+            status: status.as_u16(),
+            message,
+        },
+    }
+}
+
+/// The scopes the endpoint accepts (`X-Accepted-OAuth-Scopes`) that the
+/// token does not have (`X-OAuth-Scopes`).
+fn missing_scopes(headers: &HeaderMap) -> Option<String> {
+    let list = |name: &str| -> Vec<String> {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let granted = list("x-oauth-scopes");
+    let missing: Vec<String> = list("x-accepted-oauth-scopes")
+        .into_iter()
+        .filter(|scope| !granted.contains(scope))
+        .collect();
+    (!missing.is_empty()).then(|| missing.join(" or "))
+}
+
+fn seconds_until(epoch_seconds: u64) -> Duration {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    Duration::from_secs(epoch_seconds.saturating_sub(now))
+}
+
+fn json<B: Serialize>(body: &B) -> Result<Vec<u8>, GitHubError> {
+    serde_json::to_vec(body).map_err(|error| GitHubError::Decode(error.to_string()))
+}
+
+fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, GitHubError> {
+    serde_json::from_slice(body).map_err(|error| GitHubError::Decode(error.to_string()))
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,42 @@
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GitHubError {
+    #[error("GitHub refused the token (401): it is wrong, expired or revoked")]
+    Unauthorized,
+    #[error("GitHub forbids this (403): {message}{}", missing_scopes.as_ref().map(|s| format!("; the token lacks the scope {s}")).unwrap_or_default())]
+    Forbidden {
+        message: String,
+        /// Scopes the endpoint accepts that the token does not have.
+        missing_scopes: Option<String>,
+    },
+    #[error("GitHub has no {path} (404), or the token cannot see it")]
+    NotFound { path: String },
+    #[error("GitHub rejected the request (422): {message}{}", if errors.is_empty() { String::new() } else { format!(" ({})", errors.join("; ")) })]
+    Unprocessable {
+        message: String,
+        errors: Vec<String>,
+    },
+    #[error("GitHub's rate limit is spent for another {0:?}, longer than prpulse waits")]
+    RateLimited(Duration),
+    #[error("GitHub answered {status}: {message}")]
+    Status { status: u16, message: String },
+    #[error("GitHub could not be reached: {0}")]
+    Transport(#[from] reqwest::Error),
+    #[error("GitHub's answer was not what prpulse expects: {0}")]
+    Decode(String),
+    #[error("invalid GitHub API URL: {0}")]
+    BadUrl(String),
+}
+
+impl GitHubError {
+    /// True for a 422 whose message says the thing already exists.
+    pub fn already_exists(&self) -> bool {
+        match self {
+            Self::Unprocessable { message, errors } => std::iter::once(message)
+                .chain(errors)
+                .any(|text| text.to_ascii_lowercase().contains("already exists")),
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! GitHub's REST API as prpulse uses it. One client does what every call
+//! needs: token auth, the versioned media type, `Link` pagination, ETag
+//! revalidation, waiting out rate limits (primary and secondary) within a
+//! bound, retrying server errors, and errors that say what to fix.
+
+mod client;
+mod error;
+pub mod hooks;
+mod link;
+
+pub use client::{ClientSettings, GitHubClient, RateLimit};
+pub use error::GitHubError;
