@@ -4,6 +4,7 @@
 //! publish, and a connection supervisor that reconnects with backoff.
 
 pub mod connect;
+pub mod depth;
 pub mod envelope;
 pub mod headers;
 pub mod publisher;
