@@ -4,14 +4,29 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet},
+    net::TcpListener,
     path::{Path, PathBuf},
     time::{Duration, Instant},
 };
 
 use chrono::{TimeZone, Utc};
-use prpulse_e2e::{
-    Delivery, Person, PullRequestBuilder, Repo, Stack, StackOptions, stack::free_port,
-};
+use prpulse_e2e::{Delivery, Person, PullRequestBuilder, Repo, Stack, StackOptions};
+
+/// Two distinct ports for the `/metrics` endpoints, below the kernel's
+/// ephemeral range (32768 and up on Linux). `free_port()` takes ports from
+/// that range and, once it has let one go, may hand out the same one again,
+/// to the stack's own ingest listener among others; outgoing connections
+/// to Postgres and RabbitMQ take their local ports from it too.
+fn metrics_ports() -> (u16, u16) {
+    let mut held = Vec::new();
+    while held.len() < 2 {
+        if let Ok(listener) = TcpListener::bind(("127.0.0.1", rand::random_range(20_000..32_000))) {
+            held.push(listener);
+        }
+    }
+    let port = |listener: &TcpListener| listener.local_addr().unwrap().port();
+    (port(&held[0]), port(&held[1]))
+}
 
 /// One scrape of a `/metrics` endpoint, in Prometheus text format.
 struct Scrape {
@@ -110,8 +125,7 @@ struct Observed {
 
 impl Observed {
     async fn start() -> Self {
-        let ingest_port = free_port();
-        let worker_port = free_port();
+        let (ingest_port, worker_port) = metrics_ports();
         let metrics_addr = |port: u16| {
             vec![(
                 "PRPULSE_METRICS_ADDR".to_owned(),
@@ -178,7 +192,8 @@ impl Observed {
 /// What one stack receives: four deliveries projected (one pull request
 /// reviewed and merged, another left open), one that can never be
 /// (dead-lettered), a ping, an event prpulse ignores, a forged one.
-async fn send_traffic(stack: &Stack) {
+async fn send_traffic(observed: &Observed) {
+    let stack = &observed.stack;
     let ada = Person::user(1, "ada");
     let grace = Person::user(2, "grace");
     let at =
@@ -193,6 +208,15 @@ async fn send_traffic(stack: &Stack) {
     ] {
         assert_eq!(stack.deliver(&delivery).await.status(), 202);
     }
+    // A worker that takes a delivery before its dead-letter publisher has
+    // connected requeues it instead of dead-lettering it, so the one that
+    // must be dead-lettered waits until the worker is well under way.
+    stack.wait_for_deliveries(4).await;
+    observed
+        .scrape_worker_until("the first queue depths", |scrape| {
+            scrape.has_series("prpulse_queue_messages")
+        })
+        .await;
     let wrong_shape = Delivery::new(
         "pull_request",
         &serde_json::json!({"action": "opened", "number": 2}),
@@ -211,7 +235,7 @@ async fn send_traffic(stack: &Stack) {
 /// once the worker has settled all five enqueued deliveries.
 async fn observe_traffic() -> (Observed, Scrape, Scrape) {
     let observed = Observed::start().await;
-    send_traffic(&observed.stack).await;
+    send_traffic(&observed).await;
     let ingest = observed.scrape_ingest().await;
     let worker = observed
         .scrape_worker_until("five settled deliveries", |scrape| {
