@@ -1,5 +1,6 @@
-# One image, both binaries: `prpulse-ingest` (default) or `prpulse-worker`.
 # syntax=docker/dockerfile:1
+# One image, both binaries: `prpulse-ingest` (default) or `prpulse-worker`.
+# The syntax line must come first, or it is an ordinary comment.
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 COPY . .

@@ -249,7 +249,7 @@ async fn with_the_allow_list_on_only_listed_sources_are_served() {
     let stack = &Stack::start_with(options).await;
     let signed = |number| async move {
         post_from(
-            &stack,
+            stack,
             "127.0.0.5",
             &delivery(number),
             WEBHOOK_SECRET.as_bytes(),
@@ -288,7 +288,7 @@ async fn with_the_allow_list_on_only_listed_sources_are_served() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let outsider = post_from(
-        &stack,
+        stack,
         "127.0.0.6",
         &delivery(3),
         WEBHOOK_SECRET.as_bytes(),

@@ -59,3 +59,37 @@ ensure_rabbitmq() {
     rabbitmq-server -detached || true
     wait_for_port "$AMQP_HOST" "$AMQP_PORT" 90 || die "RabbitMQ did not come up on $AMQP_HOST:$AMQP_PORT (see /var/log/rabbitmq)"
 }
+
+# promtool checks deploy/prometheus (the alert rules and their tests, the
+# scrape config). Debian ships it in the prometheus package; Recommends
+# are skipped so no node exporter comes with it.
+ensure_promtool() {
+    command -v promtool >/dev/null && return 0
+    can_install || die "promtool not found: it checks deploy/prometheus; install Prometheus' promtool (Debian/Ubuntu: apt-get install prometheus), then run this again"
+    say "installing promtool (Debian package prometheus) with apt-get"
+    apt-get update -qq >/dev/null \
+        && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null \
+        || die "promtool could not be installed with apt-get install prometheus"
+    command -v promtool >/dev/null || die "the prometheus package did not provide promtool"
+}
+
+# What scripts/check-deploy needs, from PyPI into a virtualenv of its own:
+# kubernetes-validate and check-jsonschema bundle the Kubernetes and
+# Compose schemas, so checking needs no cluster and no network after this.
+DEPLOY_TOOLS=(PyYAML==6.0.3 kubernetes-validate==1.37.0 check-jsonschema==0.39.0)
+ensure_deploy_tools() {
+    local venv="${CARGO_TARGET_DIR:-target}/deploy-tools"
+    DEPLOY_PYTHON="$venv/bin/python"
+    if "$DEPLOY_PYTHON" -c 'import yaml, kubernetes_validate, check_jsonschema' 2>/dev/null; then
+        return 0
+    fi
+    command -v python3 >/dev/null || die "python3 not found: it runs scripts/check-deploy; install Python 3.9+"
+    if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+        can_install || die "python3 cannot create a virtualenv: install python3-venv, then run this again"
+        apt_install python3-venv
+        python3 -m venv "$venv" || die "python3 cannot create a virtualenv in $venv"
+    fi
+    say "installing the deploy checkers (${DEPLOY_TOOLS[*]}) from PyPI"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "${DEPLOY_TOOLS[@]}" \
+        || die "could not install ${DEPLOY_TOOLS[*]} from PyPI; they check deploy/ and docker-compose.yml"
+}

@@ -124,20 +124,29 @@ impl Stack {
             worker_env: options.worker_env,
             http: reqwest::Client::new(),
         };
-        let mut ingest = stack.command("prpulse-ingest");
-        ingest.env("PRPULSE_INGEST_ADDR", format!("127.0.0.1:{port}"));
-        if let Some(secret) = &options.webhook_secret {
-            ingest.env("PRPULSE_WEBHOOK_SECRET", secret);
+        let path = if options.wait_ready {
+            "/readyz"
+        } else {
+            "/livez"
+        };
+        // A free port can be taken by someone else before ingest binds it:
+        // then ingest exits, and starts again on another.
+        let mut port = port;
+        for attempt in 1..=3 {
+            let mut ingest = stack.command("prpulse-ingest");
+            ingest.env("PRPULSE_INGEST_ADDR", format!("127.0.0.1:{port}"));
+            if let Some(secret) = &options.webhook_secret {
+                ingest.env("PRPULSE_WEBHOOK_SECRET", secret);
+            }
+            ingest.envs(options.ingest_env.iter().cloned());
+            stack.ingest_url = format!("http://127.0.0.1:{port}");
+            stack.ingest = Some(ingest.spawn().expect("starting prpulse-ingest"));
+            if stack.wait_for(path).await {
+                break;
+            }
+            assert!(attempt < 3, "prpulse-ingest exited at start three times");
+            port = free_port();
         }
-        ingest.envs(options.ingest_env);
-        stack.ingest = Some(ingest.spawn().expect("starting prpulse-ingest"));
-        stack
-            .wait_for(if options.wait_ready {
-                "/readyz"
-            } else {
-                "/livez"
-            })
-            .await;
         for _ in 0..options.workers {
             stack.spawn_worker();
         }
@@ -207,7 +216,8 @@ impl Stack {
         self.workers.push(worker);
     }
 
-    async fn wait_for(&self, path: &str) {
+    /// Waits for ingest to answer `path`; false if it exited first.
+    async fn wait_for(&mut self, path: &str) -> bool {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let response = self
@@ -217,7 +227,11 @@ impl Stack {
                 .send()
                 .await;
             if response.is_ok_and(|r| r.status().is_success()) {
-                return;
+                return true;
+            }
+            let ingest = self.ingest.as_mut().expect("ingest was started");
+            if ingest.try_wait().ok().flatten().is_some() {
+                return false;
             }
             assert!(
                 Instant::now() < deadline,

@@ -5,6 +5,7 @@
 
 pub mod connect;
 pub mod dead_letters;
+pub mod depth;
 pub mod envelope;
 pub mod headers;
 pub mod publisher;

@@ -18,6 +18,9 @@ pub struct WorkerConfig {
     /// `PRPULSE_SHUTDOWN_TIMEOUT_MS` (default 10000): how long in-flight
     /// deliveries may take to finish after SIGTERM.
     pub shutdown_timeout: Duration,
+    /// `PRPULSE_QUEUE_DEPTH_INTERVAL_MS` (default 15000): how often the
+    /// depth of the work and dead-letter queues is asked of the broker.
+    pub queue_depth_interval: Duration,
 }
 
 impl WorkerConfig {
@@ -30,6 +33,11 @@ impl WorkerConfig {
             concurrency: concurrency.min(usize::from(prefetch)),
             bots: BotPolicy::from_list(env.get("PRPULSE_BOT_LOGINS").unwrap_or_default()),
             shutdown_timeout: env.millis("PRPULSE_SHUTDOWN_TIMEOUT_MS", 10_000)?,
+            // A floor, so a typo cannot turn the poll into a busy loop
+            // against the broker.
+            queue_depth_interval: env
+                .millis("PRPULSE_QUEUE_DEPTH_INTERVAL_MS", 15_000)?
+                .max(Duration::from_millis(100)),
         })
     }
 }
@@ -53,5 +61,14 @@ mod tests {
             config.service.metrics_addr.map(|addr| addr.port()),
             Some(9101)
         );
+    }
+
+    #[test]
+    fn queue_depth_is_polled_every_15_s_unless_told_otherwise() {
+        let default = WorkerConfig::from_env(&Env::default()).unwrap();
+        assert_eq!(default.queue_depth_interval, Duration::from_secs(15));
+        let env = Env::from_pairs([("PRPULSE_QUEUE_DEPTH_INTERVAL_MS", "0")]);
+        let config = WorkerConfig::from_env(&env).unwrap();
+        assert_eq!(config.queue_depth_interval, Duration::from_millis(100));
     }
 }

@@ -44,6 +44,17 @@ impl Consumer {
     pub async fn run(self: Arc<Self>, stop: CancellationToken) {
         let mut delays = ReconnectDelays::new(Duration::from_secs(5));
         while !stop.is_cancelled() {
+            // A delivery that must be retried or dead-lettered needs the
+            // resend link; consuming without it would requeue such
+            // deliveries at once and spend their delivery attempts.
+            if !self.resend.is_ready() {
+                info!("waiting for the resend link before consuming");
+                while !self.resend.wait_ready(Duration::from_secs(1)).await {
+                    if stop.is_cancelled() {
+                        return;
+                    }
+                }
+            }
             match connect::open(
                 &self.amqp_url,
                 "prpulse-worker",
@@ -116,7 +127,7 @@ impl Consumer {
             }
             Err(error) => Disposition::DeadLetter(format!("unreadable envelope: {error}")),
         };
-        self.settle(delivery, disposition).await;
+        self.settle(delivery, disposition, stop).await;
         self.metrics.in_flight.dec();
         self.metrics
             .processing_duration
@@ -161,7 +172,7 @@ impl Consumer {
         }
     }
 
-    async fn settle(&self, delivery: Delivery, disposition: Disposition) {
+    async fn settle(&self, delivery: Delivery, disposition: Disposition, stop: &CancellationToken) {
         let routing_key = delivery.routing_key.as_str();
         let outcome = match disposition {
             Disposition::Ack(processed) => {
@@ -173,7 +184,7 @@ impl Consumer {
                 warn!(%error, retry_queue = %queue, "transient failure; retrying later");
                 let properties =
                     failures::retry_properties(&delivery.properties, routing_key, &error);
-                self.send_on(&delivery, "", &queue, properties, "retried")
+                self.send_on(&delivery, "", &queue, properties, "retried", stop)
                     .await
             }
             Disposition::DeadLetter(reason) => {
@@ -187,6 +198,7 @@ impl Consumer {
                     routing_key,
                     properties,
                     "dead_lettered",
+                    stop,
                 )
                 .await
             }
@@ -199,7 +211,9 @@ impl Consumer {
     }
 
     /// Publishes the delivery on (to a retry tier or the dead-letter queue)
-    /// and acks it once the broker confirmed; requeues it if it could not.
+    /// and acks it once the broker confirmed. While the publish fails the
+    /// delivery is held, not requeued: a requeue would spend one of its
+    /// delivery attempts on a broker problem. At shutdown it is requeued.
     async fn send_on(
         &self,
         delivery: &Delivery,
@@ -207,20 +221,29 @@ impl Consumer {
         routing_key: &str,
         properties: BasicProperties,
         outcome: &'static str,
+        stop: &CancellationToken,
     ) -> &'static str {
-        match self
-            .resend
-            .publish(exchange, routing_key, &delivery.data, properties)
-            .await
-        {
-            Ok(()) => {
-                ack(delivery).await;
-                outcome
-            }
-            Err(error) => {
-                warn!(%error, "could not send the delivery on; requeueing it instead");
-                requeue(delivery).await;
-                "requeued"
+        let mut delays = ReconnectDelays::new(Duration::from_secs(5));
+        loop {
+            match self
+                .resend
+                .publish(exchange, routing_key, &delivery.data, properties.clone())
+                .await
+            {
+                Ok(()) => {
+                    ack(delivery).await;
+                    return outcome;
+                }
+                Err(error) => {
+                    warn!(%error, "could not send the delivery on; holding it and trying again");
+                    tokio::select! {
+                        () = stop.cancelled() => {
+                            requeue(delivery).await;
+                            return "requeued";
+                        }
+                        () = tokio::time::sleep(delays.next_delay()) => {}
+                    }
+                }
             }
         }
     }

@@ -9,6 +9,7 @@ pub mod failures;
 pub mod metrics;
 pub mod process;
 pub mod projection;
+pub mod queue_depth;
 pub mod startup;
 
 pub use config::WorkerConfig;

@@ -1,6 +1,8 @@
 //! Every metric the worker exports, declared once.
 
-use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{
+    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+};
 
 #[derive(Clone)]
 pub struct WorkerMetrics {
@@ -18,6 +20,10 @@ pub struct WorkerMetrics {
     /// `prpulse_worker_transient_errors_total`: attempts that hit an
     /// unavailable database and were held and retried in place.
     pub transient_errors: IntCounter,
+    /// `prpulse_queue_messages{queue}`: messages ready in a queue, polled
+    /// from the broker; `queue` is `work` or `dead` (the name without the
+    /// topology prefix). Every worker reports it: aggregate with `max`.
+    pub queue_messages: IntGaugeVec,
 }
 
 impl WorkerMetrics {
@@ -56,12 +62,20 @@ impl WorkerMetrics {
                 "prpulse_worker_transient_errors_total",
                 "Processing attempts that failed on an unavailable database and were retried.",
             )?,
+            queue_messages: IntGaugeVec::new(
+                Opts::new(
+                    "prpulse_queue_messages",
+                    "Messages ready in a prpulse queue, as last polled from the broker.",
+                ),
+                &["queue"],
+            )?,
         };
         registry.register(Box::new(metrics.deliveries.clone()))?;
         registry.register(Box::new(metrics.processing_duration.clone()))?;
         registry.register(Box::new(metrics.delivery_lag.clone()))?;
         registry.register(Box::new(metrics.in_flight.clone()))?;
         registry.register(Box::new(metrics.transient_errors.clone()))?;
+        registry.register(Box::new(metrics.queue_messages.clone()))?;
         Ok(metrics)
     }
 }

@@ -6,13 +6,20 @@ use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::{WorkerConfig, consumer::Consumer, metrics::WorkerMetrics, process::Processor};
+use crate::{
+    WorkerConfig,
+    consumer::Consumer,
+    metrics::WorkerMetrics,
+    process::Processor,
+    queue_depth::{QueueDepthPoller, QueueDepthSettings},
+};
 
 pub struct Worker {
     consumer: Arc<Consumer>,
     shutdown_timeout: Duration,
     metrics: MetricsEndpoint,
     resend: PublisherLink,
+    queue_depth: Option<QueueDepthPoller>,
 }
 
 impl Worker {
@@ -23,6 +30,7 @@ impl Worker {
             concurrency,
             bots,
             shutdown_timeout,
+            queue_depth_interval,
         } = config;
         let pool = open_database(&service).await?;
         let registry = Registry::new();
@@ -30,6 +38,18 @@ impl Worker {
         let resend =
             PublisherLink::start(&service, "prpulse-worker-resend", Duration::from_secs(5));
         let metrics = MetricsEndpoint::start(&service, registry, "worker")?;
+        // Polling the broker is only worth it when someone can scrape it.
+        let queue_depth = metrics.addr().map(|_| {
+            QueueDepthPoller::start(
+                QueueDepthSettings {
+                    amqp_url: service.amqp_url.expose_secret().to_owned(),
+                    topology: service.topology.clone(),
+                    timeout: service.amqp_connect_timeout,
+                    interval: queue_depth_interval,
+                },
+                worker_metrics.queue_messages.clone(),
+            )
+        });
         let consumer = Arc::new(Consumer {
             processor: Processor::new(pool, bots),
             resend: resend.publisher.clone(),
@@ -45,6 +65,7 @@ impl Worker {
             shutdown_timeout,
             metrics,
             resend,
+            queue_depth,
         })
     }
 
@@ -64,6 +85,9 @@ impl Worker {
         tokio::select! {
             () = consuming => {}
             () = deadline => warn!("in-flight deliveries did not settle in time; the broker will redeliver them"),
+        }
+        if let Some(queue_depth) = self.queue_depth {
+            queue_depth.stop().await;
         }
         self.resend.close().await;
         self.metrics.stop().await;

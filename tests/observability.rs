@@ -1,0 +1,575 @@
+//! What SREs see: both binaries' `/metrics` after real traffic count that
+//! traffic, the worker reports the depth of the dead-letter queue, and the
+//! dashboards and alerts in `deploy/` query only metrics that exist.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    net::TcpListener,
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+
+use chrono::{TimeZone, Utc};
+use prpulse_e2e::{Delivery, Person, PullRequestBuilder, Repo, Stack, StackOptions};
+
+/// Two distinct ports for the `/metrics` endpoints, below the kernel's
+/// ephemeral range (32768 and up on Linux). `free_port()` takes ports from
+/// that range and, once it has let one go, may hand out the same one again,
+/// to the stack's own ingest listener among others; outgoing connections
+/// to Postgres and RabbitMQ take their local ports from it too.
+fn metrics_ports() -> (u16, u16) {
+    let mut held = Vec::new();
+    while held.len() < 2 {
+        if let Ok(listener) = TcpListener::bind(("127.0.0.1", rand::random_range(20_000..32_000))) {
+            held.push(listener);
+        }
+    }
+    let port = |listener: &TcpListener| listener.local_addr().unwrap().port();
+    (port(&held[0]), port(&held[1]))
+}
+
+/// One scrape of a `/metrics` endpoint, in Prometheus text format.
+struct Scrape {
+    text: String,
+    /// `# TYPE` lines: family name → type.
+    families: BTreeMap<String, String>,
+    /// Every sample: series name, labels, value.
+    samples: Vec<(String, BTreeMap<String, String>, f64)>,
+}
+
+impl Scrape {
+    fn parse(text: String) -> Self {
+        let mut families = BTreeMap::new();
+        let mut samples = Vec::new();
+        for line in text.lines().map(str::trim).filter(|line| !line.is_empty()) {
+            if let Some(declaration) = line.strip_prefix("# TYPE ") {
+                let (name, kind) = declaration.split_once(' ').expect("# TYPE name kind");
+                families.insert(name.to_owned(), kind.to_owned());
+            } else if !line.starts_with('#') {
+                samples.push(parse_sample(line));
+            }
+        }
+        Self {
+            text,
+            families,
+            samples,
+        }
+    }
+
+    /// The sum of the samples of `name` whose labels include `labels`.
+    fn sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.matching(name, labels).sum()
+    }
+
+    /// The value of the one sample of `name` with `labels`, if there is one.
+    fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let values: Vec<f64> = self.matching(name, labels).collect();
+        assert!(
+            values.len() <= 1,
+            "{name} {labels:?} matches several series"
+        );
+        values.first().copied()
+    }
+
+    fn matching<'a>(
+        &'a self,
+        name: &'a str,
+        labels: &'a [(&str, &str)],
+    ) -> impl Iterator<Item = f64> + 'a {
+        self.samples
+            .iter()
+            .filter(move |(series, series_labels, _)| {
+                series == name
+                    && labels
+                        .iter()
+                        .all(|(k, v)| series_labels.get(*k).map(String::as_str) == Some(*v))
+            })
+            .map(|(_, _, value)| *value)
+    }
+
+    /// Whether a query naming `name` finds series here: a counter or gauge
+    /// by its own name, a histogram only by `_bucket`, `_sum` or `_count`
+    /// (its bare family name selects nothing in Prometheus).
+    fn has_series(&self, name: &str) -> bool {
+        self.samples.iter().any(|(series, _, _)| series == name)
+    }
+}
+
+fn parse_sample(line: &str) -> (String, BTreeMap<String, String>, f64) {
+    let (series, value) = line.rsplit_once(' ').expect("a sample has a value");
+    let value: f64 = value.parse().expect("a sample's value is a number");
+    let Some((name, labels)) = series.split_once('{') else {
+        return (series.to_owned(), BTreeMap::new(), value);
+    };
+    // prpulse's label values are short identifiers: no commas, quotes or
+    // escapes, so splitting is enough here.
+    let labels = labels
+        .trim_end_matches('}')
+        .split(',')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').expect("label=value");
+            (key.to_owned(), value.trim_matches('"').to_owned())
+        })
+        .collect();
+    (name.to_owned(), labels, value)
+}
+
+/// A stack with both `/metrics` endpoints on, the queue depth polled fast.
+struct Observed {
+    stack: Stack,
+    ingest_metrics: String,
+    worker_metrics: String,
+    http: reqwest::Client,
+}
+
+impl Observed {
+    async fn start() -> Self {
+        let (ingest_port, worker_port) = metrics_ports();
+        let metrics_addr = |port: u16| {
+            vec![(
+                "PRPULSE_METRICS_ADDR".to_owned(),
+                format!("127.0.0.1:{port}"),
+            )]
+        };
+        let mut worker_env = metrics_addr(worker_port);
+        worker_env.push(("PRPULSE_QUEUE_DEPTH_INTERVAL_MS".into(), "200".into()));
+        let stack = Stack::start_with(StackOptions {
+            ingest_env: metrics_addr(ingest_port),
+            worker_env,
+            ..StackOptions::default()
+        })
+        .await;
+        Self {
+            stack,
+            ingest_metrics: format!("http://127.0.0.1:{ingest_port}/metrics"),
+            worker_metrics: format!("http://127.0.0.1:{worker_port}/metrics"),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn scrape(&self, url: &str) -> Option<Scrape> {
+        let response = self
+            .http
+            .get(url)
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+            .ok()?;
+        assert_eq!(response.status(), 200, "GET {url}");
+        Some(Scrape::parse(response.text().await.ok()?))
+    }
+
+    async fn scrape_ingest(&self) -> Scrape {
+        self.scrape(&self.ingest_metrics)
+            .await
+            .expect("ingest serves /metrics once it is ready")
+    }
+
+    /// Scrapes the worker until `done` holds (its endpoint may still be
+    /// starting, and it settles deliveries after ingest answered).
+    async fn scrape_worker_until(&self, what: &str, done: impl Fn(&Scrape) -> bool) -> Scrape {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut last = None;
+        loop {
+            if let Some(scrape) = self.scrape(&self.worker_metrics).await {
+                if done(&scrape) {
+                    return scrape;
+                }
+                last = Some(scrape.text);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the worker's /metrics did not show {what} in 30 s; last scrape:\n{}",
+                last.as_deref()
+                    .unwrap_or("(none: the endpoint never answered)")
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// What one stack receives: four deliveries projected (one pull request
+/// reviewed and merged, another left open), one that can never be
+/// (dead-lettered), a ping, an event prpulse ignores, a forged one.
+async fn send_traffic(observed: &Observed) {
+    let stack = &observed.stack;
+    let ada = Person::user(1, "ada");
+    let grace = Person::user(2, "grace");
+    let at =
+        |hours| Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap() + chrono::Duration::hours(hours);
+    let pr = PullRequestBuilder::new(&Repo::new(10, "acme/api"), 1, &ada, at(0));
+    let still_open = PullRequestBuilder::new(&Repo::new(11, "acme/web"), 2, &grace, at(1));
+    for delivery in [
+        pr.opened(),
+        pr.review(101, &grace, "approved", at(1)),
+        pr.merged(at(2), &grace),
+        still_open.opened(),
+    ] {
+        assert_eq!(stack.deliver(&delivery).await.status(), 202);
+    }
+    // A worker that takes a delivery before its dead-letter publisher has
+    // connected requeues it instead of dead-lettering it, so the one that
+    // must be dead-lettered waits until the worker is well under way.
+    stack.wait_for_deliveries(4).await;
+    observed
+        .scrape_worker_until("the first queue depths", |scrape| {
+            scrape.has_series("prpulse_queue_messages")
+        })
+        .await;
+    let wrong_shape = Delivery::new(
+        "pull_request",
+        &serde_json::json!({"action": "opened", "number": 2}),
+    );
+    assert_eq!(stack.deliver(&wrong_shape).await.status(), 202);
+    let ping = Delivery::new("ping", &serde_json::json!({"zen": "Design for failure."}));
+    assert_eq!(stack.deliver(&ping).await.status(), 200);
+    let push = Delivery::new("push", &serde_json::json!({"ref": "refs/heads/main"}));
+    assert_eq!(stack.deliver(&push).await.status(), 204);
+    let forged = pr.closed(at(3));
+    let answer = stack.deliver_signed(&forged, b"not the secret", None).await;
+    assert_eq!(answer.status(), 401);
+}
+
+/// Starts an observed stack, sends the traffic, and returns both scrapes
+/// once the worker has settled all five enqueued deliveries.
+async fn observe_traffic() -> (Observed, Scrape, Scrape) {
+    let observed = Observed::start().await;
+    send_traffic(&observed).await;
+    let ingest = observed.scrape_ingest().await;
+    let worker = observed
+        .scrape_worker_until("five settled deliveries", |scrape| {
+            scrape.sum("prpulse_worker_deliveries_total", &[]) >= 5.0
+                && scrape.sum("prpulse_worker_processing_duration_seconds_count", &[]) >= 5.0
+        })
+        .await;
+    (observed, ingest, worker)
+}
+
+#[tokio::test]
+async fn ingest_metrics_count_each_answer_by_event_status_and_reason() {
+    let (_observed, ingest, _) = observe_traffic().await;
+    let requests = |event, status| {
+        ingest.value(
+            "prpulse_ingest_requests_total",
+            &[("event", event), ("status", status)],
+        )
+    };
+    assert_eq!(
+        requests("pull_request", "202"),
+        Some(4.0),
+        "{}",
+        ingest.text
+    );
+    assert_eq!(requests("pull_request_review", "202"), Some(1.0));
+    assert_eq!(requests("ping", "200"), Some(1.0));
+    assert_eq!(requests("other", "204"), Some(1.0));
+    assert_eq!(requests("pull_request", "401"), Some(1.0));
+    assert_eq!(ingest.sum("prpulse_ingest_requests_total", &[]), 8.0);
+    assert_eq!(
+        ingest.value("prpulse_ingest_rejections_total", &[("reason", "mismatch")]),
+        Some(1.0)
+    );
+    assert_eq!(ingest.sum("prpulse_ingest_rejections_total", &[]), 1.0);
+    let answered = |status| {
+        ingest.value(
+            "prpulse_ingest_request_duration_seconds_count",
+            &[("status", status)],
+        )
+    };
+    assert_eq!(answered("202"), Some(5.0));
+    assert_eq!(answered("401"), Some(1.0));
+    // Only what went to the broker was confirmed and measured.
+    assert_eq!(
+        ingest.value("prpulse_ingest_publish_duration_seconds_count", &[]),
+        Some(5.0)
+    );
+    assert!(ingest.value("prpulse_ingest_publish_duration_seconds_sum", &[]) > Some(0.0));
+    assert_eq!(
+        ingest.value("prpulse_ingest_payload_bytes_count", &[]),
+        Some(5.0)
+    );
+    assert_eq!(
+        ingest.value(
+            "prpulse_build_info",
+            &[("binary", "ingest"), ("version", env!("CARGO_PKG_VERSION"))]
+        ),
+        Some(1.0)
+    );
+}
+
+#[tokio::test]
+async fn worker_metrics_count_outcomes_and_the_dead_letter_queue_fills() {
+    let (observed, _, worker) = observe_traffic().await;
+    let outcome =
+        |outcome| worker.value("prpulse_worker_deliveries_total", &[("outcome", outcome)]);
+    assert_eq!(outcome("projected"), Some(4.0), "{}", worker.text);
+    assert_eq!(outcome("dead_lettered"), Some(1.0));
+    assert_eq!(worker.sum("prpulse_worker_deliveries_total", &[]), 5.0);
+    assert_eq!(
+        worker.value("prpulse_worker_processing_duration_seconds_count", &[]),
+        Some(5.0)
+    );
+    // Lag is measured for what was committed, not for the dead letter.
+    assert_eq!(
+        worker.value("prpulse_worker_delivery_lag_seconds_count", &[]),
+        Some(4.0)
+    );
+    assert_eq!(worker.value("prpulse_worker_in_flight", &[]), Some(0.0));
+    assert_eq!(
+        worker.value("prpulse_worker_transient_errors_total", &[]),
+        Some(0.0)
+    );
+    assert_eq!(
+        worker.value("prpulse_build_info", &[("binary", "worker")]),
+        Some(1.0)
+    );
+    assert_eq!(observed.stack.db.deliveries().await, 4);
+
+    // The depth comes from the broker, on the next poll after the dead
+    // letter was confirmed; the work queue is empty by then.
+    let depths = observed
+        .scrape_worker_until("the dead letter in prpulse_queue_messages", |scrape| {
+            scrape.value("prpulse_queue_messages", &[("queue", "dead")]) >= Some(1.0)
+                && scrape.value("prpulse_queue_messages", &[("queue", "work")]) == Some(0.0)
+        })
+        .await;
+    assert_eq!(
+        depths.value("prpulse_queue_messages", &[("queue", "dead")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        depths
+            .families
+            .get("prpulse_queue_messages")
+            .map(String::as_str),
+        Some("gauge")
+    );
+}
+
+#[tokio::test]
+async fn dashboards_and_alerts_query_only_metrics_that_exist() {
+    let (observed, ingest, _) = observe_traffic().await;
+    // The queue depth appears after the poller's first round.
+    let worker = observed
+        .scrape_worker_until("queue depths", |scrape| {
+            scrape.has_series("prpulse_queue_messages")
+        })
+        .await;
+    let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy");
+    let dashboards = files_under(&deploy.join("grafana"), "json");
+    assert!(
+        dashboards.len() >= 2,
+        "expected the pipeline and pull-request dashboards under deploy/grafana, found {dashboards:?}"
+    );
+    // (file, whether the text is a query, the text)
+    let mut texts = Vec::new();
+    for file in &dashboards {
+        let json: serde_json::Value = serde_json::from_str(&read(file))
+            .unwrap_or_else(|error| panic!("{}: {error}", file.display()));
+        let mut strings = Vec::new();
+        strings_in(&json, false, &mut strings);
+        texts.extend(strings.into_iter().map(|(query, text)| (file, query, text)));
+    }
+    let alerts = deploy.join("prometheus/alerts.yml");
+    texts.push((&alerts, true, read(&alerts)));
+
+    let exists = |name: &str| ingest.has_series(name) || worker.has_series(name);
+    let is_family =
+        |name: &str| ingest.families.contains_key(name) || worker.families.contains_key(name);
+    let mut missing = Vec::new();
+    let mut checked = BTreeSet::new();
+    for (file, query, text) in &texts {
+        for name in metric_names(text) {
+            // A description may name a histogram by its family; a query
+            // must name series, or it silently selects nothing.
+            if !(exists(&name) || (!query && is_family(&name))) {
+                missing.push(format!("{name} (in {})", file.display()));
+            }
+            checked.insert(name);
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "named but not exported (a histogram is queried by _bucket, _sum or _count):\n  {}",
+        missing.join("\n  ")
+    );
+    // Not vacuous: the files do name the metrics, histograms included.
+    for expected in [
+        "prpulse_ingest_requests_total",
+        "prpulse_ingest_request_duration_seconds_bucket",
+        "prpulse_ingest_rejections_total",
+        "prpulse_worker_deliveries_total",
+        "prpulse_worker_delivery_lag_seconds_bucket",
+        "prpulse_queue_messages",
+    ] {
+        assert!(
+            checked.contains(expected),
+            "no dashboard or alert uses {expected}"
+        );
+    }
+}
+
+/// The window the dashboard queries are run over; the traffic is inside it.
+const FROM: &str = "2026-01-01T00:00:00Z";
+const TO: &str = "2027-01-01T00:00:00Z";
+
+#[tokio::test]
+async fn the_pull_request_dashboard_queries_run_on_pr_metrics() {
+    let (observed, _, _) = observe_traffic().await;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../deploy/grafana/dashboards/prpulse-pull-requests.json");
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mut queries: Vec<(String, String)> = dashboard["templating"]["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|variable| variable["type"] == "query")
+        .map(|variable| {
+            (
+                format!("${}", text(&variable["name"])),
+                text(&variable["query"]),
+            )
+        })
+        .collect();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            queries.push((text(&panel["title"]), text(&target["rawSql"])));
+        }
+    }
+    assert!(queries.len() >= 10, "{queries:?}");
+
+    let client = observed.stack.db.client().await;
+    let mut results = BTreeMap::new();
+    for (title, raw) in queries {
+        let sql = expand_grafana_macros(&raw);
+        let rows = client
+            .query(&sql, &[])
+            .await
+            .unwrap_or_else(|error| panic!("{title}: {error:?}\n{sql}"));
+        results.insert(title, rows);
+    }
+    // The merged pull request took 2 h from opening to merge, and 1 h to
+    // its first review; the other one is still open.
+    let cycle = &results["Cycle time by week"];
+    assert_eq!(cycle.len(), 1);
+    assert_eq!(cycle[0].get::<_, f64>("p90"), 7200.0);
+    assert_eq!(
+        results["Review time by week"][0].get::<_, f64>("p50"),
+        3600.0
+    );
+    let by_repository = &results["By repository"];
+    assert_eq!(by_repository.len(), 1);
+    assert_eq!(by_repository[0].get::<_, &str>("repository"), "acme/api");
+    assert_eq!(by_repository[0].get::<_, i64>("merged"), 1);
+    let open = &results["Slowest open pull requests"];
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].get::<_, &str>("repository"), "acme/web");
+    assert_eq!(results["Open now"][0].get::<_, i64>("open"), 1);
+    assert_eq!(results["$repository"].len(), 2);
+}
+
+fn text(value: &serde_json::Value) -> String {
+    value.as_str().expect("a string").to_owned()
+}
+
+/// What Grafana makes of the macros and variables the dashboard uses: the
+/// time range, every repository selected, bots excluded.
+fn expand_grafana_macros(raw: &str) -> String {
+    let mut sql = raw
+        .replace("$repository", "'acme/api','acme/web'")
+        .replace("$bots", "exclude");
+    while let Some(start) = sql.find("$__timeFilter(") {
+        let column_at = start + "$__timeFilter(".len();
+        let end = column_at + sql[column_at..].find(')').expect("closing parenthesis");
+        let column = sql[column_at..end].to_owned();
+        sql.replace_range(
+            start..=end,
+            &format!("{column} BETWEEN '{FROM}' AND '{TO}'"),
+        );
+    }
+    assert!(
+        !sql.contains('$'),
+        "a Grafana macro or variable this test does not expand:\n{sql}"
+    );
+    sql
+}
+
+/// Every `prpulse_*` identifier in a dashboard or rule file.
+fn metric_names(text: &str) -> BTreeSet<String> {
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut names = BTreeSet::new();
+    for (start, _) in text.match_indices("prpulse_") {
+        if text[..start].chars().next_back().is_some_and(is_ident) {
+            continue;
+        }
+        let rest = &text[start..];
+        let end = rest.find(|c: char| !is_ident(c)).unwrap_or(rest.len());
+        names.insert(rest[..end].to_owned());
+    }
+    names
+}
+
+/// Every string in a dashboard, and whether it is a PromQL query (`expr`).
+fn strings_in(value: &serde_json::Value, is_query: bool, out: &mut Vec<(bool, String)>) {
+    match value {
+        serde_json::Value::String(text) => out.push((is_query, text.clone())),
+        serde_json::Value::Array(items) => {
+            for item in items {
+                strings_in(item, is_query, out);
+            }
+        }
+        serde_json::Value::Object(fields) => {
+            for (key, field) in fields {
+                strings_in(field, key == "expr", out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|error| panic!("reading {}: {error}", path.display()))
+}
+
+fn files_under(dir: &Path, extension: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let entries =
+        std::fs::read_dir(dir).unwrap_or_else(|error| panic!("reading {}: {error}", dir.display()));
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(files_under(&path, extension));
+        } else if path.extension().is_some_and(|e| e == extension) {
+            found.push(path);
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn metric_names_are_read_whole_and_only_as_identifiers() {
+    let names = metric_names(
+        r#"sum(rate(prpulse_a_total{x="y"}[5m])) / xprpulse_no + histogram_quantile(0.9, prpulse_b_bucket)"#,
+    );
+    assert_eq!(
+        names.into_iter().collect::<Vec<_>>(),
+        ["prpulse_a_total", "prpulse_b_bucket"]
+    );
+}
+
+#[test]
+fn a_histogram_is_found_by_its_series_not_its_family_name() {
+    let scrape = Scrape::parse(
+        "# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_sum 0.5\nh_count 2\n# TYPE c counter\nc{k=\"v\"} 3\n"
+            .to_owned(),
+    );
+    assert!(scrape.has_series("h_count") && scrape.has_series("h_bucket"));
+    assert!(!scrape.has_series("h"), "the bare family selects nothing");
+    assert!(!scrape.has_series("c_count"));
+    assert_eq!(scrape.value("c", &[("k", "v")]), Some(3.0));
+    assert_eq!(scrape.families["h"], "histogram");
+}
