@@ -47,7 +47,7 @@ async fn post_from(
     secret: &[u8],
     extra: &[(&str, &str)],
 ) -> reqwest::Response {
-    let client = reqwest::Client::builder()
+    let client = prpulse_e2e::http_client()
         .local_address(source.parse::<IpAddr>().unwrap())
         .build()
         .unwrap();

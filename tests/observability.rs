@@ -144,7 +144,7 @@ impl Observed {
             stack,
             ingest_metrics: format!("http://127.0.0.1:{ingest_port}/metrics"),
             worker_metrics: format!("http://127.0.0.1:{worker_port}/metrics"),
-            http: reqwest::Client::new(),
+            http: prpulse_e2e::http_client().build().unwrap(),
         }
     }
 

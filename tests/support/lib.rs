@@ -6,6 +6,7 @@
 pub mod broker;
 pub mod db;
 pub mod direct;
+pub mod fake_github;
 pub mod fixtures;
 pub mod payloads;
 pub mod private_postgres;
@@ -15,6 +16,13 @@ pub mod stack;
 pub use db::TestDb;
 pub use payloads::{Delivery, Person, PullRequestBuilder, Repo};
 pub use stack::{Stack, StackOptions};
+
+/// An HTTP client for tests. reqwest is built without a bundled crypto
+/// provider (the GitHub client installs ring); so does this.
+pub fn http_client() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}
 
 /// A short random suffix for names that must not collide between tests.
 pub fn unique_suffix() -> String {

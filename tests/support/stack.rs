@@ -122,7 +122,7 @@ impl Stack {
             log_file: options.log_file.clone(),
             extra_env: options.env,
             worker_env: options.worker_env,
-            http: reqwest::Client::new(),
+            http: crate::http_client().build().unwrap(),
         };
         let path = if options.wait_ready {
             "/readyz"
@@ -195,6 +195,11 @@ impl Stack {
 
     pub fn spawn_worker(&mut self) {
         self.spawn_worker_with(&[]);
+    }
+
+    /// A command that starts a sync-scheduler of this stack.
+    pub fn scheduler_command(&self) -> Command {
+        self.command("prpulse-sync-scheduler")
     }
 
     /// A command that starts a worker of this stack, for tests that manage
@@ -324,8 +329,14 @@ impl Stack {
 
     /// Runs the `prpulse` operator CLI against this stack.
     pub async fn cli(&self, args: &[&str]) -> std::process::Output {
+        self.cli_with(args, &[]).await
+    }
+
+    /// Runs the `prpulse` operator CLI with `env` on top of the stack's.
+    pub async fn cli_with(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
         self.command("prpulse")
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

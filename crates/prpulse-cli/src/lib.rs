@@ -3,6 +3,7 @@
 //! same `PRPULSE_*` variables as the services.
 
 mod dlq;
+mod repos;
 mod secrets;
 mod sources;
 mod table;
@@ -31,11 +32,22 @@ enum Command {
     /// The source allow-list (PRPULSE_SOURCE_ALLOWLIST).
     #[command(subcommand)]
     Sources(sources::SourcesCommand),
+    /// GitHub accounts prpulse acts for.
+    #[command(subcommand)]
+    Integration(repos::IntegrationCommand),
+    /// Repositories prpulse tracks (their webhooks).
+    #[command(subcommand)]
+    Repo(repos::RepoCommand),
 }
 
 pub async fn run(cli: Cli, env: &Env) -> anyhow::Result<()> {
+    if let Command::Repo(command) = cli.command {
+        return repos::repo(command, env).await;
+    }
     let service = ServiceConfig::from_env(env, 0)?;
     match cli.command {
+        Command::Repo(_) => unreachable!("handled above"),
+        Command::Integration(command) => repos::integration(command, &service).await,
         Command::Dlq(command) => dlq::run(command, &service).await,
         Command::Secrets(command) => secrets::run(command, &service).await,
         Command::Sources(command) => sources::run(command, &service).await,

@@ -10,6 +10,7 @@ pub mod pool;
 pub mod projection;
 pub mod secrets;
 pub mod sources;
+pub mod tracking;
 
 pub use crypto::{Keyring, SecretKey, SecretKeyError};
 pub use deadpool_postgres::{GenericClient, Transaction};

@@ -1,0 +1,180 @@
+use std::{io::Read, time::Duration};
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use prpulse_domain::RepoFullName;
+use prpulse_github_api::{ClientSettings, GitHubClient};
+use prpulse_runtime::{Env, ServiceConfig};
+use prpulse_scheduler::{SchedulerConfig, hooks::HookReconciler};
+use prpulse_store::{
+    Keyring, connect_pool,
+    tracking::{self, TrackState},
+};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::table;
+
+#[derive(Debug, Subcommand)]
+pub enum IntegrationCommand {
+    /// Add a GitHub organisation or user prpulse may act for, or replace
+    /// its token. The token is read from stdin (`--token-stdin`) or from
+    /// PRPULSE_GITHUB_TOKEN, never from the command line, and stored
+    /// encrypted under PRPULSE_SECRET_KEY.
+    Add(AddIntegration),
+}
+
+#[derive(Debug, Args)]
+pub struct AddIntegration {
+    /// The organisation or user login.
+    account: String,
+    #[arg(long, value_enum, default_value_t = Kind::Organization)]
+    kind: Kind,
+    /// Read the token from standard input.
+    #[arg(long)]
+    token_stdin: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Kind {
+    Organization,
+    User,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RepoCommand {
+    /// Track a repository: install prpulse's webhook now, then keep it.
+    Track { repository: String },
+    /// Stop tracking a repository: remove prpulse's webhook now.
+    Untrack { repository: String },
+    /// Tracked repositories and the state of their webhooks.
+    List,
+}
+
+fn keyring(service: &ServiceConfig) -> anyhow::Result<&Keyring> {
+    service
+        .secret_key
+        .as_ref()
+        .context("PRPULSE_SECRET_KEY is required to store tokens and webhook secrets")
+}
+
+pub async fn integration(
+    command: IntegrationCommand,
+    service: &ServiceConfig,
+) -> anyhow::Result<()> {
+    let IntegrationCommand::Add(add) = command;
+    let token = if add.token_stdin {
+        let mut token = String::new();
+        std::io::stdin().read_to_string(&mut token)?;
+        token.trim().to_owned()
+    } else {
+        std::env::var("PRPULSE_GITHUB_TOKEN").unwrap_or_default()
+    };
+    if token.is_empty() {
+        bail!("no token: pipe it with --token-stdin, or set PRPULSE_GITHUB_TOKEN");
+    }
+    let pool = connect_pool(service.database_url.expose_secret(), &service.pool)?;
+    let client = pool.get().await.context("connecting to the database")?;
+    let kind = match add.kind {
+        Kind::Organization => "organization",
+        Kind::User => "user",
+    };
+    tracking::upsert_integration(
+        &client,
+        keyring(service)?,
+        &add.account,
+        kind,
+        &SecretString::from(token),
+    )
+    .await?;
+    println!("integration {} ({kind}) saved", add.account.to_lowercase());
+    Ok(())
+}
+
+pub async fn repo(command: RepoCommand, env: &Env) -> anyhow::Result<()> {
+    match command {
+        RepoCommand::List => {
+            let service = ServiceConfig::from_env(env, 0)?;
+            let pool = connect_pool(service.database_url.expose_secret(), &service.pool)?;
+            let client = pool.get().await.context("connecting to the database")?;
+            let rows: Vec<Vec<String>> = tracking::repositories(&client)
+                .await?
+                .into_iter()
+                .map(|repo| {
+                    vec![
+                        repo.full_name,
+                        repo.state.as_str().to_owned(),
+                        repo.hook_id.map_or("-".into(), |id| id.to_string()),
+                        repo.last_error.unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            println!(
+                "{}",
+                table::render(&["REPOSITORY", "STATE", "HOOK", "LAST ERROR"], &rows)
+            );
+            Ok(())
+        }
+        RepoCommand::Track { repository } => change(env, &repository, true).await,
+        RepoCommand::Untrack { repository } => change(env, &repository, false).await,
+    }
+}
+
+/// Records the wish, then reconciles that one repository at once, so the
+/// operator sees GitHub's answer (a missing scope, say) right away. The
+/// scheduler keeps it so from then on.
+async fn change(env: &Env, repository: &str, track: bool) -> anyhow::Result<()> {
+    let name = RepoFullName::parse(repository)?.to_string().to_lowercase();
+    let config = SchedulerConfig::from_env(env)?;
+    let keyring = keyring(&config.service)?;
+    let pool = connect_pool(
+        config.service.database_url.expose_secret(),
+        &config.service.pool,
+    )?;
+    let client = pool.get().await.context("connecting to the database")?;
+    let owner = name.split('/').next().unwrap_or_default();
+    let token = tracking::integration_token(&client, keyring, owner)
+        .await?
+        .with_context(|| {
+            format!("no integration for {owner}: run `prpulse integration add {owner}` first")
+        })?;
+    if track {
+        tracking::track(&client, &name).await?;
+    } else if !tracking::untrack(&client, &name).await? {
+        bail!("{name} is not tracked");
+    }
+    let repo = tracking::repositories(&client)
+        .await?
+        .into_iter()
+        .find(|repo| repo.full_name == name)
+        .context("the repository vanished while being changed")?;
+    let github = GitHubClient::new(ClientSettings {
+        base_url: config.github_api_url.clone(),
+        token,
+        timeout: Duration::from_secs(30),
+        max_rate_limit_wait: config.github_max_wait,
+    })?;
+    let reconciler = HookReconciler {
+        github: &github,
+        pool: &pool,
+        keyring,
+        hook_url: &config.hook_url,
+        rotate_after: config.rotate_after,
+        rotation_overlap: config.rotation_overlap,
+    };
+    match reconciler.reconcile(&repo).await {
+        Ok(outcome) => {
+            let state = if repo.state == TrackState::Untracking {
+                "untracked"
+            } else {
+                "tracked"
+            };
+            println!("{name}: {state} ({outcome:?})");
+            Ok(())
+        }
+        Err(error) => {
+            let message = error.to_string();
+            let _ = tracking::set_error(&client, &name, &message).await;
+            bail!("{name}: {message} (the scheduler will try again)")
+        }
+    }
+}

@@ -1,0 +1,108 @@
+use std::time::Duration;
+
+use prpulse_runtime::{ConfigError, Env, ServiceConfig};
+
+#[derive(Debug)]
+pub struct SchedulerConfig {
+    pub service: ServiceConfig,
+    /// `PRPULSE_PUBLIC_URL` (required): the URL GitHub posts to, e.g.
+    /// `https://prpulse.example.com/webhooks/github`.
+    pub hook_url: String,
+    /// `PRPULSE_GITHUB_API_URL` (default `https://api.github.com`).
+    pub github_api_url: String,
+    /// `PRPULSE_RECONCILE_INTERVAL_MS` (default 300000).
+    pub reconcile_interval: Duration,
+    /// `PRPULSE_LEADER_POLL_MS` (default 5000): how often a standby asks
+    /// for the lock.
+    pub leader_poll: Duration,
+    /// `PRPULSE_SECRET_ROTATION` (default `90d`): a hook's secret older
+    /// than this is replaced.
+    pub rotate_after: Duration,
+    /// `PRPULSE_SECRET_OVERLAP` (default `24h`): the replaced secret stays
+    /// valid this long.
+    pub rotation_overlap: Duration,
+    /// `PRPULSE_GITHUB_MAX_WAIT_MS` (default 60000): longest wait on a rate limit.
+    pub github_max_wait: Duration,
+}
+
+impl SchedulerConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let service = ServiceConfig::from_env(env, 9102)?;
+        if service.secret_key.is_none() {
+            return Err(ConfigError::Missing {
+                name: "PRPULSE_SECRET_KEY",
+            });
+        }
+        let hook_url = env
+            .get("PRPULSE_PUBLIC_URL")
+            .ok_or(ConfigError::Missing {
+                name: "PRPULSE_PUBLIC_URL",
+            })?
+            .to_owned();
+        if !hook_url.starts_with("https://") && !hook_url.starts_with("http://") {
+            return Err(ConfigError::Invalid {
+                name: "PRPULSE_PUBLIC_URL",
+                value: hook_url,
+                reason: "must be an http(s) URL".into(),
+            });
+        }
+        let duration = |name: &'static str, default: &str| -> Result<Duration, ConfigError> {
+            let raw = env.get(name).unwrap_or(default);
+            humantime::parse_duration(raw).map_err(|error| ConfigError::Invalid {
+                name,
+                value: raw.to_owned(),
+                reason: error.to_string(),
+            })
+        };
+        Ok(Self {
+            hook_url,
+            github_api_url: env.string("PRPULSE_GITHUB_API_URL", "https://api.github.com"),
+            reconcile_interval: env.millis("PRPULSE_RECONCILE_INTERVAL_MS", 300_000)?,
+            leader_poll: env.millis("PRPULSE_LEADER_POLL_MS", 5_000)?,
+            rotate_after: duration("PRPULSE_SECRET_ROTATION", "90d")?,
+            rotation_overlap: duration("PRPULSE_SECRET_OVERLAP", "24h")?,
+            github_max_wait: env.millis("PRPULSE_GITHUB_MAX_WAIT_MS", 60_000)?,
+            service,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+    #[test]
+    fn needs_a_public_url_and_a_secret_key() {
+        let error =
+            SchedulerConfig::from_env(&Env::from_pairs([("PRPULSE_SECRET_KEY", KEY)])).unwrap_err();
+        assert_eq!(
+            error,
+            ConfigError::Missing {
+                name: "PRPULSE_PUBLIC_URL"
+            }
+        );
+        let env = Env::from_pairs([("PRPULSE_PUBLIC_URL", "https://p.example/webhooks/github")]);
+        assert_eq!(
+            SchedulerConfig::from_env(&env).unwrap_err(),
+            ConfigError::Missing {
+                name: "PRPULSE_SECRET_KEY"
+            }
+        );
+    }
+
+    #[test]
+    fn defaults_follow_the_design() {
+        let env = Env::from_pairs([
+            ("PRPULSE_SECRET_KEY", KEY),
+            ("PRPULSE_PUBLIC_URL", "https://p.example/webhooks/github"),
+            ("PRPULSE_SECRET_OVERLAP", "2h"),
+        ]);
+        let config = SchedulerConfig::from_env(&env).unwrap();
+        assert_eq!(config.github_api_url, "https://api.github.com");
+        assert_eq!(config.rotate_after, Duration::from_secs(90 * 86_400));
+        assert_eq!(config.rotation_overlap, Duration::from_secs(7_200));
+        assert_eq!(config.service.metrics_addr.map(|a| a.port()), Some(9102));
+    }
+}

@@ -1,0 +1,207 @@
+//! Webhook reconciliation: for each tracked repository, one prpulse hook
+//! that posts `pull_request` and `pull_request_review` as JSON to
+//! `PRPULSE_PUBLIC_URL`, signed with a secret only prpulse knows.
+//!
+//! Secrets are stored before GitHub is told about them whenever the hook
+//! id is known, so ingest can always verify what GitHub signs: a rotation
+//! keeps the old secret valid for the overlap, and a change GitHub may not
+//! have received is marked `secret_pending` and sent again next run.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use prpulse_github_api::{
+    GitHubClient, GitHubError,
+    hooks::{self, DesiredHook},
+};
+use prpulse_store::{
+    Keyring, Pool, StoreError,
+    secrets::{hook_secrets, set_hook_secret},
+    tracking::{self, TrackState, TrackedRepository},
+};
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+use tracing::warn;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Installed,
+    /// A hook to our URL already existed: taken over with a fresh secret.
+    Adopted,
+    /// Our hook was deleted on GitHub: made again.
+    Recreated,
+    /// Its events or config had drifted, or a secret was pending: repaired.
+    Repaired,
+    Rotated,
+    Unchanged,
+    Removed,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error(transparent)]
+    GitHub(#[from] GitHubError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("GitHub says a hook exists, but none posts to {0}")]
+    NoHookToAdopt(String),
+}
+
+pub struct HookReconciler<'a> {
+    pub github: &'a GitHubClient,
+    pub pool: &'a Pool,
+    pub keyring: &'a Keyring,
+    pub hook_url: &'a str,
+    pub rotate_after: Duration,
+    pub rotation_overlap: Duration,
+}
+
+impl HookReconciler<'_> {
+    pub async fn reconcile(&self, repo: &TrackedRepository) -> Result<Outcome, ReconcileError> {
+        if repo.state == TrackState::Untracking {
+            return self.remove(repo).await;
+        }
+        let Some(hook_id) = repo.hook_id else {
+            return self.install(repo).await;
+        };
+        let hook = match hooks::get(self.github, &repo.full_name, hook_id).await {
+            Ok(hook) => hook,
+            Err(GitHubError::NotFound { .. }) => {
+                warn!(repository = %repo.full_name, hook_id, "prpulse's hook was deleted on GitHub; recreating it");
+                self.install(repo).await?;
+                return Ok(Outcome::Recreated);
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let client = self.pool.get().await.map_err(StoreError::from)?;
+        let rotated_at = tracking::secret_rotated_at(&client, hook_id).await?;
+        let rotation_due = rotated_at
+            .is_none_or(|at| (Utc::now() - at).to_std().unwrap_or_default() >= self.rotate_after);
+        let current = self.current_secret(&client, hook_id).await?;
+        let Some(current) = current.filter(|_| !rotation_due) else {
+            let secret = new_secret();
+            let previous_until =
+                Utc::now() + chrono::Duration::from_std(self.rotation_overlap).unwrap_or_default();
+            set_hook_secret(
+                &client,
+                self.keyring,
+                hook_id,
+                secret.expose_secret().as_bytes(),
+                Some(previous_until),
+            )
+            .await?;
+            tracking::set_hook(&client, &repo.full_name, hook_id, true).await?;
+            self.send_secret(&client, repo, hook_id, &secret).await?;
+            return Ok(Outcome::Rotated);
+        };
+        let desired = DesiredHook {
+            url: self.hook_url,
+            secret: &current,
+        };
+        if repo.secret_pending || !desired.is_met_by(&hook) {
+            self.send_secret(&client, repo, hook_id, &current).await?;
+            return Ok(Outcome::Repaired);
+        }
+        tracking::set_hook(&client, &repo.full_name, hook_id, false).await?;
+        Ok(Outcome::Unchanged)
+    }
+
+    async fn install(&self, repo: &TrackedRepository) -> Result<Outcome, ReconcileError> {
+        let secret = new_secret();
+        let desired = DesiredHook {
+            url: self.hook_url,
+            secret: &secret,
+        };
+        let client = self.pool.get().await.map_err(StoreError::from)?;
+        match hooks::create(self.github, &repo.full_name, &desired).await {
+            Ok(hook) => {
+                set_hook_secret(
+                    &client,
+                    self.keyring,
+                    hook.id,
+                    secret.expose_secret().as_bytes(),
+                    None,
+                )
+                .await?;
+                tracking::set_hook(&client, &repo.full_name, hook.id, false).await?;
+                Ok(Outcome::Installed)
+            }
+            Err(error) if error.already_exists() => {
+                let existing = hooks::list(self.github, &repo.full_name).await?;
+                let Some(hook) = existing
+                    .iter()
+                    .find(|hook| hook.config.url.as_deref() == Some(self.hook_url))
+                else {
+                    return Err(ReconcileError::NoHookToAdopt(self.hook_url.to_owned()));
+                };
+                // Its old secret is unknown to us: replace it, storing ours first.
+                set_hook_secret(
+                    &client,
+                    self.keyring,
+                    hook.id,
+                    secret.expose_secret().as_bytes(),
+                    None,
+                )
+                .await?;
+                tracking::set_hook(&client, &repo.full_name, hook.id, true).await?;
+                self.send_secret(&client, repo, hook.id, &secret).await?;
+                Ok(Outcome::Adopted)
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Sends the hook its full desired config with `secret`, and clears
+    /// `secret_pending` once GitHub took it.
+    async fn send_secret(
+        &self,
+        client: &impl prpulse_store::GenericClient,
+        repo: &TrackedRepository,
+        hook_id: i64,
+        secret: &SecretString,
+    ) -> Result<(), ReconcileError> {
+        let desired = DesiredHook {
+            url: self.hook_url,
+            secret,
+        };
+        hooks::update(self.github, &repo.full_name, hook_id, &desired).await?;
+        tracking::set_hook(client, &repo.full_name, hook_id, false).await?;
+        Ok(())
+    }
+
+    async fn remove(&self, repo: &TrackedRepository) -> Result<Outcome, ReconcileError> {
+        if let Some(hook_id) = repo.hook_id {
+            match hooks::delete(self.github, &repo.full_name, hook_id).await {
+                Ok(()) => {}
+                Err(GitHubError::NotFound { .. }) => {
+                    warn!(repository = %repo.full_name, hook_id, "the hook was already gone on GitHub");
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        let client = self.pool.get().await.map_err(StoreError::from)?;
+        tracking::forget(&client, &repo.full_name, repo.hook_id).await?;
+        Ok(Outcome::Removed)
+    }
+
+    async fn current_secret(
+        &self,
+        client: &impl prpulse_store::GenericClient,
+        hook_id: i64,
+    ) -> Result<Option<SecretString>, ReconcileError> {
+        let secrets = hook_secrets(client, Some(self.keyring), hook_id, Utc::now())
+            .await?
+            .unwrap_or_default();
+        Ok(secrets.first().map(|secret| {
+            SecretString::from(String::from_utf8_lossy(secret.expose_secret()).into_owned())
+        }))
+    }
+}
+
+/// 32 random bytes, hex-encoded: what GitHub's docs recommend for a hook
+/// secret (high entropy, printable).
+pub fn new_secret() -> SecretString {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    SecretString::from(hex::encode(bytes))
+}

@@ -1,0 +1,64 @@
+//! Every metric the scheduler exports, declared once.
+
+use prometheus::{IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+
+#[derive(Clone)]
+pub struct SchedulerMetrics {
+    /// `prpulse_scheduler_job_runs_total{job, outcome}`: `job` is
+    /// `reconcile_hooks`; `outcome` is `ok` or `error`.
+    pub job_runs: IntCounterVec,
+    /// `prpulse_scheduler_last_success_timestamp_seconds{job}`.
+    pub last_success: IntGaugeVec,
+    /// `prpulse_scheduler_is_leader`: 1 on the replica that acts.
+    pub is_leader: IntGauge,
+    /// `prpulse_scheduler_github_rate_limit_remaining{account}`.
+    pub rate_limit_remaining: IntGaugeVec,
+    /// `prpulse_scheduler_webhooks{state}`: tracked repositories by state
+    /// (`pending`, `tracked`, `untracking`, `error`).
+    pub webhooks: IntGaugeVec,
+}
+
+impl SchedulerMetrics {
+    pub fn register(registry: &Registry) -> prometheus::Result<Self> {
+        let metrics = Self {
+            job_runs: IntCounterVec::new(
+                Opts::new(
+                    "prpulse_scheduler_job_runs_total",
+                    "Scheduler job runs, by job and outcome.",
+                ),
+                &["job", "outcome"],
+            )?,
+            last_success: IntGaugeVec::new(
+                Opts::new(
+                    "prpulse_scheduler_last_success_timestamp_seconds",
+                    "When each job last succeeded (Unix seconds).",
+                ),
+                &["job"],
+            )?,
+            is_leader: IntGauge::new(
+                "prpulse_scheduler_is_leader",
+                "1 on the scheduler replica that holds the lock and acts.",
+            )?,
+            rate_limit_remaining: IntGaugeVec::new(
+                Opts::new(
+                    "prpulse_scheduler_github_rate_limit_remaining",
+                    "GitHub API requests left in the current window, by account.",
+                ),
+                &["account"],
+            )?,
+            webhooks: IntGaugeVec::new(
+                Opts::new(
+                    "prpulse_scheduler_webhooks",
+                    "Tracked repositories by webhook state.",
+                ),
+                &["state"],
+            )?,
+        };
+        registry.register(Box::new(metrics.job_runs.clone()))?;
+        registry.register(Box::new(metrics.last_success.clone()))?;
+        registry.register(Box::new(metrics.is_leader.clone()))?;
+        registry.register(Box::new(metrics.rate_limit_remaining.clone()))?;
+        registry.register(Box::new(metrics.webhooks.clone()))?;
+        Ok(metrics)
+    }
+}

@@ -1,0 +1,205 @@
+//! Integrations (GitHub accounts and their tokens) and tracked repositories.
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+use secrecy::SecretString;
+
+use crate::{Keyring, StoreError};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrackState {
+    Pending,
+    Tracked,
+    Untracking,
+}
+
+impl TrackState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Tracked => "tracked",
+            Self::Untracking => "untracking",
+        }
+    }
+
+    fn parse(raw: &str) -> Self {
+        match raw {
+            "tracked" => Self::Tracked,
+            "untracking" => Self::Untracking,
+            _ => Self::Pending,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct TrackedRepository {
+    pub full_name: String,
+    pub account: String,
+    pub state: TrackState,
+    pub hook_id: Option<i64>,
+    pub secret_pending: bool,
+    pub last_error: Option<String>,
+    pub reconciled_at: Option<DateTime<Utc>>,
+}
+
+/// Adds an integration, or replaces its token.
+pub async fn upsert_integration(
+    client: &impl GenericClient,
+    keyring: &Keyring,
+    account: &str,
+    kind: &str,
+    token: &SecretString,
+) -> Result<(), StoreError> {
+    use secrecy::ExposeSecret;
+    let sealed = keyring.encrypt(token.expose_secret().as_bytes());
+    client
+        .execute(
+            "INSERT INTO integrations (account, kind, token) VALUES (lower($1), $2, $3)
+             ON CONFLICT (account) DO UPDATE SET kind = EXCLUDED.kind, token = EXCLUDED.token",
+            &[&account, &kind, &sealed],
+        )
+        .await?;
+    Ok(())
+}
+
+/// The token of `account`'s integration, if there is one.
+pub async fn integration_token(
+    client: &impl GenericClient,
+    keyring: &Keyring,
+    account: &str,
+) -> Result<Option<SecretString>, StoreError> {
+    use secrecy::ExposeSecret;
+    let row = client
+        .query_opt(
+            "SELECT token FROM integrations WHERE account = lower($1)",
+            &[&account],
+        )
+        .await?;
+    row.map(|row| {
+        let plain = keyring.decrypt(row.get::<_, &[u8]>(0))?;
+        Ok(SecretString::from(
+            String::from_utf8_lossy(plain.expose_secret()).into_owned(),
+        ))
+    })
+    .transpose()
+}
+
+/// Marks a repository to be tracked; the scheduler installs its hook.
+pub async fn track(client: &impl GenericClient, full_name: &str) -> Result<(), StoreError> {
+    let account = full_name.split('/').next().unwrap_or_default();
+    client
+        .execute(
+            "INSERT INTO tracked_repositories (full_name, account, state)
+             VALUES (lower($1), lower($2), 'pending')
+             ON CONFLICT (full_name) DO UPDATE SET state = 'pending', last_error = NULL
+             WHERE tracked_repositories.state = 'untracking'",
+            &[&full_name, &account],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Marks a repository to be untracked; false if it was not tracked.
+pub async fn untrack(client: &impl GenericClient, full_name: &str) -> Result<bool, StoreError> {
+    Ok(client
+        .execute(
+            "UPDATE tracked_repositories SET state = 'untracking' WHERE full_name = lower($1)",
+            &[&full_name],
+        )
+        .await?
+        == 1)
+}
+
+pub async fn repositories(
+    client: &impl GenericClient,
+) -> Result<Vec<TrackedRepository>, StoreError> {
+    Ok(client
+        .query(
+            "SELECT full_name, account, state, hook_id, secret_pending, last_error, reconciled_at
+             FROM tracked_repositories ORDER BY full_name",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|row| TrackedRepository {
+            full_name: row.get(0),
+            account: row.get(1),
+            state: TrackState::parse(row.get(2)),
+            hook_id: row.get(3),
+            secret_pending: row.get(4),
+            last_error: row.get(5),
+            reconciled_at: row.get(6),
+        })
+        .collect())
+}
+
+/// Records the repository's hook and whether GitHub may lack its secret.
+pub async fn set_hook(
+    client: &impl GenericClient,
+    full_name: &str,
+    hook_id: i64,
+    secret_pending: bool,
+) -> Result<(), StoreError> {
+    client
+        .execute(
+            "UPDATE tracked_repositories
+             SET hook_id = $2, secret_pending = $3, state = 'tracked', last_error = NULL,
+                 reconciled_at = now()
+             WHERE full_name = $1",
+            &[&full_name, &hook_id, &secret_pending],
+        )
+        .await?;
+    Ok(())
+}
+
+pub async fn set_error(
+    client: &impl GenericClient,
+    full_name: &str,
+    error: &str,
+) -> Result<(), StoreError> {
+    client
+        .execute(
+            "UPDATE tracked_repositories SET last_error = $2, reconciled_at = now()
+             WHERE full_name = $1",
+            &[&full_name, &error],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Forgets an untracked repository and its hook's secrets.
+pub async fn forget(
+    client: &impl GenericClient,
+    full_name: &str,
+    hook_id: Option<i64>,
+) -> Result<(), StoreError> {
+    if let Some(hook_id) = hook_id {
+        client
+            .execute(
+                "DELETE FROM webhook_secrets WHERE hook_id = $1",
+                &[&hook_id],
+            )
+            .await?;
+    }
+    client
+        .execute(
+            "DELETE FROM tracked_repositories WHERE full_name = $1",
+            &[&full_name],
+        )
+        .await?;
+    Ok(())
+}
+
+/// When the hook's secret last changed.
+pub async fn secret_rotated_at(
+    client: &impl GenericClient,
+    hook_id: i64,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    Ok(client
+        .query_opt(
+            "SELECT rotated_at FROM webhook_secrets WHERE hook_id = $1",
+            &[&hook_id],
+        )
+        .await?
+        .map(|row| row.get(0)))
+}

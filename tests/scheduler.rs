@@ -1,0 +1,329 @@
+//! prpulse-sync-scheduler and `prpulse repo ...` against a fake GitHub
+//! (GitHub's hook paths, payloads and errors) and the real Postgres, broker
+//! and ingest: the hook prpulse installs is one whose deliveries the real
+//! ingest accepts.
+
+use std::{
+    process::Output,
+    time::{Duration, Instant},
+};
+
+use chrono::{TimeZone, Utc};
+use prpulse_e2e::{
+    Delivery, Person, PullRequestBuilder, Repo, Stack, StackOptions, fake_github::FakeGitHub,
+    stack::free_port,
+};
+use prpulse_store::tracking;
+
+const HOOK_URL: &str = "https://prpulse.example.com/webhooks/github";
+const TOKEN: &str = "ghp_16C7e42F292c6912E7710c838347Ae178B4a";
+
+struct Setup {
+    stack: Stack,
+    github: FakeGitHub,
+}
+
+impl Setup {
+    async fn start() -> Self {
+        let github = FakeGitHub::start().await;
+        let stack = Stack::start_with(StackOptions {
+            env: vec![
+                ("PRPULSE_PUBLIC_URL".into(), HOOK_URL.into()),
+                ("PRPULSE_GITHUB_API_URL".into(), github.uri()),
+            ],
+            ..StackOptions::ingest_only()
+        })
+        .await;
+        let setup = Self { stack, github };
+        let added = setup
+            .stack
+            .cli_with(
+                &["integration", "add", "acme"],
+                &[("PRPULSE_GITHUB_TOKEN", TOKEN)],
+            )
+            .await;
+        assert_success(&added);
+        setup
+    }
+
+    async fn prpulse(&self, args: &[&str]) -> Output {
+        self.stack.cli(args).await
+    }
+
+    fn only_hook(&self, repo: &str) -> (i64, String) {
+        let hooks = self.github.hooks(repo);
+        assert_eq!(hooks.len(), 1, "{hooks:#?}");
+        let id = hooks[0]["id"].as_i64().unwrap();
+        (
+            id,
+            self.github
+                .secret(id)
+                .expect("GitHub has the hook's secret"),
+        )
+    }
+
+    /// What the real ingest answers a delivery GitHub signs with `secret`
+    /// for hook `hook_id`.
+    async fn deliver_as_github(&self, hook_id: i64, secret: &str) -> u16 {
+        let author = Person::user(1, "ada");
+        let created = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+        let delivery: Delivery =
+            PullRequestBuilder::new(&Repo::new(10, "acme/api"), 1, &author, created).opened();
+        self.stack
+            .deliver_signed(&delivery, secret.as_bytes(), Some(hook_id))
+            .await
+            .status()
+            .as_u16()
+    }
+
+    fn scheduler(&self, extra: &[(&str, &str)]) -> tokio::process::Child {
+        self.stack
+            .scheduler_command()
+            .env("PRPULSE_RECONCILE_INTERVAL_MS", "200")
+            .env("PRPULSE_LEADER_POLL_MS", "200")
+            .envs(extra.iter().copied())
+            .spawn()
+            .expect("starting prpulse-sync-scheduler")
+    }
+}
+
+fn assert_success(output: &Output) {
+    assert!(
+        output.status.success(),
+        "prpulse failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !check() {
+        assert!(Instant::now() < deadline, "{what} did not happen in 20 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn tracking_installs_a_hook_whose_deliveries_the_real_ingest_accepts() {
+    let setup = Setup::start().await;
+    let tracked = setup.prpulse(&["repo", "track", "Acme/API"]).await;
+    assert_success(&tracked);
+    assert!(String::from_utf8_lossy(&tracked.stdout).contains("acme/api: tracked (Installed)"));
+
+    let hooks = setup.github.hooks("acme/api");
+    assert_eq!(hooks.len(), 1);
+    assert_eq!(
+        hooks[0]["events"],
+        serde_json::json!(["pull_request", "pull_request_review"])
+    );
+    assert_eq!(hooks[0]["config"]["url"], HOOK_URL);
+    assert_eq!(hooks[0]["config"]["content_type"], "json");
+    assert_eq!(hooks[0]["config"]["insecure_ssl"], "0");
+    assert!(
+        setup
+            .github
+            .tokens_seen()
+            .iter()
+            .all(|t| t == &format!("Bearer {TOKEN}"))
+    );
+    let (hook_id, secret) = setup.only_hook("acme/api");
+    assert_eq!(secret.len(), 64, "32 random bytes, hex");
+    assert_eq!(setup.deliver_as_github(hook_id, &secret).await, 202);
+    assert_eq!(setup.deliver_as_github(hook_id, "a guess").await, 401);
+
+    let listed = setup.prpulse(&["repo", "list"]).await;
+    assert!(
+        String::from_utf8_lossy(&listed.stdout)
+            .contains(&format!("acme/api    tracked  {hook_id}"))
+    );
+    // Tracking again changes nothing.
+    assert_success(&setup.prpulse(&["repo", "track", "acme/api"]).await);
+    assert_eq!(setup.github.hooks("acme/api").len(), 1);
+}
+
+#[tokio::test]
+async fn an_existing_hook_to_our_url_is_adopted_with_a_fresh_secret() {
+    let setup = Setup::start().await;
+    let existing = setup.github.add_hook("acme/api", HOOK_URL);
+    let tracked = setup.prpulse(&["repo", "track", "acme/api"]).await;
+    assert_success(&tracked);
+    assert!(String::from_utf8_lossy(&tracked.stdout).contains("(Adopted)"));
+    let (hook_id, secret) = setup.only_hook("acme/api");
+    assert_eq!(hook_id, existing);
+    assert_ne!(secret, "someone-elses-secret");
+    let hook = &setup.github.hooks("acme/api")[0];
+    assert_eq!(
+        hook["events"],
+        serde_json::json!(["pull_request", "pull_request_review"])
+    );
+    assert_eq!(setup.deliver_as_github(hook_id, &secret).await, 202);
+}
+
+#[tokio::test]
+async fn a_hook_deleted_on_github_is_recreated_by_the_scheduler() {
+    let setup = Setup::start().await;
+    assert_success(&setup.prpulse(&["repo", "track", "acme/api"]).await);
+    let (first, _) = setup.only_hook("acme/api");
+    setup.github.delete_hook(first);
+    let mut scheduler = setup.scheduler(&[]);
+    eventually("the hook's recreation", || {
+        setup.github.hooks("acme/api").len() == 1
+    })
+    .await;
+    let (second, secret) = setup.only_hook("acme/api");
+    assert_ne!(second, first);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while setup.deliver_as_github(second, &secret).await != 202 {
+        assert!(
+            Instant::now() < deadline,
+            "the new hook's deliveries were never accepted"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = scheduler.start_kill();
+}
+
+#[tokio::test]
+async fn untracking_removes_the_hook_and_a_hook_already_gone_is_fine() {
+    let setup = Setup::start().await;
+    assert_success(&setup.prpulse(&["repo", "track", "acme/api"]).await);
+    assert_success(&setup.prpulse(&["repo", "track", "acme/web"]).await);
+    assert_success(&setup.prpulse(&["repo", "untrack", "acme/api"]).await);
+    assert!(setup.github.hooks("acme/api").is_empty());
+    let (gone, secret) = setup.only_hook("acme/web");
+    setup.github.delete_hook(gone);
+    let untracked = setup.prpulse(&["repo", "untrack", "acme/web"]).await;
+    assert_success(&untracked);
+    let client = setup.stack.db.client().await;
+    let left = client
+        .query_one("SELECT count(*) FROM tracked_repositories", &[])
+        .await
+        .unwrap()
+        .get::<_, i64>(0);
+    assert_eq!(left, 0);
+    assert_eq!(
+        setup.deliver_as_github(gone, &secret).await,
+        401,
+        "its secret is forgotten"
+    );
+    let again = setup.prpulse(&["repo", "untrack", "acme/web"]).await;
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not tracked"));
+}
+
+#[tokio::test]
+async fn a_missing_scope_is_named_to_the_operator() {
+    let setup = Setup::start().await;
+    setup.github.revoke_hook_scope();
+    let tracked = setup.prpulse(&["repo", "track", "acme/api"]).await;
+    assert!(!tracked.status.success());
+    let error = String::from_utf8_lossy(&tracked.stderr);
+    assert!(error.contains("lacks the scope admin:repo_hook"), "{error}");
+    let listed =
+        String::from_utf8_lossy(&setup.prpulse(&["repo", "list"]).await.stdout).into_owned();
+    assert!(
+        listed.contains("pending") && listed.contains("admin:repo_hook"),
+        "{listed}"
+    );
+}
+
+#[tokio::test]
+async fn a_due_rotation_keeps_the_old_secret_valid_through_the_overlap() {
+    let setup = Setup::start().await;
+    assert_success(&setup.prpulse(&["repo", "track", "acme/api"]).await);
+    let (hook_id, old) = setup.only_hook("acme/api");
+    let mut scheduler = setup.scheduler(&[
+        ("PRPULSE_SECRET_ROTATION", "1s"),
+        ("PRPULSE_SECRET_OVERLAP", "1h"),
+    ]);
+    eventually("a rotation", || {
+        setup.github.secret(hook_id).is_some_and(|s| s != old)
+    })
+    .await;
+    let _ = scheduler.start_kill();
+    let new = setup.github.secret(hook_id).unwrap();
+    assert_eq!(
+        setup.deliver_as_github(hook_id, &new).await,
+        202,
+        "the new secret"
+    );
+    assert_eq!(
+        setup.deliver_as_github(hook_id, &old).await,
+        202,
+        "the old one, during the overlap"
+    );
+}
+
+async fn is_leader(port: u16) -> Option<bool> {
+    let text = prpulse_e2e::http_client()
+        .build()
+        .ok()?
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines()
+        .find(|line| line.starts_with("prpulse_scheduler_is_leader "))
+        .map(|line| line.ends_with(" 1"))
+}
+
+#[tokio::test]
+async fn of_two_schedulers_one_acts_and_the_other_takes_over_when_it_dies() {
+    let setup = Setup::start().await;
+    let ports = [free_port(), free_port()];
+    let mut schedulers: Vec<_> = ports
+        .iter()
+        .map(|port| setup.scheduler(&[("PRPULSE_METRICS_ADDR", &format!("127.0.0.1:{port}"))]))
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let leader = loop {
+        let states = [is_leader(ports[0]).await, is_leader(ports[1]).await];
+        if let [Some(a), Some(b)] = states
+            && a != b
+        {
+            break usize::from(b);
+        }
+        assert!(Instant::now() < deadline, "no single leader: {states:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // The leader acts: a repository marked for tracking gets its hook.
+    let client = setup.stack.db.client().await;
+    let pool = setup.stack.db.pool();
+    tracking::track(&pool.get().await.unwrap(), "acme/api")
+        .await
+        .unwrap();
+    eventually("the leader's install", || {
+        setup.github.hooks("acme/api").len() == 1
+    })
+    .await;
+
+    schedulers[leader].start_kill().unwrap();
+    let _ = schedulers[leader].wait().await;
+    let standby = 1 - leader;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while is_leader(ports[standby]).await != Some(true) {
+        assert!(Instant::now() < deadline, "the standby never took over");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tracking::track(&pool.get().await.unwrap(), "acme/web")
+        .await
+        .unwrap();
+    eventually("the new leader's install", || {
+        setup.github.hooks("acme/web").len() == 1
+    })
+    .await;
+    let creates = client
+        .query_one(
+            "SELECT count(*) FROM tracked_repositories WHERE state = 'tracked'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get::<_, i64>(0);
+    assert_eq!(creates, 2);
+    let _ = schedulers[standby].start_kill();
+}
