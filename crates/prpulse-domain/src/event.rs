@@ -26,8 +26,9 @@ pub enum EventDisposition {
     Ignore,
 }
 
-/// Events the workers consume. `pull_request` and `pull_request_review` are
-/// projected; the others are kept raw for team sync and audits.
+/// Events the workers consume. `pull_request`, `pull_request_review`,
+/// `team` and `membership` are projected; the others are kept raw for
+/// audits and later projections.
 const ENQUEUED: &[&str] = &[
     "pull_request",
     "pull_request_review",
@@ -45,6 +46,8 @@ const ENQUEUED: &[&str] = &[
 impl EventName {
     pub const PULL_REQUEST: &'static str = "pull_request";
     pub const PULL_REQUEST_REVIEW: &'static str = "pull_request_review";
+    pub const TEAM: &'static str = "team";
+    pub const MEMBERSHIP: &'static str = "membership";
 
     pub fn parse(raw: &str) -> Result<Self, EventNameError> {
         if raw.is_empty() {

@@ -110,6 +110,25 @@ impl GitHubClient {
         Ok(items)
     }
 
+    /// One page of a list and the URL of the next, for callers that stop
+    /// early (lists sorted newest first, read back to a date).
+    pub async fn get_page<T: DeserializeOwned>(
+        &self,
+        path_or_url: &str,
+    ) -> Result<(Vec<T>, Option<String>), GitHubError> {
+        let url = if path_or_url.starts_with("http") {
+            Url::parse(path_or_url).map_err(|e| GitHubError::BadUrl(e.to_string()))?
+        } else {
+            self.url(path_or_url)?
+        };
+        let (headers, body) = self.send(Method::GET, url, None).await?;
+        let next = headers
+            .get("link")
+            .and_then(|link| link.to_str().ok())
+            .and_then(next_page);
+        Ok((decode(&body)?, next))
+    }
+
     pub async fn post<B: Serialize, T: DeserializeOwned>(
         &self,
         path: &str,

@@ -4,9 +4,12 @@
 //! bound, retrying server errors, and errors that say what to fix.
 
 mod client;
+pub mod deliveries;
 mod error;
 pub mod hooks;
 mod link;
+pub mod orgs;
+pub mod pulls;
 
 pub use client::{ClientSettings, GitHubClient, RateLimit};
 pub use error::GitHubError;

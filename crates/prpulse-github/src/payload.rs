@@ -92,6 +92,40 @@ pub struct PullRequestReviewEvent {
     pub repository: Repository,
 }
 
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct Organization {
+    pub login: String,
+}
+
+/// A team as `team` and `membership` payloads carry it; a deleted team
+/// comes as only `id`, `name` and `deleted: true`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct Team {
+    pub id: i64,
+    pub name: String,
+    #[serde(default)]
+    pub slug: Option<String>,
+    #[serde(default)]
+    pub deleted: Option<bool>,
+}
+
+/// A `team` delivery (organisation hooks).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct TeamEvent {
+    pub action: String,
+    pub team: Team,
+    pub organization: Organization,
+}
+
+/// A `membership` delivery (organisation hooks): someone joined or left a team.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct MembershipEvent {
+    pub action: String,
+    pub member: User,
+    pub team: Team,
+    pub organization: Organization,
+}
+
 /// Only the top-level `action`, which ingest puts in the routing key.
 #[derive(Debug, Deserialize)]
 pub struct ActionOnly {

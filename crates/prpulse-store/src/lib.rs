@@ -8,8 +8,10 @@ pub mod error;
 pub mod migrate;
 pub mod pool;
 pub mod projection;
+pub mod retention;
 pub mod secrets;
 pub mod sources;
+pub mod teams;
 pub mod tracking;
 
 pub use crypto::{Keyring, SecretKey, SecretKeyError};

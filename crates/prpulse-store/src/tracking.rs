@@ -40,6 +40,7 @@ pub struct TrackedRepository {
     pub secret_pending: bool,
     pub last_error: Option<String>,
     pub reconciled_at: Option<DateTime<Utc>>,
+    pub backfilled_at: Option<DateTime<Utc>>,
 }
 
 /// Adds an integration, or replaces its token.
@@ -115,7 +116,8 @@ pub async fn repositories(
 ) -> Result<Vec<TrackedRepository>, StoreError> {
     Ok(client
         .query(
-            "SELECT full_name, account, state, hook_id, secret_pending, last_error, reconciled_at
+            "SELECT full_name, account, state, hook_id, secret_pending, last_error, reconciled_at,
+                    backfilled_at
              FROM tracked_repositories ORDER BY full_name",
             &[],
         )
@@ -129,6 +131,7 @@ pub async fn repositories(
             secret_pending: row.get(4),
             last_error: row.get(5),
             reconciled_at: row.get(6),
+            backfilled_at: row.get(7),
         })
         .collect())
 }
@@ -202,4 +205,30 @@ pub async fn secret_rotated_at(
         )
         .await?
         .map(|row| row.get(0)))
+}
+
+pub async fn set_backfilled(
+    client: &impl GenericClient,
+    full_name: &str,
+) -> Result<(), StoreError> {
+    client
+        .execute(
+            "UPDATE tracked_repositories SET backfilled_at = now() WHERE full_name = $1",
+            &[&full_name],
+        )
+        .await?;
+    Ok(())
+}
+
+/// The integrations that are organisations (team sync lists their teams).
+pub async fn organizations(client: &impl GenericClient) -> Result<Vec<String>, StoreError> {
+    Ok(client
+        .query(
+            "SELECT account FROM integrations WHERE kind = 'organization' ORDER BY account",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect())
 }

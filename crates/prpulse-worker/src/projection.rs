@@ -2,7 +2,9 @@
 //! any transaction; applying writes through `prpulse_store::projection`.
 
 use prpulse_domain::{BotPolicy, DeliveryId, EventName, ReviewState};
-use prpulse_github::payload::{PullRequest, PullRequestEvent, PullRequestReviewEvent, User};
+use prpulse_github::payload::{
+    MembershipEvent, PullRequest, PullRequestEvent, PullRequestReviewEvent, TeamEvent, User,
+};
 use prpulse_store::GenericClient;
 use prpulse_store::{
     StoreError,
@@ -10,6 +12,7 @@ use prpulse_store::{
         MemberRow, PullRequestRow, ReviewRow, refresh_metrics, upsert_members, upsert_pull_request,
         upsert_repository, upsert_review,
     },
+    teams::{add_member, mark_team_deleted, remove_member, upsert_team},
 };
 
 /// What a delivery changes.
@@ -17,6 +20,8 @@ use prpulse_store::{
 pub enum Projection {
     PullRequest(Box<PullRequestEvent>),
     Review(Box<PullRequestReviewEvent>),
+    Team(Box<TeamEvent>),
+    Membership(Box<MembershipEvent>),
     /// Kept raw only: prpulse does not project this event (yet).
     RawOnly,
 }
@@ -46,6 +51,10 @@ impl Projection {
             EventName::PULL_REQUEST_REVIEW => {
                 Self::Review(Box::new(serde_json::from_slice(body).map_err(shape)?))
             }
+            EventName::TEAM => Self::Team(Box::new(serde_json::from_slice(body).map_err(shape)?)),
+            EventName::MEMBERSHIP => {
+                Self::Membership(Box::new(serde_json::from_slice(body).map_err(shape)?))
+            }
             _ => {
                 // Kept raw, but it must still be JSON to be worth keeping.
                 serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(shape)?;
@@ -64,7 +73,7 @@ impl Projection {
         let pull_request = match self {
             Self::PullRequest(event) => &event.pull_request,
             Self::Review(event) => &event.pull_request,
-            Self::RawOnly => return Ok(()),
+            Self::Team(_) | Self::Membership(_) | Self::RawOnly => return Ok(()),
         };
         let in_range = |field: &'static str, value: Option<i64>| match value {
             Some(value) if i32::try_from(value).is_err() => {
@@ -87,6 +96,43 @@ impl Projection {
     ) -> Result<(), StoreError> {
         match self {
             Self::RawOnly => Ok(()),
+            // Membership events carry no time, so the last applied wins; the
+            // scheduler's periodic team listing corrects any misordering.
+            Self::Team(event) => {
+                let team = &event.team;
+                upsert_team(
+                    client,
+                    team.id,
+                    &event.organization.login,
+                    team.slug.as_deref(),
+                    &team.name,
+                )
+                .await?;
+                if event.action == "deleted" || team.deleted == Some(true) {
+                    mark_team_deleted(client, team.id).await?;
+                }
+                Ok(())
+            }
+            Self::Membership(event) => {
+                let team = &event.team;
+                upsert_members(client, &mut members(bots, [Some(&event.member)])).await?;
+                upsert_team(
+                    client,
+                    team.id,
+                    &event.organization.login,
+                    team.slug.as_deref(),
+                    &team.name,
+                )
+                .await?;
+                if team.deleted == Some(true) {
+                    return mark_team_deleted(client, team.id).await;
+                }
+                match event.action.as_str() {
+                    "added" => add_member(client, team.id, event.member.id).await,
+                    "removed" => remove_member(client, team.id, event.member.id).await,
+                    _ => Ok(()),
+                }
+            }
             Self::PullRequest(event) => {
                 let pr = &event.pull_request;
                 upsert_repository(client, event.repository.id, &event.repository.full_name).await?;
@@ -109,7 +155,9 @@ impl Projection {
                 .await?;
                 let row = pull_request_row(event.repository.id, pr, delivery_id, 0);
                 upsert_pull_request(client, &row).await?;
-                let dismissed = event.action == "dismissed" || review.state == "dismissed";
+                // Webhooks say `dismissed`, the REST API (backfill) `DISMISSED`.
+                let dismissed = event.action == "dismissed"
+                    || ReviewState::parse(&review.state) == Some(ReviewState::Dismissed);
                 let submitted_state = if dismissed {
                     None
                 } else {
@@ -193,11 +241,11 @@ mod tests {
     #[test]
     fn unprojected_events_must_still_be_json() {
         assert!(matches!(
-            Projection::parse(&event("team"), br#"{"action":"created"}"#),
+            Projection::parse(&event("member"), br#"{"action":"added"}"#),
             Ok(Projection::RawOnly)
         ));
         assert!(matches!(
-            Projection::parse(&event("team"), b"not json"),
+            Projection::parse(&event("member"), b"not json"),
             Err(PayloadError::Shape { .. })
         ));
     }

@@ -1,0 +1,69 @@
+//! A hook's recent deliveries and their redelivery
+//! (`/repos/{owner}/{repo}/hooks/{hook_id}/deliveries`). GitHub keeps them
+//! for three days and never retries a failed one by itself.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::{GitHubClient, GitHubError};
+
+/// One attempt to deliver an event (a redelivery is another attempt with
+/// the same `guid`).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct HookDelivery {
+    /// The attempt's id: what a redelivery request names.
+    pub id: i64,
+    /// The event's `X-GitHub-Delivery`.
+    pub guid: String,
+    pub delivered_at: DateTime<Utc>,
+    #[serde(default)]
+    pub redelivery: bool,
+    #[serde(default)]
+    pub status_code: i64,
+    #[serde(default)]
+    pub event: String,
+    #[serde(default)]
+    pub action: Option<String>,
+}
+
+impl HookDelivery {
+    pub fn succeeded(&self) -> bool {
+        (200..300).contains(&self.status_code)
+    }
+}
+
+/// The deliveries made since `since`, newest first, following the cursor.
+pub async fn since(
+    client: &GitHubClient,
+    repo: &str,
+    hook_id: i64,
+    since: DateTime<Utc>,
+) -> Result<Vec<HookDelivery>, GitHubError> {
+    let mut next = Some(format!(
+        "/repos/{repo}/hooks/{hook_id}/deliveries?per_page=100"
+    ));
+    let mut found = Vec::new();
+    while let Some(page) = next.take() {
+        let (items, following): (Vec<HookDelivery>, _) = client.get_page(&page).await?;
+        let reached_the_end = items.iter().any(|item| item.delivered_at < since);
+        found.extend(items.into_iter().filter(|item| item.delivered_at >= since));
+        if !reached_the_end {
+            next = following;
+        }
+    }
+    Ok(found)
+}
+
+/// Asks GitHub to deliver attempt `delivery_id` again.
+pub async fn redeliver(
+    client: &GitHubClient,
+    repo: &str,
+    hook_id: i64,
+    delivery_id: i64,
+) -> Result<(), GitHubError> {
+    client
+        .post_empty(&format!(
+            "/repos/{repo}/hooks/{hook_id}/deliveries/{delivery_id}/attempts"
+        ))
+        .await
+}
