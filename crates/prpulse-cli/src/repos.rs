@@ -48,6 +48,15 @@ pub enum RepoCommand {
     Untrack { repository: String },
     /// Tracked repositories and the state of their webhooks.
     List,
+    /// Publish a repository's pull requests and reviews updated since a
+    /// date as synthetic deliveries (the workers project them). Running it
+    /// twice changes nothing: the delivery ids are deterministic.
+    Backfill {
+        repository: String,
+        /// `YYYY-MM-DD` or an RFC 3339 time.
+        #[arg(long)]
+        since: String,
+    },
 }
 
 fn keyring(service: &ServiceConfig) -> anyhow::Result<&Keyring> {
@@ -114,6 +123,7 @@ pub async fn repo(command: RepoCommand, env: &Env) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        RepoCommand::Backfill { repository, since } => run_backfill(env, &repository, &since).await,
         RepoCommand::Track { repository } => change(env, &repository, true).await,
         RepoCommand::Untrack { repository } => change(env, &repository, false).await,
     }
@@ -176,5 +186,98 @@ async fn change(env: &Env, repository: &str, track: bool) -> anyhow::Result<()> 
             let _ = tracking::set_error(&client, &name, &message).await;
             bail!("{name}: {message} (the scheduler will try again)")
         }
+    }
+}
+
+fn parse_since(since: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(since) {
+        return Ok(at.with_timezone(&chrono::Utc));
+    }
+    let date = chrono::NaiveDate::parse_from_str(since, "%Y-%m-%d")
+        .with_context(|| format!("--since {since:?}: expected YYYY-MM-DD or an RFC 3339 time"))?;
+    Ok(date.and_time(chrono::NaiveTime::MIN).and_utc())
+}
+
+async fn run_backfill(env: &Env, repository: &str, since: &str) -> anyhow::Result<()> {
+    use prpulse_scheduler::jobs::backfill::{self, Progress};
+
+    let name = RepoFullName::parse(repository)?.to_string().to_lowercase();
+    let since = parse_since(since)?;
+    let config = SchedulerConfig::from_env(env)?;
+    let keyring = keyring(&config.service)?;
+    let pool = connect_pool(
+        config.service.database_url.expose_secret(),
+        &config.service.pool,
+    )?;
+    let client = pool.get().await.context("connecting to the database")?;
+    let owner = name.split('/').next().unwrap_or_default();
+    let token = tracking::integration_token(&client, keyring, owner)
+        .await?
+        .with_context(|| {
+            format!("no integration for {owner}: run `prpulse integration add {owner}` first")
+        })?;
+    let github = GitHubClient::new(ClientSettings {
+        base_url: config.github_api_url.clone(),
+        token,
+        timeout: Duration::from_secs(30),
+        max_rate_limit_wait: config.github_max_wait,
+    })?;
+    let link = prpulse_runtime::wiring::PublisherLink::start(
+        &config.service,
+        "prpulse-cli-backfill",
+        Duration::from_secs(5),
+    );
+    if !link
+        .publisher
+        .wait_ready(config.service.amqp_connect_timeout)
+        .await
+    {
+        link.close().await;
+        bail!("RabbitMQ is not reachable: nothing was backfilled");
+    }
+    let bar = indicatif::ProgressBar::new(0).with_message(name.clone());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} pull requests")
+            .expect("a valid template"),
+    );
+    let result =
+        backfill::backfill(
+            &github,
+            &link.publisher,
+            &name,
+            since,
+            |progress| match progress {
+                Progress::Total(total) => bar.set_length(total as u64),
+                Progress::Done(done) => bar.set_position(done as u64),
+            },
+        )
+        .await;
+    bar.finish();
+    link.close().await;
+    let report = result?;
+    println!(
+        "{name}: published {} pull requests and {} reviews updated since {since}",
+        report.pull_requests, report.reviews
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_is_a_date_or_a_time() {
+        assert_eq!(
+            parse_since("2026-01-05").unwrap().to_rfc3339(),
+            "2026-01-05T00:00:00+00:00"
+        );
+        assert_eq!(
+            parse_since("2026-01-05T10:00:00+02:00")
+                .unwrap()
+                .to_rfc3339(),
+            "2026-01-05T08:00:00+00:00"
+        );
+        assert!(parse_since("last week").is_err());
     }
 }

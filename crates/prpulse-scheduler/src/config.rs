@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use prpulse_domain::BotPolicy;
 use prpulse_runtime::{ConfigError, Env, ServiceConfig};
 
 #[derive(Debug)]
@@ -23,6 +24,20 @@ pub struct SchedulerConfig {
     pub rotation_overlap: Duration,
     /// `PRPULSE_GITHUB_MAX_WAIT_MS` (default 60000): longest wait on a rate limit.
     pub github_max_wait: Duration,
+    /// `PRPULSE_BACKFILL_SINCE` (default `90d`): how far back a newly
+    /// tracked repository is backfilled.
+    pub backfill_since: Duration,
+    /// `PRPULSE_REDELIVERY_MAX_PER_RUN` (default 100) per hook.
+    pub redelivery_max_per_run: usize,
+    /// `PRPULSE_TEAM_SYNC_INTERVAL` (default `1h`).
+    pub team_sync_interval: Duration,
+    /// `PRPULSE_PAYLOAD_RETENTION` (default `90d`): raw payloads older than
+    /// this are dropped, hourly.
+    pub payload_retention: Duration,
+    /// `PRPULSE_META_INTERVAL` (default `24h`): refresh GitHub's hook ranges.
+    pub meta_interval: Duration,
+    /// `PRPULSE_BOT_LOGINS`, as for the worker (for members found by team sync).
+    pub bots: BotPolicy,
 }
 
 impl SchedulerConfig {
@@ -62,6 +77,12 @@ impl SchedulerConfig {
             rotate_after: duration("PRPULSE_SECRET_ROTATION", "90d")?,
             rotation_overlap: duration("PRPULSE_SECRET_OVERLAP", "24h")?,
             github_max_wait: env.millis("PRPULSE_GITHUB_MAX_WAIT_MS", 60_000)?,
+            backfill_since: duration("PRPULSE_BACKFILL_SINCE", "90d")?,
+            redelivery_max_per_run: env.parse("PRPULSE_REDELIVERY_MAX_PER_RUN", 100)?,
+            team_sync_interval: duration("PRPULSE_TEAM_SYNC_INTERVAL", "1h")?,
+            payload_retention: duration("PRPULSE_PAYLOAD_RETENTION", "90d")?,
+            meta_interval: duration("PRPULSE_META_INTERVAL", "24h")?,
+            bots: BotPolicy::from_list(env.get("PRPULSE_BOT_LOGINS").unwrap_or_default()),
             service,
         })
     }

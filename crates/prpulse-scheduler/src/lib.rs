@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod hooks;
+pub mod jobs;
 pub mod leader;
 pub mod metrics;
 pub mod startup;

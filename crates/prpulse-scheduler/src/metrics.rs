@@ -1,11 +1,12 @@
 //! Every metric the scheduler exports, declared once.
 
-use prometheus::{IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
 #[derive(Clone)]
 pub struct SchedulerMetrics {
     /// `prpulse_scheduler_job_runs_total{job, outcome}`: `job` is
-    /// `reconcile_hooks`; `outcome` is `ok` or `error`.
+    /// `reconcile_hooks`, `redeliver`, `backfill`, `team_sync`,
+    /// `retention` or `meta`; `outcome` is `ok` or `error`.
     pub job_runs: IntCounterVec,
     /// `prpulse_scheduler_last_success_timestamp_seconds{job}`.
     pub last_success: IntGaugeVec,
@@ -16,6 +17,14 @@ pub struct SchedulerMetrics {
     /// `prpulse_scheduler_webhooks{state}`: tracked repositories by state
     /// (`pending`, `tracked`, `untracking`, `error`).
     pub webhooks: IntGaugeVec,
+    /// `prpulse_scheduler_redeliveries_requested_total`.
+    pub redeliveries: IntCounter,
+    /// `prpulse_scheduler_unrecovered_deliveries`: failed deliveries of
+    /// consumed events GitHub still holds that prpulse has not stored.
+    pub unrecovered: IntGauge,
+    /// `prpulse_scheduler_oldest_unrecovered_delivery_age_seconds`: alert
+    /// well before it reaches GitHub's 3 days.
+    pub oldest_unrecovered_age: IntGauge,
 }
 
 impl SchedulerMetrics {
@@ -53,7 +62,22 @@ impl SchedulerMetrics {
                 ),
                 &["state"],
             )?,
+            redeliveries: IntCounter::new(
+                "prpulse_scheduler_redeliveries_requested_total",
+                "Redeliveries of failed deliveries asked of GitHub.",
+            )?,
+            unrecovered: IntGauge::new(
+                "prpulse_scheduler_unrecovered_deliveries",
+                "Failed deliveries of consumed events, within GitHub's 3 days, not yet stored.",
+            )?,
+            oldest_unrecovered_age: IntGauge::new(
+                "prpulse_scheduler_oldest_unrecovered_delivery_age_seconds",
+                "Age of the oldest unrecovered failed delivery (0 when none).",
+            )?,
         };
+        registry.register(Box::new(metrics.redeliveries.clone()))?;
+        registry.register(Box::new(metrics.unrecovered.clone()))?;
+        registry.register(Box::new(metrics.oldest_unrecovered_age.clone()))?;
         registry.register(Box::new(metrics.job_runs.clone()))?;
         registry.register(Box::new(metrics.last_success.clone()))?;
         registry.register(Box::new(metrics.is_leader.clone()))?;

@@ -1,25 +1,31 @@
-use std::{collections::HashMap, net::SocketAddr, time::Duration};
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    time::{Duration, Instant},
+};
 
 use anyhow::Context;
+use chrono::Utc;
 use prometheus::Registry;
 use prpulse_github_api::{ClientSettings, GitHubClient};
-use prpulse_runtime::wiring::{MetricsEndpoint, open_database};
+use prpulse_runtime::wiring::{MetricsEndpoint, PublisherLink, open_database};
 use prpulse_store::{
     Keyring, Pool,
-    tracking::{self, TrackedRepository},
+    tracking::{self, TrackState, TrackedRepository},
 };
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::{
     SchedulerConfig,
     hooks::{HookReconciler, Outcome},
+    jobs::{backfill, meta, redelivery, retention, teams},
     leader::Leadership,
     metrics::SchedulerMetrics,
 };
 
-const RECONCILE_HOOKS: &str = "reconcile_hooks";
+const RETENTION_EVERY: Duration = Duration::from_secs(3_600);
 
 pub struct Scheduler {
     config: SchedulerConfig,
@@ -27,6 +33,7 @@ pub struct Scheduler {
     pool: Pool,
     metrics: SchedulerMetrics,
     endpoint: MetricsEndpoint,
+    broker: PublisherLink,
 }
 
 impl Scheduler {
@@ -40,12 +47,19 @@ impl Scheduler {
         let registry = Registry::new();
         let metrics = SchedulerMetrics::register(&registry)?;
         let endpoint = MetricsEndpoint::start(&config.service, registry, "scheduler")?;
+        // Backfill publishes synthetic deliveries into the same exchange.
+        let broker = PublisherLink::start(
+            &config.service,
+            "prpulse-sync-scheduler",
+            Duration::from_secs(5),
+        );
         Ok(Self {
             config,
             keyring,
             pool,
             metrics,
             endpoint,
+            broker,
         })
     }
 
@@ -63,8 +77,9 @@ impl Scheduler {
         {
             info!("this scheduler is now the active one");
             self.metrics.is_leader.set(1);
+            let mut last_runs = HashMap::new();
             loop {
-                self.reconcile_hooks().await;
+                self.act(&mut last_runs).await;
                 tokio::select! {
                     () = stop.cancelled() => break,
                     () = tokio::time::sleep(self.config.reconcile_interval) => {}
@@ -80,31 +95,80 @@ impl Scheduler {
                 break;
             }
         }
+        self.broker.close().await;
         self.endpoint.stop().await;
         info!("prpulse-sync-scheduler stopped");
         Ok(())
     }
 
-    /// One pass over every tracked repository. A failing repository is
-    /// recorded and does not stop the others.
-    pub async fn reconcile_hooks(&self) {
+    /// One round of every job that is due.
+    async fn act(&self, last_runs: &mut HashMap<&'static str, Instant>) {
+        let mut clients = Clients::default();
         let repositories = match self.repositories().await {
             Ok(repositories) => repositories,
             Err(error) => {
                 error!(error = %format!("{error:#}"), "cannot list tracked repositories");
-                self.record(false);
+                self.record("reconcile_hooks", false);
                 return;
             }
         };
-        let mut clients: HashMap<String, GitHubClient> = HashMap::new();
+        let ok = self.reconcile_hooks(&repositories, &mut clients).await;
+        self.record("reconcile_hooks", ok);
+        let repositories = self.repositories().await.unwrap_or_default();
+        let ok = self.redeliver(&repositories, &mut clients).await;
+        self.record("redeliver", ok);
+        if repositories.iter().any(needs_backfill) {
+            let ok = self.backfill_new(&repositories, &mut clients).await;
+            self.record("backfill", ok);
+        }
+        if due(last_runs, "team_sync", self.config.team_sync_interval) {
+            let ok = self.sync_teams(&mut clients).await;
+            self.record("team_sync", ok);
+        }
+        if due(last_runs, "retention", RETENTION_EVERY) {
+            let ok = match retention::purge_old_payloads(&self.pool, self.config.payload_retention)
+                .await
+            {
+                Ok(purged) => {
+                    if purged > 0 {
+                        info!(purged, "dropped raw payloads past retention");
+                    }
+                    true
+                }
+                Err(error) => {
+                    error!(%error, "payload retention failed");
+                    false
+                }
+            };
+            self.record("retention", ok);
+        }
+        if due(last_runs, "meta", self.config.meta_interval) {
+            let ok = self.refresh_meta(&repositories, &mut clients).await;
+            self.record("meta", ok);
+        }
+        for (account, client) in &clients.by_account {
+            if let Some(remaining) = client.rate_limit().remaining {
+                self.metrics
+                    .rate_limit_remaining
+                    .with_label_values(&[account])
+                    .set(i64::try_from(remaining).unwrap_or(i64::MAX));
+            }
+        }
+        self.count_webhooks().await;
+    }
+
+    /// One pass over every tracked repository; a failing one is recorded
+    /// on its row and does not stop the others. True if all went well.
+    async fn reconcile_hooks(
+        &self,
+        repositories: &[TrackedRepository],
+        clients: &mut Clients,
+    ) -> bool {
         let mut all_ok = true;
-        for repo in &repositories {
+        for repo in repositories {
             let span = info_span!("reconcile", repository = %repo.full_name);
             let result = async {
-                if !clients.contains_key(&repo.account) {
-                    clients.insert(repo.account.clone(), self.github_for(&repo.account).await?);
-                }
-                let github = &clients[&repo.account];
+                let github = clients.get(self, &repo.account).await?;
                 let reconciler = HookReconciler {
                     github,
                     pool: &self.pool,
@@ -113,14 +177,7 @@ impl Scheduler {
                     rotate_after: self.config.rotate_after,
                     rotation_overlap: self.config.rotation_overlap,
                 };
-                let outcome = reconciler.reconcile(repo).await?;
-                if let Some(remaining) = github.rate_limit().remaining {
-                    self.metrics
-                        .rate_limit_remaining
-                        .with_label_values(&[&repo.account])
-                        .set(i64::try_from(remaining).unwrap_or(i64::MAX));
-                }
-                anyhow::Ok(outcome)
+                anyhow::Ok(reconciler.reconcile(repo).await?)
             }
             .instrument(span.clone())
             .await;
@@ -138,8 +195,145 @@ impl Scheduler {
                 }
             }
         }
-        self.record(all_ok);
-        self.count_webhooks().await;
+        all_ok
+    }
+
+    async fn redeliver(&self, repositories: &[TrackedRepository], clients: &mut Clients) -> bool {
+        let mut all_ok = true;
+        let mut unrecovered = 0;
+        let mut oldest: Option<chrono::DateTime<Utc>> = None;
+        for repo in repositories
+            .iter()
+            .filter(|repo| repo.state == TrackState::Tracked)
+        {
+            let Some(hook_id) = repo.hook_id else {
+                continue;
+            };
+            let result = async {
+                let github = clients.get(self, &repo.account).await?;
+                anyhow::Ok(
+                    redelivery::redeliver_failed(
+                        github,
+                        &self.pool,
+                        &repo.full_name,
+                        hook_id,
+                        self.config.redelivery_max_per_run,
+                    )
+                    .await?,
+                )
+            }
+            .await;
+            match result {
+                Ok(report) => {
+                    if report.requested > 0 {
+                        info!(repository = %repo.full_name, requested = report.requested, "asked GitHub to redeliver failed deliveries");
+                    }
+                    self.metrics.redeliveries.inc_by(report.requested as u64);
+                    unrecovered += report.unrecovered;
+                    oldest = match (oldest, report.oldest_unrecovered) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                }
+                Err(error) => {
+                    all_ok = false;
+                    error!(repository = %repo.full_name, error = %format!("{error:#}"), "redelivery failed");
+                }
+            }
+        }
+        self.metrics
+            .unrecovered
+            .set(i64::try_from(unrecovered).unwrap_or(i64::MAX));
+        self.metrics
+            .oldest_unrecovered_age
+            .set(oldest.map_or(0, |first| (Utc::now() - first).num_seconds().max(0)));
+        all_ok
+    }
+
+    async fn backfill_new(
+        &self,
+        repositories: &[TrackedRepository],
+        clients: &mut Clients,
+    ) -> bool {
+        let since =
+            Utc::now() - chrono::Duration::from_std(self.config.backfill_since).unwrap_or_default();
+        let mut all_ok = true;
+        for repo in repositories.iter().filter(|repo| needs_backfill(repo)) {
+            let result = async {
+                let github = clients.get(self, &repo.account).await?;
+                let report = backfill::backfill(
+                    github,
+                    &self.broker.publisher,
+                    &repo.full_name,
+                    since,
+                    |_| {},
+                )
+                .await?;
+                let client = self.pool.get().await?;
+                tracking::set_backfilled(&client, &repo.full_name).await?;
+                anyhow::Ok(report)
+            }
+            .await;
+            match result {
+                Ok(report) => {
+                    info!(repository = %repo.full_name, pull_requests = report.pull_requests, reviews = report.reviews, "backfilled")
+                }
+                Err(error) => {
+                    all_ok = false;
+                    error!(repository = %repo.full_name, error = %format!("{error:#}"), "backfill failed; it is tried again next run");
+                }
+            }
+        }
+        all_ok
+    }
+
+    async fn sync_teams(&self, clients: &mut Clients) -> bool {
+        let organizations = match self.pool.get().await {
+            Ok(client) => tracking::organizations(&client).await.unwrap_or_default(),
+            Err(_) => return false,
+        };
+        let mut all_ok = true;
+        for org in organizations {
+            let result = async {
+                let github = clients.get(self, &org).await?;
+                anyhow::Ok(teams::sync_teams(github, &self.pool, &org, &self.config.bots).await?)
+            }
+            .await;
+            match result {
+                Ok(count) => info!(organization = %org, teams = count, "teams synced"),
+                Err(error) => {
+                    all_ok = false;
+                    error!(organization = %org, error = %format!("{error:#}"), "team sync failed");
+                }
+            }
+        }
+        all_ok
+    }
+
+    async fn refresh_meta(
+        &self,
+        repositories: &[TrackedRepository],
+        clients: &mut Clients,
+    ) -> bool {
+        // Any integration's token will do: /meta is the same for everyone.
+        let Some(account) = repositories.first().map(|repo| repo.account.clone()) else {
+            return true;
+        };
+        let result = async {
+            let github = clients.get(self, &account).await?;
+            anyhow::Ok(meta::refresh_hook_ranges(github, &self.pool).await?)
+        }
+        .await;
+        match result {
+            Ok(ranges) => {
+                info!(ranges, "GitHub hook ranges refreshed");
+                true
+            }
+            Err(error) => {
+                error!(error = %format!("{error:#}"), "refreshing GitHub's hook ranges failed");
+                false
+            }
+        }
     }
 
     async fn repositories(&self) -> anyhow::Result<Vec<TrackedRepository>> {
@@ -147,32 +341,17 @@ impl Scheduler {
         Ok(tracking::repositories(&client).await?)
     }
 
-    async fn github_for(&self, account: &str) -> anyhow::Result<GitHubClient> {
-        let client = self.pool.get().await?;
-        let token: SecretString = tracking::integration_token(&client, &self.keyring, account)
-            .await?
-            .with_context(|| {
-                format!("no integration for {account}: run `prpulse integration add {account}`")
-            })?;
-        Ok(GitHubClient::new(ClientSettings {
-            base_url: self.config.github_api_url.clone(),
-            token,
-            timeout: Duration::from_secs(30),
-            max_rate_limit_wait: self.config.github_max_wait,
-        })?)
-    }
-
-    fn record(&self, ok: bool) {
+    fn record(&self, job: &'static str, ok: bool) {
         let outcome = if ok { "ok" } else { "error" };
         self.metrics
             .job_runs
-            .with_label_values(&[RECONCILE_HOOKS, outcome])
+            .with_label_values(&[job, outcome])
             .inc();
         if ok {
             self.metrics
                 .last_success
-                .with_label_values(&[RECONCILE_HOOKS])
-                .set(chrono::Utc::now().timestamp());
+                .with_label_values(&[job])
+                .set(Utc::now().timestamp());
         }
     }
 
@@ -193,5 +372,47 @@ impl Scheduler {
                 .with_label_values(&[state])
                 .set(i64::try_from(count).unwrap_or(i64::MAX));
         }
+    }
+}
+
+fn needs_backfill(repo: &TrackedRepository) -> bool {
+    repo.state == TrackState::Tracked && repo.backfilled_at.is_none()
+}
+
+fn due(last_runs: &mut HashMap<&'static str, Instant>, job: &'static str, every: Duration) -> bool {
+    let now = Instant::now();
+    let is_due = last_runs
+        .get(job)
+        .is_none_or(|last| now.duration_since(*last) >= every);
+    if is_due {
+        last_runs.insert(job, now);
+    }
+    is_due
+}
+
+/// One GitHub client per integration, for one round.
+#[derive(Default)]
+struct Clients {
+    by_account: HashMap<String, GitHubClient>,
+}
+
+impl Clients {
+    async fn get(&mut self, scheduler: &Scheduler, account: &str) -> anyhow::Result<&GitHubClient> {
+        if !self.by_account.contains_key(account) {
+            let client = scheduler.pool.get().await?;
+            let token = tracking::integration_token(&client, &scheduler.keyring, account)
+                .await?
+                .with_context(|| {
+                    format!("no integration for {account}: run `prpulse integration add {account}`")
+                })?;
+            let github = GitHubClient::new(ClientSettings {
+                base_url: scheduler.config.github_api_url.clone(),
+                token,
+                timeout: Duration::from_secs(30),
+                max_rate_limit_wait: scheduler.config.github_max_wait,
+            })?;
+            self.by_account.insert(account.to_owned(), github);
+        }
+        Ok(&self.by_account[account])
     }
 }

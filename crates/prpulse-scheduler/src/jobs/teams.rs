@@ -1,0 +1,49 @@
+//! Team sync: every team of each organisation integration and its members,
+//! listed from the REST API. Listing is the source of truth; events only
+//! keep the tables fresh between runs.
+
+use prpulse_domain::BotPolicy;
+use prpulse_github_api::{GitHubClient, GitHubError, orgs};
+use prpulse_store::{
+    Pool, StoreError,
+    projection::{MemberRow, upsert_members},
+    teams::{replace_members, upsert_team},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TeamSyncError {
+    #[error(transparent)]
+    GitHub(#[from] GitHubError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Returns how many teams were synced.
+pub async fn sync_teams(
+    github: &GitHubClient,
+    pool: &Pool,
+    org: &str,
+    bots: &BotPolicy,
+) -> Result<usize, TeamSyncError> {
+    let teams = orgs::teams(github, org).await?;
+    for team in &teams {
+        let members = orgs::team_members(github, org, &team.slug).await?;
+        let mut client = pool.get().await.map_err(StoreError::from)?;
+        let transaction = client.transaction().await.map_err(StoreError::from)?;
+        upsert_team(&transaction, team.id, org, Some(&team.slug), &team.name).await?;
+        let mut rows: Vec<MemberRow<'_>> = members
+            .iter()
+            .map(|member| MemberRow {
+                github_id: member.id,
+                login: &member.login,
+                user_type: member.kind.as_deref(),
+                is_bot: bots.is_bot(&member.login, member.kind.as_deref()),
+            })
+            .collect();
+        upsert_members(&transaction, &mut rows).await?;
+        let ids: Vec<i64> = members.iter().map(|member| member.id).collect();
+        replace_members(&transaction, team.id, &ids).await?;
+        transaction.commit().await.map_err(StoreError::from)?;
+    }
+    Ok(teams.len())
+}
