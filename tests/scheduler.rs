@@ -327,3 +327,236 @@ async fn of_two_schedulers_one_acts_and_the_other_takes_over_when_it_dies() {
     assert_eq!(creates, 2);
     let _ = schedulers[standby].start_kill();
 }
+
+async fn wait_until(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !check().await {
+        assert!(Instant::now() < deadline, "{what} did not happen in 20 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn only_failed_unstored_consumed_deliveries_are_redelivered_once() {
+    let setup = Setup::start().await;
+    assert_success(&setup.prpulse(&["repo", "track", "acme/api"]).await);
+    let (hook, _) = setup.only_hook("acme/api");
+    let github = &setup.github;
+    github.add_delivery(
+        hook,
+        1,
+        "11111111-0000-11f0-8000-000000000001",
+        "pull_request",
+        202,
+        60,
+    );
+    github.add_delivery(
+        hook,
+        2,
+        "22222222-0000-11f0-8000-000000000002",
+        "pull_request",
+        503,
+        50,
+    );
+    github.add_delivery(
+        hook,
+        3,
+        "33333333-0000-11f0-8000-000000000003",
+        "push",
+        500,
+        40,
+    );
+    github.add_delivery(
+        hook,
+        4,
+        "44444444-0000-11f0-8000-000000000004",
+        "pull_request_review",
+        503,
+        30,
+    );
+    github.add_delivery(
+        hook,
+        5,
+        "55555555-0000-11f0-8000-000000000005",
+        "pull_request",
+        503,
+        20,
+    );
+    github.add_delivery(
+        hook,
+        6,
+        "55555555-0000-11f0-8000-000000000005",
+        "pull_request",
+        202,
+        10,
+    );
+    github.add_delivery(
+        hook,
+        7,
+        "77777777-0000-11f0-8000-000000000007",
+        "pull_request",
+        503,
+        5 * 24 * 60,
+    );
+    // #4 failed at GitHub's end, but prpulse has it (a second hook got it).
+    setup
+        .stack
+        .db
+        .client()
+        .await
+        .execute(
+            "INSERT INTO deliveries (delivery_id, event, source, received_at, outcome)
+             VALUES ('44444444-0000-11f0-8000-000000000004', 'pull_request_review', 'webhook', now(), 'stored')",
+            &[],
+        )
+        .await
+        .unwrap();
+    let mut scheduler = setup.scheduler(&[]);
+    eventually("a redelivery", || !github.redeliveries().is_empty()).await;
+    // Several more rounds: the redelivered event now has a good attempt.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let _ = scheduler.start_kill();
+    assert_eq!(github.redeliveries(), [(hook, 2)]);
+}
+
+#[tokio::test]
+async fn backfill_twice_gives_identical_rows() {
+    let setup = Setup::start().await;
+    let mut stack_worker = setup.stack.worker_command().spawn().unwrap();
+    let github = &setup.github;
+    github.add_repository("acme/api", 10);
+    let ada = Person::user(1, "ada");
+    let grace = Person::user(2, "grace");
+    let created = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+    let repo = Repo::new(10, "acme/api");
+    let body = |delivery: &Delivery| -> serde_json::Value {
+        serde_json::from_slice::<serde_json::Value>(&delivery.body).unwrap()["pull_request"].clone()
+    };
+    let merged = PullRequestBuilder::new(&repo, 1, &ada, created);
+    let review = |id: i64, state: &str, minutes: i64| {
+        serde_json::json!({
+            "id": id, "node_id": format!("PRR_{id}"), "user": {"login": "grace", "id": 2, "type": "User"},
+            "body": "", "state": state, "author_association": "MEMBER",
+            "submitted_at": (created + chrono::Duration::minutes(minutes)).to_rfc3339(),
+            "commit_id": "ec26c3e57ca3a959ca5aad62de7213c562f8c821"
+        })
+    };
+    github.add_pull_request(
+        "acme/api",
+        body(&merged.merged(created + chrono::Duration::hours(3), &grace)),
+        vec![review(501, "APPROVED", 90), review(502, "PENDING", 95)],
+    );
+    let open = PullRequestBuilder::new(&repo, 2, &grace, created);
+    github.add_pull_request("acme/api", body(&open.opened()), vec![]);
+    let old = PullRequestBuilder::new(
+        &repo,
+        3,
+        &ada,
+        Utc.with_ymd_and_hms(2025, 6, 1, 9, 0, 0).unwrap(),
+    );
+    github.add_pull_request("acme/api", body(&old.opened()), vec![]);
+
+    let first = setup
+        .prpulse(&["repo", "backfill", "acme/api", "--since", "2026-01-01"])
+        .await;
+    assert_success(&first);
+    assert!(
+        String::from_utf8_lossy(&first.stdout).contains("published 2 pull requests and 1 reviews")
+    );
+    setup.stack.wait_for_deliveries(3).await;
+    let rows = setup.stack.db.pr_metrics().await;
+    assert_eq!(
+        rows.len(),
+        2,
+        "the pull request older than --since is left out"
+    );
+    let merged_row = setup.stack.db.pr("acme/api", 1).await;
+    assert_eq!(merged_row["cycle_time_seconds"], 3 * 3600);
+    assert_eq!(merged_row["review_time_seconds"], 90 * 60);
+    assert_eq!(merged_row["first_approval_at"], "2026-03-02T10:30:00+00:00");
+
+    assert_success(
+        &setup
+            .prpulse(&["repo", "backfill", "acme/api", "--since", "2026-01-01"])
+            .await,
+    );
+    let stack = &setup.stack;
+    wait_until("the second backfill's deliveries to drain", async || {
+        prpulse_e2e::broker::ready_messages(&stack.topology.work_queue()).await == 0
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        setup.stack.db.deliveries().await,
+        3,
+        "the second run added nothing"
+    );
+    assert_eq!(setup.stack.db.pr_metrics().await, rows);
+    let source = setup
+        .stack
+        .db
+        .count("SELECT count(*) FROM deliveries WHERE source = 'backfill'")
+        .await;
+    assert_eq!(source, 3);
+    let _ = stack_worker.start_kill();
+}
+
+#[tokio::test]
+async fn teams_are_synced_and_payloads_past_retention_dropped_and_meta_stored() {
+    let setup = Setup::start().await;
+    assert_success(&setup.prpulse(&["repo", "track", "acme/api"]).await);
+    let github = &setup.github;
+    github.set_team("acme", 3253328, "platform", &[(1, "ada"), (2, "grace")]);
+    github.set_meta_hooks(&["192.30.252.0/22", "185.199.108.0/22"]);
+    let client = setup.stack.db.client().await;
+    client
+        .batch_execute(
+            "INSERT INTO deliveries (delivery_id, event, source, received_at, outcome, payload) VALUES
+             ('old', 'team', 'webhook', now() - interval '2 days', 'stored', '\\x7b7d'),
+             ('new', 'team', 'webhook', now(), 'stored', '\\x7b7d')",
+        )
+        .await
+        .unwrap();
+    let mut scheduler = setup.scheduler(&[
+        ("PRPULSE_TEAM_SYNC_INTERVAL", "200ms"),
+        ("PRPULSE_PAYLOAD_RETENTION", "1d"),
+    ]);
+    let pool = setup.stack.db.pool();
+    let members = async || {
+        let client = pool.get().await.unwrap();
+        prpulse_store::teams::member_logins(&client, 3253328)
+            .await
+            .unwrap()
+    };
+    wait_until("the team sync", async || {
+        members().await == ["ada", "grace"]
+    })
+    .await;
+    github.set_team("acme", 3253328, "platform", &[(1, "ada")]);
+    wait_until("grace leaving the team", async || {
+        members().await == ["ada"]
+    })
+    .await;
+    let kept = |id: &'static str| {
+        let client = &client;
+        async move {
+            client
+                .query_one(
+                    "SELECT payload IS NOT NULL FROM deliveries WHERE delivery_id = $1",
+                    &[&id],
+                )
+                .await
+                .unwrap()
+                .get::<_, bool>(0)
+        }
+    };
+    assert!(!kept("old").await, "past retention");
+    assert!(kept("new").await);
+    let ranges = setup
+        .stack
+        .db
+        .count("SELECT count(*) FROM allowed_sources WHERE origin = 'github'")
+        .await;
+    assert_eq!(ranges, 2);
+    let _ = scheduler.start_kill();
+}

@@ -1,7 +1,8 @@
-//! A fake of GitHub's repository-hooks API (wiremock) with the state a
-//! real one keeps: hooks created, read, patched and deleted, with the
-//! shapes, status codes and messages of GitHub's REST docs. It remembers
-//! each hook's secret, so a test can sign deliveries as GitHub would.
+//! A fake of the parts of GitHub's REST API prpulse uses (wiremock), with
+//! the state a real one keeps and the shapes, status codes and messages of
+//! GitHub's REST docs: repository hooks (remembering each secret, so a
+//! test can sign deliveries as GitHub would), hook deliveries and their
+//! redelivery, pull requests and reviews, organisation teams, `/meta`.
 
 use std::{
     collections::BTreeMap,
@@ -22,6 +23,16 @@ struct State {
     /// `admin:repo_hook`.
     without_hook_scope: bool,
     tokens_seen: Vec<String>,
+    /// Delivery attempts by hook, newest first, as GitHub lists them.
+    deliveries: BTreeMap<i64, Vec<Value>>,
+    redeliveries: Vec<(i64, i64)>,
+    repositories: BTreeMap<String, Value>,
+    /// Full pull requests by repository, and their reviews by number.
+    pulls: BTreeMap<String, Vec<Value>>,
+    reviews: BTreeMap<(String, i64), Vec<Value>>,
+    /// Teams by organisation, each with its members.
+    teams: BTreeMap<String, Vec<(Value, Vec<Value>)>>,
+    meta_hooks: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -39,6 +50,11 @@ impl FakeGitHub {
         }));
         Mock::given(path_regex(r"^/repos/[^/]+/[^/]+/hooks(/\d+)?$"))
             .respond_with(Hooks(state.clone()))
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        Mock::given(path_regex(r"^/(repos|orgs|meta)"))
+            .respond_with(Api(state.clone()))
             .mount(&server)
             .await;
         Self {
@@ -92,6 +108,90 @@ impl FakeGitHub {
     pub fn tokens_seen(&self) -> Vec<String> {
         self.state().tokens_seen.clone()
     }
+
+    /// Adds a delivery attempt to `hook_id`'s list, `minutes_ago`.
+    pub fn add_delivery(
+        &self,
+        hook_id: i64,
+        attempt: i64,
+        guid: &str,
+        event: &str,
+        status_code: u16,
+        minutes_ago: i64,
+    ) {
+        let delivered = chrono::Utc::now() - chrono::Duration::minutes(minutes_ago);
+        let item = delivery_json(attempt, guid, event, status_code, delivered, false);
+        let mut state = self.state();
+        let list = state.deliveries.entry(hook_id).or_default();
+        list.push(item);
+        list.sort_by(|a, b| b["delivered_at"].as_str().cmp(&a["delivered_at"].as_str()));
+    }
+
+    /// The (hook, attempt) redeliveries asked for.
+    pub fn redeliveries(&self) -> Vec<(i64, i64)> {
+        self.state().redeliveries.clone()
+    }
+
+    pub fn add_repository(&self, full_name: &str, id: i64) {
+        let (owner, name) = full_name.split_once('/').unwrap();
+        self.state().repositories.insert(
+            full_name.to_owned(),
+            json!({"id": id, "node_id": format!("R_{id}"), "name": name, "full_name": full_name,
+                   "private": false, "owner": {"login": owner, "id": id * 10, "type": "Organization"}}),
+        );
+    }
+
+    /// A pull request as `GET /repos/{repo}/pulls/{number}` returns it.
+    pub fn add_pull_request(&self, repo: &str, pull_request: Value, reviews: Vec<Value>) {
+        let number = pull_request["number"].as_i64().unwrap();
+        let mut state = self.state();
+        state
+            .pulls
+            .entry(repo.to_owned())
+            .or_default()
+            .push(pull_request);
+        state.reviews.insert((repo.to_owned(), number), reviews);
+    }
+
+    pub fn set_team(&self, org: &str, id: i64, slug: &str, members: &[(i64, &str)]) {
+        let team = json!({"id": id, "node_id": format!("T_{id}"), "name": slug, "slug": slug,
+                          "description": null, "privacy": "closed", "permission": "pull"});
+        let members = members
+            .iter()
+            .map(|(id, login)| json!({"login": login, "id": id, "type": "User", "site_admin": false}))
+            .collect();
+        let mut state = self.state();
+        let teams = state.teams.entry(org.to_owned()).or_default();
+        teams.retain(|(existing, _)| existing["id"] != id);
+        teams.push((team, members));
+    }
+
+    pub fn set_meta_hooks(&self, ranges: &[&str]) {
+        self.state().meta_hooks = ranges.iter().map(|r| (*r).to_owned()).collect();
+    }
+}
+
+fn delivery_json(
+    attempt: i64,
+    guid: &str,
+    event: &str,
+    status_code: u16,
+    delivered: chrono::DateTime<chrono::Utc>,
+    redelivery: bool,
+) -> Value {
+    json!({
+        "id": attempt,
+        "guid": guid,
+        "delivered_at": delivered.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "redelivery": redelivery,
+        "duration": 0.27,
+        "status": if (200..300).contains(&status_code) { "OK" } else { "Service Unavailable" },
+        "status_code": status_code,
+        "event": event,
+        "action": "opened",
+        "installation_id": null,
+        "repository_id": 10
+    })
 }
 
 fn hook_json(repo: &str, id: i64, events: &Value, url: &str) -> Value {
@@ -218,6 +318,108 @@ impl Respond for Hooks {
                 None => not_found(),
             },
             _ => ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})),
+        }
+    }
+}
+
+/// Everything but the hooks themselves.
+struct Api(Arc<Mutex<State>>);
+
+impl Respond for Api {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let mut state = self.0.lock().unwrap();
+        let segments: Vec<&str> = request.url.path().trim_matches('/').split('/').collect();
+        let ok = |body: Value| ResponseTemplate::new(200).set_body_json(body);
+        match (request.method.as_str(), segments.as_slice()) {
+            ("GET", ["meta"]) => ok(json!({
+                "verifiable_password_authentication": false,
+                "hooks": state.meta_hooks,
+                "web": ["192.30.252.0/22"],
+            })),
+            ("GET", ["repos", owner, name]) => {
+                match state.repositories.get(&format!("{owner}/{name}")) {
+                    Some(repository) => ok(repository.clone()),
+                    None => not_found(),
+                }
+            }
+            ("GET", ["repos", _, _, "hooks", hook, "deliveries"]) => {
+                let hook: i64 = hook.parse().unwrap_or_default();
+                ok(Value::Array(
+                    state.deliveries.get(&hook).cloned().unwrap_or_default(),
+                ))
+            }
+            (
+                "POST",
+                [
+                    "repos",
+                    _,
+                    _,
+                    "hooks",
+                    hook,
+                    "deliveries",
+                    attempt,
+                    "attempts",
+                ],
+            ) => {
+                let hook: i64 = hook.parse().unwrap_or_default();
+                let attempt: i64 = attempt.parse().unwrap_or_default();
+                state.redeliveries.push((hook, attempt));
+                // GitHub lists the redelivery as a new attempt of the same
+                // event; this one reaches prpulse and succeeds.
+                let list = state.deliveries.entry(hook).or_default();
+                if let Some(original) = list.iter().find(|d| d["id"] == attempt).cloned() {
+                    let retry = delivery_json(
+                        attempt + 1_000_000,
+                        original["guid"].as_str().unwrap_or_default(),
+                        original["event"].as_str().unwrap_or_default(),
+                        202,
+                        chrono::Utc::now(),
+                        true,
+                    );
+                    list.insert(0, retry);
+                }
+                ResponseTemplate::new(202).set_body_json(json!({}))
+            }
+            ("GET", ["repos", owner, name, "pulls"]) => {
+                let mut pulls = state
+                    .pulls
+                    .get(&format!("{owner}/{name}"))
+                    .cloned()
+                    .unwrap_or_default();
+                pulls.sort_by(|a, b| b["updated_at"].as_str().cmp(&a["updated_at"].as_str()));
+                ok(Value::Array(pulls))
+            }
+            ("GET", ["repos", owner, name, "pulls", number]) => {
+                let number: i64 = number.parse().unwrap_or_default();
+                state
+                    .pulls
+                    .get(&format!("{owner}/{name}"))
+                    .and_then(|pulls| pulls.iter().find(|p| p["number"] == number).cloned())
+                    .map_or_else(not_found, ok)
+            }
+            ("GET", ["repos", owner, name, "pulls", number, "reviews"]) => {
+                let number: i64 = number.parse().unwrap_or_default();
+                ok(Value::Array(
+                    state
+                        .reviews
+                        .get(&(format!("{owner}/{name}"), number))
+                        .cloned()
+                        .unwrap_or_default(),
+                ))
+            }
+            ("GET", ["orgs", org, "teams"]) => ok(Value::Array(
+                state
+                    .teams
+                    .get(*org)
+                    .map(|teams| teams.iter().map(|(team, _)| team.clone()).collect())
+                    .unwrap_or_default(),
+            )),
+            ("GET", ["orgs", org, "teams", slug, "members"]) => state
+                .teams
+                .get(*org)
+                .and_then(|teams| teams.iter().find(|(team, _)| team["slug"] == *slug))
+                .map_or_else(not_found, |(_, members)| ok(Value::Array(members.clone()))),
+            _ => not_found(),
         }
     }
 }
