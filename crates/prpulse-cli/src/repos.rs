@@ -129,24 +129,56 @@ pub async fn repo(command: RepoCommand, env: &Env) -> anyhow::Result<()> {
     }
 }
 
-/// Records the wish, then reconciles that one repository at once, so the
-/// operator sees GitHub's answer (a missing scope, say) right away. The
-/// scheduler keeps it so from then on.
-async fn change(env: &Env, repository: &str, track: bool) -> anyhow::Result<()> {
+/// What a command on one repository needs: its normalised name, the
+/// scheduler's configuration, the database, and GitHub with the token of
+/// the repository owner's integration.
+struct RepoContext {
+    name: String,
+    config: SchedulerConfig,
+    pool: prpulse_store::Pool,
+    github: GitHubClient,
+}
+
+async fn repo_context(env: &Env, repository: &str) -> anyhow::Result<RepoContext> {
     let name = RepoFullName::parse(repository)?.to_string().to_lowercase();
     let config = SchedulerConfig::from_env(env)?;
-    let keyring = keyring(&config.service)?;
     let pool = connect_pool(
         config.service.database_url.expose_secret(),
         &config.service.pool,
     )?;
     let client = pool.get().await.context("connecting to the database")?;
     let owner = name.split('/').next().unwrap_or_default();
-    let token = tracking::integration_token(&client, keyring, owner)
+    let token = tracking::integration_token(&client, keyring(&config.service)?, owner)
         .await?
         .with_context(|| {
             format!("no integration for {owner}: run `prpulse integration add {owner}` first")
         })?;
+    let github = GitHubClient::new(ClientSettings {
+        base_url: config.github_api_url.clone(),
+        token,
+        timeout: Duration::from_secs(30),
+        max_rate_limit_wait: config.github_max_wait,
+    })?;
+    drop(client);
+    Ok(RepoContext {
+        name,
+        config,
+        pool,
+        github,
+    })
+}
+
+/// Records the wish, then reconciles that one repository at once, so the
+/// operator sees GitHub's answer (a missing scope, say) right away. The
+/// scheduler keeps it so from then on.
+async fn change(env: &Env, repository: &str, track: bool) -> anyhow::Result<()> {
+    let RepoContext {
+        name,
+        config,
+        pool,
+        github,
+    } = repo_context(env, repository).await?;
+    let client = pool.get().await.context("connecting to the database")?;
     if track {
         tracking::track(&client, &name).await?;
     } else if !tracking::untrack(&client, &name).await? {
@@ -157,16 +189,10 @@ async fn change(env: &Env, repository: &str, track: bool) -> anyhow::Result<()> 
         .into_iter()
         .find(|repo| repo.full_name == name)
         .context("the repository vanished while being changed")?;
-    let github = GitHubClient::new(ClientSettings {
-        base_url: config.github_api_url.clone(),
-        token,
-        timeout: Duration::from_secs(30),
-        max_rate_limit_wait: config.github_max_wait,
-    })?;
     let reconciler = HookReconciler {
         github: &github,
         pool: &pool,
-        keyring,
+        keyring: keyring(&config.service)?,
         hook_url: &config.hook_url,
         rotate_after: config.rotate_after,
         rotation_overlap: config.rotation_overlap,
@@ -201,27 +227,13 @@ fn parse_since(since: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
 async fn run_backfill(env: &Env, repository: &str, since: &str) -> anyhow::Result<()> {
     use prpulse_scheduler::jobs::backfill::{self, Progress};
 
-    let name = RepoFullName::parse(repository)?.to_string().to_lowercase();
     let since = parse_since(since)?;
-    let config = SchedulerConfig::from_env(env)?;
-    let keyring = keyring(&config.service)?;
-    let pool = connect_pool(
-        config.service.database_url.expose_secret(),
-        &config.service.pool,
-    )?;
-    let client = pool.get().await.context("connecting to the database")?;
-    let owner = name.split('/').next().unwrap_or_default();
-    let token = tracking::integration_token(&client, keyring, owner)
-        .await?
-        .with_context(|| {
-            format!("no integration for {owner}: run `prpulse integration add {owner}` first")
-        })?;
-    let github = GitHubClient::new(ClientSettings {
-        base_url: config.github_api_url.clone(),
-        token,
-        timeout: Duration::from_secs(30),
-        max_rate_limit_wait: config.github_max_wait,
-    })?;
+    let RepoContext {
+        name,
+        config,
+        github,
+        ..
+    } = repo_context(env, repository).await?;
     let link = prpulse_runtime::wiring::PublisherLink::start(
         &config.service,
         "prpulse-cli-backfill",

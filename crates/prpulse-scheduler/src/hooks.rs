@@ -115,14 +115,7 @@ impl HookReconciler<'_> {
         let client = self.pool.get().await.map_err(StoreError::from)?;
         match hooks::create(self.github, &repo.full_name, &desired).await {
             Ok(hook) => {
-                set_hook_secret(
-                    &client,
-                    self.keyring,
-                    hook.id,
-                    secret.expose_secret().as_bytes(),
-                    None,
-                )
-                .await?;
+                self.store_secret(&client, hook.id, &secret).await?;
                 tracking::set_hook(&client, &repo.full_name, hook.id, false).await?;
                 Ok(Outcome::Installed)
             }
@@ -135,20 +128,30 @@ impl HookReconciler<'_> {
                     return Err(ReconcileError::NoHookToAdopt(self.hook_url.to_owned()));
                 };
                 // Its old secret is unknown to us: replace it, storing ours first.
-                set_hook_secret(
-                    &client,
-                    self.keyring,
-                    hook.id,
-                    secret.expose_secret().as_bytes(),
-                    None,
-                )
-                .await?;
+                self.store_secret(&client, hook.id, &secret).await?;
                 tracking::set_hook(&client, &repo.full_name, hook.id, true).await?;
                 self.send_secret(&client, repo, hook.id, &secret).await?;
                 Ok(Outcome::Adopted)
             }
             Err(error) => Err(error.into()),
         }
+    }
+
+    /// Stores `secret` as the hook's only secret.
+    async fn store_secret(
+        &self,
+        client: &impl prpulse_store::GenericClient,
+        hook_id: i64,
+        secret: &SecretString,
+    ) -> Result<(), StoreError> {
+        set_hook_secret(
+            client,
+            self.keyring,
+            hook_id,
+            secret.expose_secret().as_bytes(),
+            None,
+        )
+        .await
     }
 
     /// Sends the hook its full desired config with `secret`, and clears

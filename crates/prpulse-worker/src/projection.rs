@@ -3,7 +3,8 @@
 
 use prpulse_domain::{BotPolicy, DeliveryId, EventName, ReviewState};
 use prpulse_github::payload::{
-    MembershipEvent, PullRequest, PullRequestEvent, PullRequestReviewEvent, TeamEvent, User,
+    MembershipEvent, Organization, PullRequest, PullRequestEvent, PullRequestReviewEvent, Team,
+    TeamEvent, User,
 };
 use prpulse_store::GenericClient;
 use prpulse_store::{
@@ -100,15 +101,8 @@ impl Projection {
             // scheduler's periodic team listing corrects any misordering.
             Self::Team(event) => {
                 let team = &event.team;
-                upsert_team(
-                    client,
-                    team.id,
-                    &event.organization.login,
-                    team.slug.as_deref(),
-                    &team.name,
-                )
-                .await?;
-                if event.action == "deleted" || team.deleted == Some(true) {
+                record_team(client, team, &event.organization).await?;
+                if event.action == "deleted" {
                     mark_team_deleted(client, team.id).await?;
                 }
                 Ok(())
@@ -116,16 +110,8 @@ impl Projection {
             Self::Membership(event) => {
                 let team = &event.team;
                 upsert_members(client, &mut members(bots, [Some(&event.member)])).await?;
-                upsert_team(
-                    client,
-                    team.id,
-                    &event.organization.login,
-                    team.slug.as_deref(),
-                    &team.name,
-                )
-                .await?;
-                if team.deleted == Some(true) {
-                    return mark_team_deleted(client, team.id).await;
+                if record_team(client, team, &event.organization).await? {
+                    return Ok(());
                 }
                 match event.action.as_str() {
                     "added" => add_member(client, team.id, event.member.id).await,
@@ -180,6 +166,27 @@ impl Projection {
             }
         }
     }
+}
+
+/// Upserts the team as the payload shows it; true if it is deleted.
+async fn record_team(
+    client: &impl GenericClient,
+    team: &Team,
+    organization: &Organization,
+) -> Result<bool, StoreError> {
+    upsert_team(
+        client,
+        team.id,
+        &organization.login,
+        team.slug.as_deref(),
+        &team.name,
+    )
+    .await?;
+    let deleted = team.deleted == Some(true);
+    if deleted {
+        mark_team_deleted(client, team.id).await?;
+    }
+    Ok(deleted)
 }
 
 fn members<'a, const N: usize>(
