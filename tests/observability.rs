@@ -1,6 +1,7 @@
-//! What SREs see: both binaries' `/metrics` after real traffic count that
-//! traffic, the worker reports the depth of the dead-letter queue, and the
-//! dashboards and alerts in `deploy/` query only metrics that exist.
+//! What SREs see: ingest's and the worker's `/metrics` after real traffic
+//! count that traffic, the worker reports the depth of the dead-letter
+//! queue, the sync-scheduler's say it acts and count its reconciliation, and
+//! the dashboards and alerts in `deploy/` query only metrics that exist.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -10,22 +11,28 @@ use std::{
 };
 
 use chrono::{TimeZone, Utc};
-use prpulse_e2e::{Delivery, Person, PullRequestBuilder, Repo, Stack, StackOptions};
+use prpulse_e2e::{
+    Delivery, Person, PullRequestBuilder, Repo, Stack, StackOptions,
+    fake_github::{FakeGitHub, RATE_LIMIT_REMAINING},
+};
+use prpulse_store::tracking;
 
-/// Two distinct ports for the `/metrics` endpoints, below the kernel's
-/// ephemeral range (32768 and up on Linux). `free_port()` takes ports from
-/// that range and, once it has let one go, may hand out the same one again,
-/// to the stack's own ingest listener among others; outgoing connections
-/// to Postgres and RabbitMQ take their local ports from it too.
-fn metrics_ports() -> (u16, u16) {
+/// Distinct ports for the `/metrics` endpoints (ingest, worker, scheduler),
+/// below the kernel's ephemeral range (32768 and up on Linux).
+/// `free_port()` takes ports from that range and, once it has let one go,
+/// may hand out the same one again, to the stack's own ingest listener
+/// among others; outgoing connections to Postgres and RabbitMQ take their
+/// local ports from it too. All are held until all are chosen, so they
+/// differ from each other.
+fn metrics_ports() -> [u16; 3] {
     let mut held = Vec::new();
-    while held.len() < 2 {
+    while held.len() < 3 {
         if let Ok(listener) = TcpListener::bind(("127.0.0.1", rand::random_range(20_000..32_000))) {
             held.push(listener);
         }
     }
     let port = |listener: &TcpListener| listener.local_addr().unwrap().port();
-    (port(&held[0]), port(&held[1]))
+    [port(&held[0]), port(&held[1]), port(&held[2])]
 }
 
 /// One scrape of a `/metrics` endpoint, in Prometheus text format.
@@ -115,17 +122,28 @@ fn parse_sample(line: &str) -> (String, BTreeMap<String, String>, f64) {
     (name.to_owned(), labels, value)
 }
 
-/// A stack with both `/metrics` endpoints on, the queue depth polled fast.
+/// A stack with ingest's and the worker's `/metrics` endpoints on, the
+/// queue depth polled fast; a scheduler once `start_scheduler` is called.
 struct Observed {
     stack: Stack,
     ingest_metrics: String,
     worker_metrics: String,
+    scheduler_port: u16,
+    scheduler_metrics: String,
     http: reqwest::Client,
 }
 
+/// A sync-scheduler of the observed stack, against a fake GitHub.
+struct Scheduler {
+    github: FakeGitHub,
+    _process: tokio::process::Child,
+}
+
+const HOOK_URL: &str = "https://prpulse.example.com/webhooks/github";
+
 impl Observed {
     async fn start() -> Self {
-        let (ingest_port, worker_port) = metrics_ports();
+        let [ingest_port, worker_port, scheduler_port] = metrics_ports();
         let metrics_addr = |port: u16| {
             vec![(
                 "PRPULSE_METRICS_ADDR".to_owned(),
@@ -144,7 +162,53 @@ impl Observed {
             stack,
             ingest_metrics: format!("http://127.0.0.1:{ingest_port}/metrics"),
             worker_metrics: format!("http://127.0.0.1:{worker_port}/metrics"),
+            scheduler_port,
+            scheduler_metrics: format!("http://127.0.0.1:{scheduler_port}/metrics"),
             http: prpulse_e2e::http_client().build().unwrap(),
+        }
+    }
+
+    /// Starts a scheduler (reconciling every 200 ms) against a fake GitHub,
+    /// with an integration for `acme` to act with, and tracks `acme/api`
+    /// for it to reconcile.
+    async fn start_scheduler(&self) -> Scheduler {
+        let github = FakeGitHub::start().await;
+        github.add_repository("acme/api", 10);
+        let added = self
+            .stack
+            .cli_with(
+                &["integration", "add", "acme"],
+                &[(
+                    "PRPULSE_GITHUB_TOKEN",
+                    "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+                )],
+            )
+            .await;
+        assert!(
+            added.status.success(),
+            "prpulse integration add: {}",
+            String::from_utf8_lossy(&added.stderr)
+        );
+        let process = self
+            .stack
+            .scheduler_command()
+            .env("PRPULSE_PUBLIC_URL", HOOK_URL)
+            .env("PRPULSE_GITHUB_API_URL", github.uri())
+            .env("PRPULSE_RECONCILE_INTERVAL_MS", "200")
+            .env("PRPULSE_LEADER_POLL_MS", "200")
+            .env(
+                "PRPULSE_METRICS_ADDR",
+                format!("127.0.0.1:{}", self.scheduler_port),
+            )
+            .spawn()
+            .expect("starting prpulse-sync-scheduler");
+        let pool = self.stack.db.pool();
+        tracking::track(&pool.get().await.unwrap(), "acme/api")
+            .await
+            .unwrap();
+        Scheduler {
+            github,
+            _process: process,
         }
     }
 
@@ -169,10 +233,28 @@ impl Observed {
     /// Scrapes the worker until `done` holds (its endpoint may still be
     /// starting, and it settles deliveries after ingest answered).
     async fn scrape_worker_until(&self, what: &str, done: impl Fn(&Scrape) -> bool) -> Scrape {
+        self.scrape_until("worker", &self.worker_metrics, what, done)
+            .await
+    }
+
+    /// Scrapes the scheduler until `done` holds (it starts, takes the lock,
+    /// then acts every reconcile interval).
+    async fn scrape_scheduler_until(&self, what: &str, done: impl Fn(&Scrape) -> bool) -> Scrape {
+        self.scrape_until("scheduler", &self.scheduler_metrics, what, done)
+            .await
+    }
+
+    async fn scrape_until(
+        &self,
+        binary: &str,
+        url: &str,
+        what: &str,
+        done: impl Fn(&Scrape) -> bool,
+    ) -> Scrape {
         let deadline = Instant::now() + Duration::from_secs(30);
         let mut last = None;
         loop {
-            if let Some(scrape) = self.scrape(&self.worker_metrics).await {
+            if let Some(scrape) = self.scrape(url).await {
                 if done(&scrape) {
                     return scrape;
                 }
@@ -180,7 +262,7 @@ impl Observed {
             }
             assert!(
                 Instant::now() < deadline,
-                "the worker's /metrics did not show {what} in 30 s; last scrape:\n{}",
+                "the {binary}'s /metrics did not show {what} in 30 s; last scrape:\n{}",
                 last.as_deref()
                     .unwrap_or("(none: the endpoint never answered)")
             );
@@ -347,6 +429,80 @@ async fn worker_metrics_count_outcomes_and_the_dead_letter_queue_fills() {
     );
 }
 
+/// Whether the scheduler acts, has reconciled `acme/api` (installed its
+/// hook) and finished that run: the webhook counts are set last, after the
+/// rate limit GitHub reported, so every gauge a run sets is exported.
+fn reconciled(scrape: &Scrape) -> bool {
+    scrape.value("prpulse_scheduler_is_leader", &[]) == Some(1.0)
+        && scrape.value("prpulse_scheduler_webhooks", &[("state", "tracked")]) == Some(1.0)
+        && scrape.value(
+            "prpulse_scheduler_job_runs_total",
+            &[("job", "reconcile_hooks"), ("outcome", "ok")],
+        ) >= Some(1.0)
+        && scrape.has_series("prpulse_scheduler_github_rate_limit_remaining")
+}
+
+#[tokio::test]
+async fn scheduler_metrics_show_the_acting_replica_and_count_reconciliation() {
+    let observed = Observed::start().await;
+    let scheduler = observed.start_scheduler().await;
+    let scrape = observed
+        .scrape_scheduler_until("acme/api reconciled", reconciled)
+        .await;
+    assert_eq!(
+        scheduler.github.hooks("acme/api").len(),
+        1,
+        "the reconciled repository has its hook"
+    );
+    let runs = |outcome| {
+        scrape.value(
+            "prpulse_scheduler_job_runs_total",
+            &[("job", "reconcile_hooks"), ("outcome", outcome)],
+        )
+    };
+    assert!(runs("ok") >= Some(1.0), "{}", scrape.text);
+    assert_eq!(runs("error").unwrap_or(0.0), 0.0, "{}", scrape.text);
+    let last_success = scrape
+        .value(
+            "prpulse_scheduler_last_success_timestamp_seconds",
+            &[("job", "reconcile_hooks")],
+        )
+        .expect("a last success for reconcile_hooks");
+    let now = Utc::now().timestamp() as f64;
+    assert!(
+        (now - 60.0..=now + 1.0).contains(&last_success),
+        "last success {last_success}, now {now}"
+    );
+    assert_eq!(
+        scrape.value("prpulse_scheduler_webhooks", &[("state", "error")]),
+        Some(0.0)
+    );
+    assert_eq!(
+        scrape.value(
+            "prpulse_scheduler_github_rate_limit_remaining",
+            &[("account", "acme")]
+        ),
+        Some(RATE_LIMIT_REMAINING as f64),
+        "{}",
+        scrape.text
+    );
+    assert_eq!(
+        scrape.value("prpulse_scheduler_unrecovered_deliveries", &[]),
+        Some(0.0)
+    );
+    for (name, kind) in [
+        ("prpulse_scheduler_is_leader", "gauge"),
+        ("prpulse_scheduler_job_runs_total", "counter"),
+        ("prpulse_scheduler_redeliveries_requested_total", "counter"),
+    ] {
+        assert_eq!(
+            scrape.families.get(name).map(String::as_str),
+            Some(kind),
+            "{name}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn dashboards_and_alerts_query_only_metrics_that_exist() {
     let (observed, ingest, _) = observe_traffic().await;
@@ -356,6 +512,12 @@ async fn dashboards_and_alerts_query_only_metrics_that_exist() {
             scrape.has_series("prpulse_queue_messages")
         })
         .await;
+    // The scheduler's gauges appear once it has acted.
+    let _scheduler = observed.start_scheduler().await;
+    let scheduler = observed
+        .scrape_scheduler_until("acme/api reconciled", reconciled)
+        .await;
+    let scrapes = [&ingest, &worker, &scheduler];
     let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy");
     let dashboards = files_under(&deploy.join("grafana"), "json");
     assert!(
@@ -374,9 +536,12 @@ async fn dashboards_and_alerts_query_only_metrics_that_exist() {
     let alerts = deploy.join("prometheus/alerts.yml");
     texts.push((&alerts, true, read(&alerts)));
 
-    let exists = |name: &str| ingest.has_series(name) || worker.has_series(name);
-    let is_family =
-        |name: &str| ingest.families.contains_key(name) || worker.families.contains_key(name);
+    let exists = |name: &str| scrapes.iter().any(|scrape| scrape.has_series(name));
+    let is_family = |name: &str| {
+        scrapes
+            .iter()
+            .any(|scrape| scrape.families.contains_key(name))
+    };
     let mut missing = Vec::new();
     let mut checked = BTreeSet::new();
     for (file, query, text) in &texts {
@@ -402,6 +567,13 @@ async fn dashboards_and_alerts_query_only_metrics_that_exist() {
         "prpulse_worker_deliveries_total",
         "prpulse_worker_delivery_lag_seconds_bucket",
         "prpulse_queue_messages",
+        "prpulse_scheduler_is_leader",
+        "prpulse_scheduler_job_runs_total",
+        "prpulse_scheduler_last_success_timestamp_seconds",
+        "prpulse_scheduler_github_rate_limit_remaining",
+        "prpulse_scheduler_webhooks",
+        "prpulse_scheduler_unrecovered_deliveries",
+        "prpulse_scheduler_oldest_unrecovered_delivery_age_seconds",
     ] {
         assert!(
             checked.contains(expected),

@@ -49,12 +49,12 @@ impl FakeGitHub {
             ..State::default()
         }));
         Mock::given(path_regex(r"^/repos/[^/]+/[^/]+/hooks(/\d+)?$"))
-            .respond_with(Hooks(state.clone()))
+            .respond_with(WithRateLimit(Hooks(state.clone())))
             .with_priority(1)
             .mount(&server)
             .await;
         Mock::given(path_regex(r"^/(repos|orgs|meta)"))
-            .respond_with(Api(state.clone()))
+            .respond_with(WithRateLimit(Api(state.clone())))
             .mount(&server)
             .await;
         Self {
@@ -224,6 +224,28 @@ fn not_found() -> ResponseTemplate {
         "documentation_url": "https://docs.github.com/rest/repos/webhooks#get-a-repository-webhook",
         "status": "404"
     }))
+}
+
+/// What GitHub has left of the hourly limit in every answer's headers.
+pub const RATE_LIMIT_REMAINING: u64 = 4_321;
+
+/// Adds the rate-limit headers GitHub sends with every REST answer.
+struct WithRateLimit<R>(R);
+
+impl<R: Respond> Respond for WithRateLimit<R> {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let reset = chrono::Utc::now().timestamp() + 3600;
+        self.0
+            .respond(request)
+            .insert_header("x-ratelimit-limit", "5000")
+            .insert_header("x-ratelimit-remaining", RATE_LIMIT_REMAINING.to_string())
+            .insert_header(
+                "x-ratelimit-used",
+                (5000 - RATE_LIMIT_REMAINING).to_string(),
+            )
+            .insert_header("x-ratelimit-reset", reset.to_string())
+            .insert_header("x-ratelimit-resource", "core")
+    }
 }
 
 struct Hooks(Arc<Mutex<State>>);
