@@ -112,7 +112,10 @@ fn scrambled(deliveries: Vec<Delivery>) -> impl Strategy<Value = Vec<Delivery>> 
 async fn reset(db: &TestDb) {
     db.client()
         .await
-        .batch_execute("TRUNCATE deliveries, reviews, pull_requests, members, repositories")
+        .batch_execute(
+            "TRUNCATE deliveries, reviews, pull_requests, github_team_members, github_teams,
+                      members, repositories",
+        )
         .await
         .unwrap();
 }
