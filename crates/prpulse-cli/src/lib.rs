@@ -1,8 +1,9 @@
 //! `prpulse`: what operators run by hand (dead letters, migrations,
-//! secret keys). Configuration comes from the
+//! secret keys, integrations, tracked repositories). Configuration comes from the
 //! same `PRPULSE_*` variables as the services.
 
 mod dlq;
+mod integrations;
 mod repos;
 mod secrets;
 mod sources;
@@ -34,7 +35,7 @@ enum Command {
     Sources(sources::SourcesCommand),
     /// GitHub accounts prpulse acts for.
     #[command(subcommand)]
-    Integration(repos::IntegrationCommand),
+    Integration(integrations::IntegrationCommand),
     /// Repositories prpulse tracks (their webhooks).
     #[command(subcommand)]
     Repo(repos::RepoCommand),
@@ -47,7 +48,7 @@ pub async fn run(cli: Cli, env: &Env) -> anyhow::Result<()> {
     let service = ServiceConfig::from_env(env, 0)?;
     match cli.command {
         Command::Repo(_) => unreachable!("handled above"),
-        Command::Integration(command) => repos::integration(command, &service).await,
+        Command::Integration(command) => integrations::run(command, &service).await,
         Command::Dlq(command) => dlq::run(command, &service).await,
         Command::Secrets(command) => secrets::run(command, &service).await,
         Command::Sources(command) => sources::run(command, &service).await,

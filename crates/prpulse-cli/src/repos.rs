@@ -1,44 +1,22 @@
-use std::{io::Read, time::Duration};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::{Args, Subcommand, ValueEnum};
+use clap::Subcommand;
 use prpulse_domain::RepoFullName;
-use prpulse_github_api::{ClientSettings, GitHubClient};
+use prpulse_github_api::GitHubClient;
 use prpulse_runtime::{Env, ServiceConfig};
-use prpulse_scheduler::{SchedulerConfig, hooks::HookReconciler};
+use prpulse_scheduler::{
+    SchedulerConfig,
+    github::client_for,
+    hooks::{HookReconciler, HookSite},
+};
 use prpulse_store::{
     Keyring, connect_pool,
     tracking::{self, TrackState},
 };
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 
 use crate::table;
-
-#[derive(Debug, Subcommand)]
-pub enum IntegrationCommand {
-    /// Add a GitHub organisation or user prpulse may act for, or replace
-    /// its token. The token is read from stdin (`--token-stdin`) or from
-    /// PRPULSE_GITHUB_TOKEN, never from the command line, and stored
-    /// encrypted under PRPULSE_SECRET_KEY.
-    Add(AddIntegration),
-}
-
-#[derive(Debug, Args)]
-pub struct AddIntegration {
-    /// The organisation or user login.
-    account: String,
-    #[arg(long, value_enum, default_value_t = Kind::Organization)]
-    kind: Kind,
-    /// Read the token from standard input.
-    #[arg(long)]
-    token_stdin: bool,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum Kind {
-    Organization,
-    User,
-}
 
 #[derive(Debug, Subcommand)]
 pub enum RepoCommand {
@@ -59,44 +37,11 @@ pub enum RepoCommand {
     },
 }
 
-fn keyring(service: &ServiceConfig) -> anyhow::Result<&Keyring> {
+pub(crate) fn keyring(service: &ServiceConfig) -> anyhow::Result<&Keyring> {
     service
         .secret_key
         .as_ref()
         .context("PRPULSE_SECRET_KEY is required to store tokens and webhook secrets")
-}
-
-pub async fn integration(
-    command: IntegrationCommand,
-    service: &ServiceConfig,
-) -> anyhow::Result<()> {
-    let IntegrationCommand::Add(add) = command;
-    let token = if add.token_stdin {
-        let mut token = String::new();
-        std::io::stdin().read_to_string(&mut token)?;
-        token.trim().to_owned()
-    } else {
-        std::env::var("PRPULSE_GITHUB_TOKEN").unwrap_or_default()
-    };
-    if token.is_empty() {
-        bail!("no token: pipe it with --token-stdin, or set PRPULSE_GITHUB_TOKEN");
-    }
-    let pool = connect_pool(service.database_url.expose_secret(), &service.pool)?;
-    let client = pool.get().await.context("connecting to the database")?;
-    let kind = match add.kind {
-        Kind::Organization => "organization",
-        Kind::User => "user",
-    };
-    tracking::upsert_integration(
-        &client,
-        keyring(service)?,
-        &add.account,
-        kind,
-        &SecretString::from(token),
-    )
-    .await?;
-    println!("integration {} ({kind}) saved", add.account.to_lowercase());
-    Ok(())
 }
 
 pub async fn repo(command: RepoCommand, env: &Env) -> anyhow::Result<()> {
@@ -148,17 +93,7 @@ async fn repo_context(env: &Env, repository: &str) -> anyhow::Result<RepoContext
     )?;
     let client = pool.get().await.context("connecting to the database")?;
     let owner = name.split('/').next().unwrap_or_default();
-    let token = tracking::integration_token(&client, keyring(&config.service)?, owner)
-        .await?
-        .with_context(|| {
-            format!("no integration for {owner}: run `prpulse integration add {owner}` first")
-        })?;
-    let github = GitHubClient::new(ClientSettings {
-        base_url: config.github_api_url.clone(),
-        token,
-        timeout: Duration::from_secs(30),
-        max_rate_limit_wait: config.github_max_wait,
-    })?;
+    let github = client_for(&config, &client, keyring(&config.service)?, owner).await?;
     drop(client);
     Ok(RepoContext {
         name,
@@ -197,7 +132,7 @@ async fn change(env: &Env, repository: &str, track: bool) -> anyhow::Result<()> 
         rotate_after: config.rotate_after,
         rotation_overlap: config.rotation_overlap,
     };
-    match reconciler.reconcile(&repo).await {
+    match reconciler.reconcile(HookSite::Repository(&repo)).await {
         Ok(outcome) => {
             let state = if repo.state == TrackState::Untracking {
                 "untracked"

@@ -13,7 +13,11 @@ use serde::{Serialize, de::DeserializeOwned};
 use tracing::{debug, warn};
 use url::Url;
 
-use crate::{GitHubError, link::next_page};
+use crate::{
+    GitHubError,
+    app::{AppInstallation, Credentials, InstallationToken},
+    link::next_page,
+};
 
 /// Server errors and broken connections are tried again after these
 /// delays; GitHub's own guidance for 5xx is "retry later, not at once".
@@ -27,7 +31,7 @@ const RETRY_DELAYS: [Duration; 3] = [
 pub struct ClientSettings {
     /// `https://api.github.com`, a GitHub Enterprise Server `/api/v3`, or a fake.
     pub base_url: String,
-    pub token: SecretString,
+    pub credentials: Credentials,
     pub timeout: Duration,
     /// The longest prpulse waits out a rate limit before giving up.
     pub max_rate_limit_wait: Duration,
@@ -44,7 +48,9 @@ pub struct RateLimit {
 pub struct GitHubClient {
     http: reqwest::Client,
     base: Url,
-    token: SecretString,
+    credentials: Credentials,
+    /// The installation token in use, when acting as a GitHub App.
+    installation_token: tokio::sync::Mutex<Option<InstallationToken>>,
     max_rate_limit_wait: Duration,
     /// GET responses by URL, revalidated with `If-None-Match`: a 304 does
     /// not count against the rate limit.
@@ -77,7 +83,8 @@ impl GitHubClient {
         Ok(Self {
             http,
             base,
-            token: settings.token,
+            credentials: settings.credentials,
+            installation_token: tokio::sync::Mutex::new(None),
             max_rate_limit_wait: settings.max_rate_limit_wait,
             etags: Mutex::new(HashMap::new()),
             rate_limit: Mutex::new(RateLimit::default()),
@@ -171,18 +178,14 @@ impl GitHubClient {
         body: Option<Vec<u8>>,
     ) -> Result<(HeaderMap, Vec<u8>), GitHubError> {
         let mut server_errors = RETRY_DELAYS.iter();
+        let mut token_renewed = false;
         loop {
             self.wait_for_rate_limit().await?;
             let cached = (method == Method::GET)
                 .then(|| lock(&self.etags).get(url.as_str()).cloned())
                 .flatten();
-            let mut request = self
-                .http
-                .request(method.clone(), url.clone())
-                .bearer_auth(self.token.expose_secret())
-                .header(ACCEPT, "application/vnd.github+json")
-                .header("X-GitHub-Api-Version", "2022-11-28")
-                .header(USER_AGENT, concat!("prpulse/", env!("CARGO_PKG_VERSION")));
+            let bearer = self.bearer().await?;
+            let mut request = self.request(method.clone(), url.clone(), &bearer);
             if let Some((etag, _)) = &cached {
                 request = request.header(IF_NONE_MATCH, etag);
             }
@@ -228,6 +231,16 @@ impl GitHubClient {
                 tokio::time::sleep(wait).await;
                 continue;
             }
+            // An installation token can be revoked before it expires (the
+            // app was reinstalled, say): mint another, once.
+            if status == StatusCode::UNAUTHORIZED
+                && matches!(self.credentials, Credentials::App(_))
+                && !token_renewed
+            {
+                token_renewed = true;
+                *self.installation_token.lock().await = None;
+                continue;
+            }
             if status.is_server_error()
                 && let Some(delay) = server_errors.next()
             {
@@ -237,6 +250,55 @@ impl GitHubClient {
             }
             return Err(error_for(status, &headers, &bytes, url.path()));
         }
+    }
+
+    fn request(&self, method: Method, url: Url, bearer: &SecretString) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, url)
+            .bearer_auth(bearer.expose_secret())
+            .header(ACCEPT, "application/vnd.github+json")
+            .header("X-GitHub-Api-Version", "2022-11-28")
+            .header(USER_AGENT, concat!("prpulse/", env!("CARGO_PKG_VERSION")))
+    }
+
+    /// The token to send: the configured one, or an installation token
+    /// minted when there is none or it is about to expire.
+    async fn bearer(&self) -> Result<SecretString, GitHubError> {
+        let app = match &self.credentials {
+            Credentials::Token(token) => return Ok(token.clone()),
+            Credentials::App(app) => app,
+        };
+        let mut current = self.installation_token.lock().await;
+        if let Some(token) = current.as_ref().filter(|t| t.is_fresh(chrono::Utc::now())) {
+            return Ok(token.token.clone());
+        }
+        let minted = self
+            .mint(app)
+            .await
+            .map_err(|source| GitHubError::InstallationToken {
+                app_id: app.app_id,
+                installation_id: app.installation_id,
+                source: Box::new(source),
+            })?;
+        debug!(installation = app.installation_id, expires_at = %minted.expires_at, "installation token minted");
+        let token = minted.token.clone();
+        *current = Some(minted);
+        Ok(token)
+    }
+
+    async fn mint(&self, app: &AppInstallation) -> Result<InstallationToken, GitHubError> {
+        let url = self.url(&app.access_tokens_path())?;
+        let response = self
+            .request(Method::POST, url.clone(), &app.jwt()?)
+            .send()
+            .await?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await?;
+        if !status.is_success() {
+            return Err(error_for(status, &headers, &bytes, url.path()));
+        }
+        decode(&bytes)
     }
 
     fn record_rate_limit(&self, headers: &HeaderMap) {
@@ -319,6 +381,7 @@ fn error_for(status: StatusCode, headers: &HeaderMap, body: &[u8], path: &str) -
         },
         StatusCode::NOT_FOUND => GitHubError::NotFound {
             path: path.to_owned(),
+            missing_scopes: missing_scopes(headers),
         },
         StatusCode::UNPROCESSABLE_ENTITY => GitHubError::Unprocessable {
             message,

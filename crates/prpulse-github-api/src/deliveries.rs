@@ -1,11 +1,12 @@
 //! A hook's recent deliveries and their redelivery
-//! (`/repos/{owner}/{repo}/hooks/{hook_id}/deliveries`). GitHub keeps them
+//! (`/repos/{owner}/{repo}/hooks/{hook_id}/deliveries`, or under
+//! `/orgs/{org}/hooks`). GitHub keeps them
 //! for three days and never retries a failed one by itself.
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::{GitHubClient, GitHubError};
+use crate::{GitHubClient, GitHubError, hooks::HookOwner};
 
 /// One attempt to deliver an event (a redelivery is another attempt with
 /// the same `guid`).
@@ -35,12 +36,13 @@ impl HookDelivery {
 /// The deliveries made since `since`, newest first, following the cursor.
 pub async fn since(
     client: &GitHubClient,
-    repo: &str,
+    owner: HookOwner<'_>,
     hook_id: i64,
     since: DateTime<Utc>,
 ) -> Result<Vec<HookDelivery>, GitHubError> {
     let mut next = Some(format!(
-        "/repos/{repo}/hooks/{hook_id}/deliveries?per_page=100"
+        "{}/{hook_id}/deliveries?per_page=100",
+        owner.hooks_path()
     ));
     let mut found = Vec::new();
     while let Some(page) = next.take() {
@@ -57,13 +59,14 @@ pub async fn since(
 /// Asks GitHub to deliver attempt `delivery_id` again.
 pub async fn redeliver(
     client: &GitHubClient,
-    repo: &str,
+    owner: HookOwner<'_>,
     hook_id: i64,
     delivery_id: i64,
 ) -> Result<(), GitHubError> {
     client
         .post_empty(&format!(
-            "/repos/{repo}/hooks/{hook_id}/deliveries/{delivery_id}/attempts"
+            "{}/{hook_id}/deliveries/{delivery_id}/attempts",
+            owner.hooks_path()
         ))
         .await
 }

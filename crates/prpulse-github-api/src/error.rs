@@ -10,8 +10,12 @@ pub enum GitHubError {
         /// Scopes the endpoint accepts that the token does not have.
         missing_scopes: Option<String>,
     },
-    #[error("GitHub has no {path} (404), or the token cannot see it")]
-    NotFound { path: String },
+    /// GitHub answers 404 rather than 403 to hide what a token may not see.
+    #[error("GitHub has no {path} (404), or the token cannot see it{}", missing_scopes.as_ref().map(|s| format!("; the token lacks the scope {s}")).unwrap_or_default())]
+    NotFound {
+        path: String,
+        missing_scopes: Option<String>,
+    },
     #[error("GitHub rejected the request (422): {message}{}", if errors.is_empty() { String::new() } else { format!(" ({})", errors.join("; ")) })]
     Unprocessable {
         message: String,
@@ -27,6 +31,17 @@ pub enum GitHubError {
     Decode(String),
     #[error("invalid GitHub API URL: {0}")]
     BadUrl(String),
+    #[error("the GitHub App private key cannot be used: {0}")]
+    BadAppKey(String),
+    #[error(
+        "GitHub issued no installation token for app {app_id}, installation {installation_id}: {source}"
+    )]
+    InstallationToken {
+        app_id: u64,
+        installation_id: u64,
+        #[source]
+        source: Box<GitHubError>,
+    },
 }
 
 impl GitHubError {

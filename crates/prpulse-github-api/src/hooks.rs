@@ -1,4 +1,5 @@
-//! Repository webhooks (`/repos/{owner}/{repo}/hooks`).
+//! Repository webhooks (`/repos/{owner}/{repo}/hooks`) and organisation
+//! webhooks (`/orgs/{org}/hooks`): the same shapes under two roots.
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -8,6 +9,43 @@ use crate::{GitHubClient, GitHubError};
 
 /// The events prpulse consumes from a repository hook.
 pub const REPOSITORY_EVENTS: &[&str] = &["pull_request", "pull_request_review"];
+
+/// The events prpulse consumes from an organisation hook: team changes
+/// reach prpulse at once instead of at the next periodic team listing.
+pub const ORGANIZATION_EVENTS: &[&str] = &["team", "membership"];
+
+/// Whose hooks: a repository's (`owner/name`) or an organisation's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HookOwner<'a> {
+    Repository(&'a str),
+    Organization(&'a str),
+}
+
+impl HookOwner<'_> {
+    /// `/repos/{owner}/{name}/hooks` or `/orgs/{org}/hooks`.
+    pub fn hooks_path(&self) -> String {
+        match self {
+            Self::Repository(repo) => format!("/repos/{repo}/hooks"),
+            Self::Organization(org) => format!("/orgs/{org}/hooks"),
+        }
+    }
+
+    pub fn events(&self) -> &'static [&'static str] {
+        match self {
+            Self::Repository(_) => REPOSITORY_EVENTS,
+            Self::Organization(_) => ORGANIZATION_EVENTS,
+        }
+    }
+}
+
+impl std::fmt::Display for HookOwner<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Repository(repo) => f.write_str(repo),
+            Self::Organization(org) => write!(f, "organisation {org}"),
+        }
+    }
+}
 
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 pub struct Hook {
@@ -34,6 +72,7 @@ pub struct HookConfig {
 pub struct DesiredHook<'a> {
     pub url: &'a str,
     pub secret: &'a SecretString,
+    pub events: &'static [&'static str],
 }
 
 impl DesiredHook<'_> {
@@ -52,7 +91,8 @@ impl DesiredHook<'_> {
             && hook.config.url.as_deref() == Some(self.url)
             && hook.config.content_type.as_deref() == Some("json")
             && hook.config.insecure_ssl.as_deref() == Some("0")
-            && REPOSITORY_EVENTS
+            && self
+                .events
                 .iter()
                 .all(|event| hook.events.iter().any(|e| e == event))
     }
@@ -66,52 +106,56 @@ struct Create<'a> {
     config: serde_json::Value,
 }
 
-fn hooks_path(repo: &str) -> String {
-    format!("/repos/{repo}/hooks")
-}
-
-pub async fn list(client: &GitHubClient, repo: &str) -> Result<Vec<Hook>, GitHubError> {
+pub async fn list(client: &GitHubClient, owner: HookOwner<'_>) -> Result<Vec<Hook>, GitHubError> {
     client
-        .get_all(&format!("{}?per_page=100", hooks_path(repo)))
+        .get_all(&format!("{}?per_page=100", owner.hooks_path()))
         .await
 }
 
-pub async fn get(client: &GitHubClient, repo: &str, id: i64) -> Result<Hook, GitHubError> {
-    client.get(&format!("{}/{id}", hooks_path(repo))).await
+pub async fn get(
+    client: &GitHubClient,
+    owner: HookOwner<'_>,
+    id: i64,
+) -> Result<Hook, GitHubError> {
+    client.get(&format!("{}/{id}", owner.hooks_path())).await
 }
 
 pub async fn create(
     client: &GitHubClient,
-    repo: &str,
+    owner: HookOwner<'_>,
     desired: &DesiredHook<'_>,
 ) -> Result<Hook, GitHubError> {
     let body = Create {
         name: "web",
         active: true,
-        events: REPOSITORY_EVENTS,
+        events: desired.events,
         config: desired.config(),
     };
-    client.post(&hooks_path(repo), &body).await
+    client.post(&owner.hooks_path(), &body).await
 }
 
 /// Sets events, activity and the whole config (secret included: GitHub
 /// never returns it, so it is always sent).
 pub async fn update(
     client: &GitHubClient,
-    repo: &str,
+    owner: HookOwner<'_>,
     id: i64,
     desired: &DesiredHook<'_>,
 ) -> Result<Hook, GitHubError> {
     let body = json!({
         "active": true,
-        "events": REPOSITORY_EVENTS,
+        "events": desired.events,
         "config": desired.config(),
     });
     client
-        .patch(&format!("{}/{id}", hooks_path(repo)), &body)
+        .patch(&format!("{}/{id}", owner.hooks_path()), &body)
         .await
 }
 
-pub async fn delete(client: &GitHubClient, repo: &str, id: i64) -> Result<(), GitHubError> {
-    client.delete(&format!("{}/{id}", hooks_path(repo))).await
+pub async fn delete(
+    client: &GitHubClient,
+    owner: HookOwner<'_>,
+    id: i64,
+) -> Result<(), GitHubError> {
+    client.delete(&format!("{}/{id}", owner.hooks_path())).await
 }

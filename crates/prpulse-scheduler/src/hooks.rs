@@ -1,6 +1,8 @@
 //! Webhook reconciliation: for each tracked repository, one prpulse hook
 //! that posts `pull_request` and `pull_request_review` as JSON to
-//! `PRPULSE_PUBLIC_URL`, signed with a secret only prpulse knows.
+//! `PRPULSE_PUBLIC_URL`, signed with a secret only prpulse knows; for each
+//! organisation integration whose token allows it, one organisation hook
+//! for `team` and `membership`.
 //!
 //! Secrets are stored before GitHub is told about them whenever the hook
 //! id is known, so ingest can always verify what GitHub signs: a rotation
@@ -12,16 +14,64 @@ use std::time::Duration;
 use chrono::Utc;
 use prpulse_github_api::{
     GitHubClient, GitHubError,
-    hooks::{self, DesiredHook},
+    hooks::{self, DesiredHook, HookOwner},
 };
 use prpulse_store::{
-    Keyring, Pool, StoreError,
+    GenericClient, Keyring, Pool, StoreError,
+    integrations::{self, Integration},
     secrets::{hook_secrets, set_hook_secret},
     tracking::{self, TrackState, TrackedRepository},
 };
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use tracing::warn;
+
+/// Where a prpulse hook lives, and where its state is kept.
+#[derive(Clone, Copy, Debug)]
+pub enum HookSite<'a> {
+    Repository(&'a TrackedRepository),
+    Organization(&'a Integration),
+}
+
+impl HookSite<'_> {
+    pub fn owner(&self) -> HookOwner<'_> {
+        match self {
+            Self::Repository(repo) => HookOwner::Repository(&repo.full_name),
+            Self::Organization(org) => HookOwner::Organization(&org.account),
+        }
+    }
+
+    fn hook_id(&self) -> Option<i64> {
+        match self {
+            Self::Repository(repo) => repo.hook_id,
+            Self::Organization(org) => org.org_hook_id,
+        }
+    }
+
+    fn secret_pending(&self) -> bool {
+        match self {
+            Self::Repository(repo) => repo.secret_pending,
+            Self::Organization(org) => org.org_hook_secret_pending,
+        }
+    }
+
+    /// Records the site's hook, and whether GitHub may lack its secret.
+    async fn record(
+        &self,
+        client: &impl GenericClient,
+        hook_id: i64,
+        secret_pending: bool,
+    ) -> Result<(), StoreError> {
+        match self {
+            Self::Repository(repo) => {
+                tracking::set_hook(client, &repo.full_name, hook_id, secret_pending).await
+            }
+            Self::Organization(org) => {
+                integrations::set_org_hook(client, &org.account, hook_id, secret_pending).await
+            }
+        }
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -57,18 +107,20 @@ pub struct HookReconciler<'a> {
 }
 
 impl HookReconciler<'_> {
-    pub async fn reconcile(&self, repo: &TrackedRepository) -> Result<Outcome, ReconcileError> {
-        if repo.state == TrackState::Untracking {
+    pub async fn reconcile(&self, site: HookSite<'_>) -> Result<Outcome, ReconcileError> {
+        if let HookSite::Repository(repo) = site
+            && repo.state == TrackState::Untracking
+        {
             return self.remove(repo).await;
         }
-        let Some(hook_id) = repo.hook_id else {
-            return self.install(repo).await;
+        let Some(hook_id) = site.hook_id() else {
+            return self.install(site).await;
         };
-        let hook = match hooks::get(self.github, &repo.full_name, hook_id).await {
+        let hook = match hooks::get(self.github, site.owner(), hook_id).await {
             Ok(hook) => hook,
             Err(GitHubError::NotFound { .. }) => {
-                warn!(repository = %repo.full_name, hook_id, "prpulse's hook was deleted on GitHub; recreating it");
-                self.install(repo).await?;
+                warn!(owner = %site.owner(), hook_id, "prpulse's hook was deleted on GitHub; recreating it");
+                self.install(site).await?;
                 return Ok(Outcome::Recreated);
             }
             Err(error) => return Err(error.into()),
@@ -90,37 +142,37 @@ impl HookReconciler<'_> {
                 Some(previous_until),
             )
             .await?;
-            tracking::set_hook(&client, &repo.full_name, hook_id, true).await?;
-            self.send_secret(&client, repo, hook_id, &secret).await?;
+            site.record(&client, hook_id, true).await?;
+            self.send_secret(&client, site, hook_id, &secret).await?;
             return Ok(Outcome::Rotated);
         };
-        let desired = DesiredHook {
-            url: self.hook_url,
-            secret: &current,
-        };
-        if repo.secret_pending || !desired.is_met_by(&hook) {
-            self.send_secret(&client, repo, hook_id, &current).await?;
+        if site.secret_pending() || !self.desired(site, &current).is_met_by(&hook) {
+            self.send_secret(&client, site, hook_id, &current).await?;
             return Ok(Outcome::Repaired);
         }
-        tracking::set_hook(&client, &repo.full_name, hook_id, false).await?;
+        site.record(&client, hook_id, false).await?;
         Ok(Outcome::Unchanged)
     }
 
-    async fn install(&self, repo: &TrackedRepository) -> Result<Outcome, ReconcileError> {
-        let secret = new_secret();
-        let desired = DesiredHook {
+    fn desired<'s>(&'s self, site: HookSite<'_>, secret: &'s SecretString) -> DesiredHook<'s> {
+        DesiredHook {
             url: self.hook_url,
-            secret: &secret,
-        };
+            secret,
+            events: site.owner().events(),
+        }
+    }
+
+    async fn install(&self, site: HookSite<'_>) -> Result<Outcome, ReconcileError> {
+        let secret = new_secret();
         let client = self.pool.get().await.map_err(StoreError::from)?;
-        match hooks::create(self.github, &repo.full_name, &desired).await {
+        match hooks::create(self.github, site.owner(), &self.desired(site, &secret)).await {
             Ok(hook) => {
                 self.store_secret(&client, hook.id, &secret).await?;
-                tracking::set_hook(&client, &repo.full_name, hook.id, false).await?;
+                site.record(&client, hook.id, false).await?;
                 Ok(Outcome::Installed)
             }
             Err(error) if error.already_exists() => {
-                let existing = hooks::list(self.github, &repo.full_name).await?;
+                let existing = hooks::list(self.github, site.owner()).await?;
                 let Some(hook) = existing
                     .iter()
                     .find(|hook| hook.config.url.as_deref() == Some(self.hook_url))
@@ -129,8 +181,8 @@ impl HookReconciler<'_> {
                 };
                 // Its old secret is unknown to us: replace it, storing ours first.
                 self.store_secret(&client, hook.id, &secret).await?;
-                tracking::set_hook(&client, &repo.full_name, hook.id, true).await?;
-                self.send_secret(&client, repo, hook.id, &secret).await?;
+                site.record(&client, hook.id, true).await?;
+                self.send_secret(&client, site, hook.id, &secret).await?;
                 Ok(Outcome::Adopted)
             }
             Err(error) => Err(error.into()),
@@ -140,7 +192,7 @@ impl HookReconciler<'_> {
     /// Stores `secret` as the hook's only secret.
     async fn store_secret(
         &self,
-        client: &impl prpulse_store::GenericClient,
+        client: &impl GenericClient,
         hook_id: i64,
         secret: &SecretString,
     ) -> Result<(), StoreError> {
@@ -158,23 +210,26 @@ impl HookReconciler<'_> {
     /// `secret_pending` once GitHub took it.
     async fn send_secret(
         &self,
-        client: &impl prpulse_store::GenericClient,
-        repo: &TrackedRepository,
+        client: &impl GenericClient,
+        site: HookSite<'_>,
         hook_id: i64,
         secret: &SecretString,
     ) -> Result<(), ReconcileError> {
-        let desired = DesiredHook {
-            url: self.hook_url,
-            secret,
-        };
-        hooks::update(self.github, &repo.full_name, hook_id, &desired).await?;
-        tracking::set_hook(client, &repo.full_name, hook_id, false).await?;
+        hooks::update(
+            self.github,
+            site.owner(),
+            hook_id,
+            &self.desired(site, secret),
+        )
+        .await?;
+        site.record(client, hook_id, false).await?;
         Ok(())
     }
 
     async fn remove(&self, repo: &TrackedRepository) -> Result<Outcome, ReconcileError> {
         if let Some(hook_id) = repo.hook_id {
-            match hooks::delete(self.github, &repo.full_name, hook_id).await {
+            let owner = HookOwner::Repository(&repo.full_name);
+            match hooks::delete(self.github, owner, hook_id).await {
                 Ok(()) => {}
                 Err(GitHubError::NotFound { .. }) => {
                     warn!(repository = %repo.full_name, hook_id, "the hook was already gone on GitHub");
@@ -189,7 +244,7 @@ impl HookReconciler<'_> {
 
     async fn current_secret(
         &self,
-        client: &impl prpulse_store::GenericClient,
+        client: &impl GenericClient,
         hook_id: i64,
     ) -> Result<Option<SecretString>, ReconcileError> {
         let secrets = hook_secrets(client, Some(self.keyring), hook_id, Utc::now())

@@ -1,10 +1,11 @@
 //! prpulse-sync-scheduler: keeps GitHub and prpulse in step. Several
 //! replicas may run; a Postgres advisory lock makes exactly one act.
-//! Today it reconciles repository webhooks (install, adopt, recreate,
-//! repair, rotate the secret, remove); redelivery, backfill, team sync and
-//! retention come next (DESIGN.md, "Sync-scheduler").
+//! It reconciles repository and organisation webhooks (install, adopt,
+//! recreate, repair, rotate the secret, remove), asks GitHub to redeliver
+//! failed deliveries, backfills, syncs teams, and drops old payloads.
 
 pub mod config;
+pub mod github;
 pub mod hooks;
 pub mod jobs;
 pub mod leader;

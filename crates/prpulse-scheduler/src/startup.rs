@@ -7,10 +7,11 @@ use std::{
 use anyhow::Context;
 use chrono::Utc;
 use prometheus::Registry;
-use prpulse_github_api::{ClientSettings, GitHubClient};
+use prpulse_github_api::{GitHubClient, GitHubError, hooks::HookOwner};
 use prpulse_runtime::wiring::{MetricsEndpoint, PublisherLink, open_database};
 use prpulse_store::{
     Keyring, Pool,
+    integrations::{self, AccountKind, Integration},
     tracking::{self, TrackState, TrackedRepository},
 };
 use secrecy::ExposeSecret;
@@ -19,7 +20,7 @@ use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::{
     SchedulerConfig,
-    hooks::{HookReconciler, Outcome},
+    hooks::{HookReconciler, HookSite, Outcome, ReconcileError},
     jobs::{backfill, meta, redelivery, retention, teams},
     leader::Leadership,
     metrics::SchedulerMetrics,
@@ -112,8 +113,9 @@ impl Scheduler {
                 return;
             }
         };
-        let ok = self.reconcile_hooks(&repositories, &mut clients).await;
-        self.record("reconcile_hooks", ok);
+        let repositories_ok = self.reconcile_hooks(&repositories, &mut clients).await;
+        let organizations_ok = self.reconcile_org_hooks(&mut clients).await;
+        self.record("reconcile_hooks", repositories_ok && organizations_ok);
         let repositories = self.repositories().await.unwrap_or_default();
         let ok = self.redeliver(&repositories, &mut clients).await;
         self.record("redeliver", ok);
@@ -169,15 +171,11 @@ impl Scheduler {
             let span = info_span!("reconcile", repository = %repo.full_name);
             let result = async {
                 let github = clients.get(self, &repo.account).await?;
-                let reconciler = HookReconciler {
-                    github,
-                    pool: &self.pool,
-                    keyring: &self.keyring,
-                    hook_url: &self.config.hook_url,
-                    rotate_after: self.config.rotate_after,
-                    rotation_overlap: self.config.rotation_overlap,
-                };
-                anyhow::Ok(reconciler.reconcile(repo).await?)
+                anyhow::Ok(
+                    self.reconciler(github)
+                        .reconcile(HookSite::Repository(repo))
+                        .await?,
+                )
             }
             .instrument(span.clone())
             .await;
@@ -198,24 +196,106 @@ impl Scheduler {
         all_ok
     }
 
+    fn reconciler<'a>(&'a self, github: &'a GitHubClient) -> HookReconciler<'a> {
+        HookReconciler {
+            github,
+            pool: &self.pool,
+            keyring: &self.keyring,
+            hook_url: &self.config.hook_url,
+            rotate_after: self.config.rotate_after,
+            rotation_overlap: self.config.rotation_overlap,
+        }
+    }
+
+    /// One organisation hook per organisation integration, where the token
+    /// allows it: GitHub's 403 or 404 (no `admin:org_hook`, or an app
+    /// without the organisation hooks permission) is recorded on the
+    /// integration for `prpulse integration list` and is not a failure;
+    /// teams then come from the periodic listing only.
+    async fn reconcile_org_hooks(&self, clients: &mut Clients) -> bool {
+        let organizations = match self.organizations().await {
+            Ok(organizations) => organizations,
+            Err(error) => {
+                error!(error = %format!("{error:#}"), "cannot list integrations");
+                return false;
+            }
+        };
+        let mut all_ok = true;
+        for org in &organizations {
+            let result = async {
+                let github = clients.get(self, &org.account).await?;
+                Ok::<_, anyhow::Error>(
+                    self.reconciler(github)
+                        .reconcile(HookSite::Organization(org))
+                        .await,
+                )
+            }
+            .await;
+            let unavailable = match result {
+                Ok(Ok(Outcome::Unchanged)) => continue,
+                Ok(Ok(outcome)) => {
+                    info!(organization = %org.account, ?outcome, "organisation webhook reconciled");
+                    continue;
+                }
+                Ok(Err(ReconcileError::GitHub(
+                    error @ (GitHubError::Forbidden { .. } | GitHubError::NotFound { .. }),
+                ))) => format!(
+                    "{error} (an organisation hook needs the admin:org_hook scope, or an app \
+                     with the organization_hooks permission; teams come from the periodic listing)"
+                ),
+                Ok(Err(error)) => {
+                    all_ok = false;
+                    format!("{error}")
+                }
+                Err(error) => {
+                    all_ok = false;
+                    format!("{error:#}")
+                }
+            };
+            if org.org_hook_error.as_deref() != Some(unavailable.as_str()) {
+                warn!(organization = %org.account, error = %unavailable, "no organisation webhook");
+            }
+            if let Ok(client) = self.pool.get().await {
+                let _ = integrations::set_org_hook_error(&client, &org.account, &unavailable).await;
+            }
+        }
+        all_ok
+    }
+
+    async fn organizations(&self) -> anyhow::Result<Vec<Integration>> {
+        let client = self.pool.get().await?;
+        Ok(integrations::list(&client)
+            .await?
+            .into_iter()
+            .filter(|integration| integration.kind == AccountKind::Organization)
+            .collect())
+    }
+
     async fn redeliver(&self, repositories: &[TrackedRepository], clients: &mut Clients) -> bool {
         let mut all_ok = true;
         let mut unrecovered = 0;
         let mut oldest: Option<chrono::DateTime<Utc>> = None;
-        for repo in repositories
+        // Organisation hooks too: a lost team event is worth redelivering.
+        let organizations = self.organizations().await.unwrap_or_default();
+        let hooks = repositories
             .iter()
             .filter(|repo| repo.state == TrackState::Tracked)
-        {
-            let Some(hook_id) = repo.hook_id else {
-                continue;
-            };
+            .filter_map(|repo| {
+                let owner = HookOwner::Repository(&repo.full_name);
+                repo.hook_id.map(|id| (repo.account.as_str(), owner, id))
+            })
+            .chain(organizations.iter().filter_map(|org| {
+                let owner = HookOwner::Organization(&org.account);
+                org.org_hook_id.map(|id| (org.account.as_str(), owner, id))
+            }));
+        for (account, owner, hook_id) in hooks {
             let result = async {
-                let github = clients.get(self, &repo.account).await?;
+                let github = clients.get(self, account).await?;
                 anyhow::Ok(
                     redelivery::redeliver_failed(
                         github,
                         &self.pool,
-                        &repo.full_name,
+                        owner,
                         hook_id,
                         self.config.redelivery_max_per_run,
                     )
@@ -226,7 +306,7 @@ impl Scheduler {
             match result {
                 Ok(report) => {
                     if report.requested > 0 {
-                        info!(repository = %repo.full_name, requested = report.requested, "asked GitHub to redeliver failed deliveries");
+                        info!(%owner, requested = report.requested, "asked GitHub to redeliver failed deliveries");
                     }
                     self.metrics.redeliveries.inc_by(report.requested as u64);
                     unrecovered += report.unrecovered;
@@ -237,7 +317,7 @@ impl Scheduler {
                 }
                 Err(error) => {
                     all_ok = false;
-                    error!(repository = %repo.full_name, error = %format!("{error:#}"), "redelivery failed");
+                    error!(%owner, error = %format!("{error:#}"), "redelivery failed");
                 }
             }
         }
@@ -289,7 +369,9 @@ impl Scheduler {
 
     async fn sync_teams(&self, clients: &mut Clients) -> bool {
         let organizations = match self.pool.get().await {
-            Ok(client) => tracking::organizations(&client).await.unwrap_or_default(),
+            Ok(client) => integrations::organizations(&client)
+                .await
+                .unwrap_or_default(),
             Err(_) => return false,
         };
         let mut all_ok = true;
@@ -400,17 +482,9 @@ impl Clients {
     async fn get(&mut self, scheduler: &Scheduler, account: &str) -> anyhow::Result<&GitHubClient> {
         if !self.by_account.contains_key(account) {
             let client = scheduler.pool.get().await?;
-            let token = tracking::integration_token(&client, &scheduler.keyring, account)
-                .await?
-                .with_context(|| {
-                    format!("no integration for {account}: run `prpulse integration add {account}`")
-                })?;
-            let github = GitHubClient::new(ClientSettings {
-                base_url: scheduler.config.github_api_url.clone(),
-                token,
-                timeout: Duration::from_secs(30),
-                max_rate_limit_wait: scheduler.config.github_max_wait,
-            })?;
+            let github =
+                crate::github::client_for(&scheduler.config, &client, &scheduler.keyring, account)
+                    .await?;
             self.by_account.insert(account.to_owned(), github);
         }
         Ok(&self.by_account[account])

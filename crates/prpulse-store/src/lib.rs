@@ -5,6 +5,7 @@
 pub mod crypto;
 pub mod deliveries;
 pub mod error;
+pub mod integrations;
 pub mod migrate;
 pub mod pool;
 pub mod projection;

@@ -1,10 +1,9 @@
-//! Integrations (GitHub accounts and their tokens) and tracked repositories.
+//! Tracked repositories and the state of their webhooks.
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
-use secrecy::SecretString;
 
-use crate::{Keyring, StoreError};
+use crate::StoreError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TrackState {
@@ -41,48 +40,6 @@ pub struct TrackedRepository {
     pub last_error: Option<String>,
     pub reconciled_at: Option<DateTime<Utc>>,
     pub backfilled_at: Option<DateTime<Utc>>,
-}
-
-/// Adds an integration, or replaces its token.
-pub async fn upsert_integration(
-    client: &impl GenericClient,
-    keyring: &Keyring,
-    account: &str,
-    kind: &str,
-    token: &SecretString,
-) -> Result<(), StoreError> {
-    use secrecy::ExposeSecret;
-    let sealed = keyring.encrypt(token.expose_secret().as_bytes());
-    client
-        .execute(
-            "INSERT INTO integrations (account, kind, token) VALUES (lower($1), $2, $3)
-             ON CONFLICT (account) DO UPDATE SET kind = EXCLUDED.kind, token = EXCLUDED.token",
-            &[&account, &kind, &sealed],
-        )
-        .await?;
-    Ok(())
-}
-
-/// The token of `account`'s integration, if there is one.
-pub async fn integration_token(
-    client: &impl GenericClient,
-    keyring: &Keyring,
-    account: &str,
-) -> Result<Option<SecretString>, StoreError> {
-    use secrecy::ExposeSecret;
-    let row = client
-        .query_opt(
-            "SELECT token FROM integrations WHERE account = lower($1)",
-            &[&account],
-        )
-        .await?;
-    row.map(|row| {
-        let plain = keyring.decrypt(row.get::<_, &[u8]>(0))?;
-        Ok(SecretString::from(
-            String::from_utf8_lossy(plain.expose_secret()).into_owned(),
-        ))
-    })
-    .transpose()
 }
 
 /// Marks a repository to be tracked; the scheduler installs its hook.
@@ -218,17 +175,4 @@ pub async fn set_backfilled(
         )
         .await?;
     Ok(())
-}
-
-/// The integrations that are organisations (team sync lists their teams).
-pub async fn organizations(client: &impl GenericClient) -> Result<Vec<String>, StoreError> {
-    Ok(client
-        .query(
-            "SELECT account FROM integrations WHERE kind = 'organization' ORDER BY account",
-            &[],
-        )
-        .await?
-        .iter()
-        .map(|row| row.get(0))
-        .collect())
 }

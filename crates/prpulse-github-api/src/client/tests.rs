@@ -11,7 +11,7 @@ use super::*;
 fn client(server: &MockServer) -> GitHubClient {
     GitHubClient::new(ClientSettings {
         base_url: server.uri(),
-        token: SecretString::from("ghp_test"),
+        credentials: Credentials::Token(SecretString::from("ghp_test")),
         timeout: Duration::from_secs(5),
         max_rate_limit_wait: Duration::from_secs(3),
     })
@@ -160,6 +160,35 @@ async fn a_missing_scope_is_named() {
 }
 
 #[tokio::test]
+async fn a_404_that_hides_a_missing_scope_names_it() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/orgs/acme/hooks"))
+        .respond_with(
+            ResponseTemplate::new(404)
+                .insert_header("x-accepted-oauth-scopes", "admin:org_hook")
+                .insert_header("x-oauth-scopes", "admin:repo_hook, repo")
+                .set_body_json(json!({
+                    "message": "Not Found",
+                    "documentation_url": "https://docs.github.com/rest/orgs/webhooks#list-organization-webhooks",
+                    "status": "404"
+                })),
+        )
+        .mount(&server)
+        .await;
+    let error = client(&server)
+        .get::<Value>("/orgs/acme/hooks")
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .ends_with("; the token lacks the scope admin:org_hook"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
 async fn a_422_keeps_githubs_messages() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
@@ -209,6 +238,173 @@ async fn server_errors_are_retried_and_401_and_404_are_typed() {
     ));
     assert!(matches!(
         client.get::<Value>("/nothing").await,
-        Err(GitHubError::NotFound { path }) if path == "/nothing"
+        Err(GitHubError::NotFound { path, missing_scopes: None }) if path == "/nothing"
     ));
+}
+
+mod as_an_app {
+    use std::{
+        collections::HashSet,
+        sync::{Arc, Mutex},
+    };
+
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+    use wiremock::{Request, Respond};
+
+    use super::*;
+    use crate::app::{AppClaims, AppInstallation};
+
+    const APP_ID: u64 = 42;
+    const INSTALLATION_ID: u64 = 7;
+    const PRIVATE_KEY: &str = include_str!("../../testdata/app-private-key.pem");
+    const PUBLIC_KEY: &str = include_str!("../../testdata/app-public-key.pem");
+
+    /// GitHub's `POST /app/installations/{id}/access_tokens`: checks the
+    /// JWT as GitHub does (RS256 under the app's public key, not expired,
+    /// issued by the app) and hands out `ghs_1`, `ghs_2`, ...
+    struct AccessTokens {
+        minted: Arc<Mutex<Vec<String>>>,
+        valid: Arc<Mutex<HashSet<String>>>,
+        lifetime: chrono::Duration,
+    }
+
+    impl Respond for AccessTokens {
+        fn respond(&self, request: &Request) -> ResponseTemplate {
+            let jwt = request.headers["authorization"]
+                .to_str()
+                .unwrap()
+                .trim_start_matches("Bearer ");
+            let key = DecodingKey::from_rsa_pem(PUBLIC_KEY.as_bytes()).unwrap();
+            let claims =
+                jsonwebtoken::decode::<AppClaims>(jwt, &key, &Validation::new(Algorithm::RS256));
+            match claims {
+                Ok(data)
+                    if data.claims.iss == APP_ID.to_string()
+                        && data.claims.exp - data.claims.iat <= 600 => {}
+                _ => {
+                    return ResponseTemplate::new(401).set_body_json(json!({
+                        "message": "A JSON web token could not be decoded",
+                        "documentation_url": "https://docs.github.com/rest",
+                        "status": "401"
+                    }));
+                }
+            }
+            let mut minted = self.minted.lock().unwrap();
+            let token = format!("ghs_{}", minted.len() + 1);
+            minted.push(token.clone());
+            self.valid.lock().unwrap().insert(token.clone());
+            let expires_at = chrono::Utc::now() + self.lifetime;
+            ResponseTemplate::new(201).set_body_json(json!({
+                "token": token,
+                "expires_at": expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "permissions": {"organization_hooks": "write", "repository_hooks": "write"},
+                "repository_selection": "all"
+            }))
+        }
+    }
+
+    /// Any API resource: 200 for a valid installation token, else 401.
+    struct Resource(Arc<Mutex<HashSet<String>>>);
+
+    impl Respond for Resource {
+        fn respond(&self, request: &Request) -> ResponseTemplate {
+            let token = request.headers["authorization"]
+                .to_str()
+                .unwrap()
+                .trim_start_matches("Bearer ");
+            if self.0.lock().unwrap().contains(token) {
+                ResponseTemplate::new(200).set_body_json(json!({"token": token}))
+            } else {
+                ResponseTemplate::new(401).set_body_json(json!({"message": "Bad credentials"}))
+            }
+        }
+    }
+
+    struct Fake {
+        server: MockServer,
+        minted: Arc<Mutex<Vec<String>>>,
+        valid: Arc<Mutex<HashSet<String>>>,
+    }
+
+    async fn fake(lifetime: chrono::Duration) -> Fake {
+        let server = MockServer::start().await;
+        let minted = Arc::new(Mutex::new(Vec::new()));
+        let valid = Arc::new(Mutex::new(HashSet::new()));
+        Mock::given(method("POST"))
+            .and(path(format!(
+                "/app/installations/{INSTALLATION_ID}/access_tokens"
+            )))
+            .respond_with(AccessTokens {
+                minted: minted.clone(),
+                valid: valid.clone(),
+                lifetime,
+            })
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/repos/o/r"))
+            .respond_with(Resource(valid.clone()))
+            .mount(&server)
+            .await;
+        Fake {
+            server,
+            minted,
+            valid,
+        }
+    }
+
+    fn app_client(server: &MockServer, app_id: u64) -> GitHubClient {
+        let app = AppInstallation::new(app_id, INSTALLATION_ID, &SecretString::from(PRIVATE_KEY))
+            .unwrap();
+        GitHubClient::new(ClientSettings {
+            base_url: server.uri(),
+            credentials: Credentials::App(app),
+            timeout: Duration::from_secs(5),
+            max_rate_limit_wait: Duration::from_secs(3),
+        })
+        .unwrap()
+    }
+
+    async fn token_used(client: &GitHubClient) -> String {
+        let answer: Value = client.get("/repos/o/r").await.unwrap();
+        answer["token"].as_str().unwrap().to_owned()
+    }
+
+    #[tokio::test]
+    async fn mints_an_installation_token_reuses_it_and_mints_again_when_revoked() {
+        let fake = fake(chrono::Duration::hours(1)).await;
+        let client = app_client(&fake.server, APP_ID);
+        assert_eq!(token_used(&client).await, "ghs_1");
+        assert_eq!(token_used(&client).await, "ghs_1");
+        assert_eq!(fake.minted.lock().unwrap().len(), 1);
+
+        fake.valid.lock().unwrap().remove("ghs_1");
+        assert_eq!(token_used(&client).await, "ghs_2");
+        assert_eq!(fake.minted.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_token_about_to_expire_is_replaced_before_use() {
+        let fake = fake(chrono::Duration::minutes(2)).await;
+        let client = app_client(&fake.server, APP_ID);
+        assert_eq!(token_used(&client).await, "ghs_1");
+        assert_eq!(token_used(&client).await, "ghs_2");
+    }
+
+    #[tokio::test]
+    async fn a_jwt_github_refuses_names_the_app_and_installation() {
+        let fake = fake(chrono::Duration::hours(1)).await;
+        let client = app_client(&fake.server, APP_ID + 1);
+        let error = client.get::<Value>("/repos/o/r").await.unwrap_err();
+        assert!(
+            matches!(&error, GitHubError::InstallationToken { source, .. }
+                if matches!(**source, GitHubError::Unauthorized)),
+            "{error:?}"
+        );
+        assert!(
+            error.to_string().contains("app 43, installation 7"),
+            "{error}"
+        );
+        assert!(fake.minted.lock().unwrap().is_empty());
+    }
 }

@@ -10,6 +10,7 @@ use prpulse_domain::{EventDisposition, EventName};
 use prpulse_github_api::{
     GitHubClient, GitHubError,
     deliveries::{self, HookDelivery},
+    hooks::HookOwner,
 };
 use prpulse_store::{Pool, StoreError, retention::known_delivery_ids};
 
@@ -68,12 +69,12 @@ pub fn failed_events(
 pub async fn redeliver_failed(
     github: &GitHubClient,
     pool: &Pool,
-    repo: &str,
+    owner: HookOwner<'_>,
     hook_id: i64,
     max_per_run: usize,
 ) -> Result<Report, RedeliveryError> {
     let now = Utc::now();
-    let attempts = deliveries::since(github, repo, hook_id, now - WINDOW).await?;
+    let attempts = deliveries::since(github, owner, hook_id, now - WINDOW).await?;
     let failed = failed_events(&attempts, now);
     let guids: Vec<String> = failed.iter().map(|(guid, _, _)| guid.clone()).collect();
     let client = pool.get().await.map_err(StoreError::from)?;
@@ -88,7 +89,7 @@ pub async fn redeliver_failed(
         ..Report::default()
     };
     for (_, attempt, _) in missing.iter().take(max_per_run) {
-        deliveries::redeliver(github, repo, hook_id, *attempt).await?;
+        deliveries::redeliver(github, owner, hook_id, *attempt).await?;
         report.requested += 1;
     }
     Ok(report)

@@ -1,0 +1,137 @@
+//! `prpulse integration add|list`: the GitHub accounts prpulse acts for.
+
+use std::io::Read;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use prpulse_runtime::ServiceConfig;
+use prpulse_store::{
+    connect_pool,
+    integrations::{self, AccountKind, IntegrationCredentials},
+};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::{repos::keyring, table};
+
+#[derive(Debug, Subcommand)]
+pub enum IntegrationCommand {
+    /// Add a GitHub organisation or user prpulse may act for, or replace
+    /// its credentials: a token (read from stdin with `--token-stdin` or
+    /// from PRPULSE_GITHUB_TOKEN, never from the command line), or a
+    /// GitHub App installation (`--app-id`, `--installation-id`,
+    /// `--private-key-file`; prpulse mints the hourly installation tokens).
+    /// Stored encrypted under PRPULSE_SECRET_KEY.
+    Add(AddIntegration),
+    /// Integrations, how prpulse authenticates, and their organisation hook.
+    List,
+}
+
+#[derive(Debug, Args)]
+pub struct AddIntegration {
+    /// The organisation or user login.
+    account: String,
+    #[arg(long, value_enum, default_value_t = Kind::Organization)]
+    kind: Kind,
+    /// Read the token from standard input.
+    #[arg(long, conflicts_with = "app_id")]
+    token_stdin: bool,
+    /// Act as this GitHub App (its numeric id).
+    #[arg(long, requires_all = ["installation_id", "private_key_file"])]
+    app_id: Option<i64>,
+    /// The app's installation on this account.
+    #[arg(long, requires = "app_id")]
+    installation_id: Option<i64>,
+    /// The app's private key, as GitHub lets you download it (PEM).
+    #[arg(long, requires = "app_id")]
+    private_key_file: Option<std::path::PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Kind {
+    Organization,
+    User,
+}
+
+pub async fn run(command: IntegrationCommand, service: &ServiceConfig) -> anyhow::Result<()> {
+    let pool = connect_pool(service.database_url.expose_secret(), &service.pool)?;
+    let client = pool.get().await.context("connecting to the database")?;
+    match command {
+        IntegrationCommand::Add(add) => {
+            let credentials = read_credentials(&add)?;
+            // Refuse a key the scheduler could not sign with, now rather
+            // than at its next run.
+            prpulse_scheduler::github::credentials(&credentials)?;
+            let kind = match add.kind {
+                Kind::Organization => AccountKind::Organization,
+                Kind::User => AccountKind::User,
+            };
+            integrations::upsert(&client, keyring(service)?, &add.account, kind, &credentials)
+                .await?;
+            let auth = match credentials {
+                IntegrationCredentials::Token(_) => "token",
+                IntegrationCredentials::App { .. } => "GitHub App",
+            };
+            println!(
+                "integration {} ({}, {auth}) saved",
+                add.account.to_lowercase(),
+                kind.as_str()
+            );
+        }
+        IntegrationCommand::List => {
+            let rows: Vec<Vec<String>> = integrations::list(&client)
+                .await?
+                .into_iter()
+                .map(|integration| {
+                    let org_hook = match (integration.kind, integration.org_hook_id) {
+                        (AccountKind::User, _) => "-".to_owned(),
+                        (_, Some(id)) => id.to_string(),
+                        (_, None) => "none".to_owned(),
+                    };
+                    vec![
+                        integration.account,
+                        integration.kind.as_str().to_owned(),
+                        integration.auth,
+                        org_hook,
+                        integration.org_hook_error.unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            println!(
+                "{}",
+                table::render(
+                    &["ACCOUNT", "KIND", "AUTH", "ORG HOOK", "ORG HOOK ERROR"],
+                    &rows
+                )
+            );
+        }
+    }
+    Ok(())
+}
+
+fn read_credentials(add: &AddIntegration) -> anyhow::Result<IntegrationCredentials> {
+    if let (Some(app_id), Some(installation_id), Some(path)) =
+        (add.app_id, add.installation_id, &add.private_key_file)
+    {
+        let private_key = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the private key {}", path.display()))?;
+        return Ok(IntegrationCredentials::App {
+            app_id,
+            installation_id,
+            private_key: SecretString::from(private_key),
+        });
+    }
+    let token = if add.token_stdin {
+        let mut token = String::new();
+        std::io::stdin().read_to_string(&mut token)?;
+        token.trim().to_owned()
+    } else {
+        std::env::var("PRPULSE_GITHUB_TOKEN").unwrap_or_default()
+    };
+    if token.is_empty() {
+        bail!(
+            "no credentials: pipe a token with --token-stdin, set PRPULSE_GITHUB_TOKEN, \
+             or give --app-id, --installation-id and --private-key-file"
+        );
+    }
+    Ok(IntegrationCredentials::Token(SecretString::from(token)))
+}

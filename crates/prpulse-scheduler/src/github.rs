@@ -1,0 +1,54 @@
+//! A GitHub client for an integration, from its stored credentials.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use prpulse_github_api::{AppInstallation, ClientSettings, Credentials, GitHubClient};
+use prpulse_store::{
+    GenericClient, Keyring,
+    integrations::{self, IntegrationCredentials},
+};
+
+use crate::SchedulerConfig;
+
+/// GitHub answers in well under this; a hung connection must not stall a
+/// scheduler round for longer.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The client that acts for `account`, or an error that tells the
+/// operator how to add its integration.
+pub async fn client_for(
+    config: &SchedulerConfig,
+    client: &impl GenericClient,
+    keyring: &Keyring,
+    account: &str,
+) -> anyhow::Result<GitHubClient> {
+    let stored = integrations::credentials(client, keyring, account)
+        .await?
+        .with_context(|| {
+            format!("no integration for {account}: run `prpulse integration add {account}`")
+        })?;
+    Ok(GitHubClient::new(ClientSettings {
+        base_url: config.github_api_url.clone(),
+        credentials: credentials(&stored)
+            .with_context(|| format!("the integration of {account}"))?,
+        timeout: REQUEST_TIMEOUT,
+        max_rate_limit_wait: config.github_max_wait,
+    })?)
+}
+
+/// What the client sends, from what is stored.
+pub fn credentials(stored: &IntegrationCredentials) -> anyhow::Result<Credentials> {
+    Ok(match stored {
+        IntegrationCredentials::Token(token) => Credentials::Token(token.clone()),
+        IntegrationCredentials::App {
+            app_id,
+            installation_id,
+            private_key,
+        } => Credentials::App(AppInstallation::new(
+            u64::try_from(*app_id).context("a negative app id")?,
+            u64::try_from(*installation_id).context("a negative installation id")?,
+            private_key,
+        )?),
+    })
+}
