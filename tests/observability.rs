@@ -437,7 +437,7 @@ fn reconciled(scrape: &Scrape) -> bool {
         && scrape.value("prpulse_scheduler_webhooks", &[("state", "tracked")]) == Some(1.0)
         && scrape.value(
             "prpulse_scheduler_job_runs_total",
-            &[("job", "reconcile_hooks"), ("outcome", "ok")],
+            &[("task", "reconcile_hooks"), ("outcome", "ok")],
         ) >= Some(1.0)
         && scrape.has_series("prpulse_scheduler_github_rate_limit_remaining")
 }
@@ -457,7 +457,7 @@ async fn scheduler_metrics_show_the_acting_replica_and_count_reconciliation() {
     let runs = |outcome| {
         scrape.value(
             "prpulse_scheduler_job_runs_total",
-            &[("job", "reconcile_hooks"), ("outcome", outcome)],
+            &[("task", "reconcile_hooks"), ("outcome", outcome)],
         )
     };
     assert!(runs("ok") >= Some(1.0), "{}", scrape.text);
@@ -465,7 +465,7 @@ async fn scheduler_metrics_show_the_acting_replica_and_count_reconciliation() {
     let last_success = scrape
         .value(
             "prpulse_scheduler_last_success_timestamp_seconds",
-            &[("job", "reconcile_hooks")],
+            &[("task", "reconcile_hooks")],
         )
         .expect("a last success for reconcile_hooks");
     let now = Utc::now().timestamp() as f64;

@@ -10,7 +10,9 @@ use std::{
 
 use chrono::{TimeZone, Utc};
 use prpulse_e2e::{
-    Delivery, Person, PullRequestBuilder, Repo, Stack, StackOptions, fake_github::FakeGitHub,
+    Delivery, Person, PullRequestBuilder, Repo, Stack, StackOptions,
+    fake_github::{self, FakeGitHub},
+    payloads::membership,
     stack::free_port,
 };
 use prpulse_store::tracking;
@@ -24,17 +26,9 @@ struct Setup {
 }
 
 impl Setup {
+    /// A stack and a fake GitHub, with the token integration `acme`.
     async fn start() -> Self {
-        let github = FakeGitHub::start().await;
-        let stack = Stack::start_with(StackOptions {
-            env: vec![
-                ("PRPULSE_PUBLIC_URL".into(), HOOK_URL.into()),
-                ("PRPULSE_GITHUB_API_URL".into(), github.uri()),
-            ],
-            ..StackOptions::ingest_only()
-        })
-        .await;
-        let setup = Self { stack, github };
+        let setup = Self::without_integration().await;
         let added = setup
             .stack
             .cli_with(
@@ -44,6 +38,19 @@ impl Setup {
             .await;
         assert_success(&added);
         setup
+    }
+
+    async fn without_integration() -> Self {
+        let github = FakeGitHub::start().await;
+        let stack = Stack::start_with(StackOptions {
+            env: vec![
+                ("PRPULSE_PUBLIC_URL".into(), HOOK_URL.into()),
+                ("PRPULSE_GITHUB_API_URL".into(), github.uri()),
+            ],
+            ..StackOptions::ingest_only()
+        })
+        .await;
+        Self { stack, github }
     }
 
     async fn prpulse(&self, args: &[&str]) -> Output {
@@ -559,4 +566,144 @@ async fn teams_are_synced_and_payloads_past_retention_dropped_and_meta_stored() 
         .await;
     assert_eq!(ranges, 2);
     let _ = scheduler.start_kill();
+}
+
+async fn scrape(port: u16) -> String {
+    let answer = prpulse_e2e::http_client()
+        .build()
+        .unwrap()
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await;
+    match answer {
+        Ok(answer) => answer.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Whether `metrics` counts a run of scheduler job `task` with `outcome`.
+fn counted(metrics: &str, task: &str, outcome: &str) -> bool {
+    metrics.lines().any(|line| {
+        line.starts_with("prpulse_scheduler_job_runs_total{")
+            && line.contains(&format!(r#"task="{task}""#))
+            && line.contains(&format!(r#"outcome="{outcome}""#))
+    })
+}
+
+#[tokio::test]
+async fn an_organisation_hook_brings_team_events_the_real_ingest_accepts() {
+    let setup = Setup::start().await;
+    let mut scheduler = setup.scheduler(&[]);
+    eventually("the organisation hook", || {
+        setup.github.hooks("orgs/acme").len() == 1
+    })
+    .await;
+    let (hook_id, secret) = setup.only_hook("orgs/acme");
+    let hook = &setup.github.hooks("orgs/acme")[0];
+    assert_eq!(hook["events"], serde_json::json!(["team", "membership"]));
+    assert_eq!(hook["type"], "Organization");
+
+    let org = Person::user(900, "acme");
+    let added = membership("added", &org, 31, "platform", &Person::user(1, "ada"));
+    let answer = setup
+        .stack
+        .deliver_signed(&added, secret.as_bytes(), Some(hook_id))
+        .await;
+    assert_eq!(answer.status().as_u16(), 202);
+    let forged = setup
+        .stack
+        .deliver_signed(&added, b"not-the-secret", Some(hook_id))
+        .await;
+    assert_eq!(forged.status().as_u16(), 401);
+
+    let listed = setup.prpulse(&["integration", "list"]).await;
+    assert_success(&listed);
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert!(text.contains(&hook_id.to_string()), "{text}");
+    let _ = scheduler.start_kill();
+    let _ = scheduler.wait().await;
+}
+
+#[tokio::test]
+async fn without_admin_org_hook_repositories_are_still_served_and_the_scope_is_named() {
+    let setup = Setup::start().await;
+    setup.github.revoke_org_hook_scope();
+    assert_success(&setup.prpulse(&["repo", "track", "acme/api"]).await);
+    let port = free_port();
+    let mut scheduler = setup.scheduler(&[("PRPULSE_METRICS_ADDR", &format!("127.0.0.1:{port}"))]);
+    wait_until("the missing scope recorded", async || {
+        let listed = setup.prpulse(&["integration", "list"]).await;
+        String::from_utf8_lossy(&listed.stdout).contains("lacks the scope admin:org_hook")
+    })
+    .await;
+    wait_until("a counted reconcile_hooks run", async || {
+        counted(&scrape(port).await, "reconcile_hooks", "ok")
+    })
+    .await;
+    let metrics = scrape(port).await;
+    assert!(
+        !counted(&metrics, "reconcile_hooks", "error"),
+        "a token without admin:org_hook is not a failing job:\n{metrics}"
+    );
+    assert!(setup.github.hooks("orgs/acme").is_empty());
+    assert_eq!(setup.github.hooks("acme/api").len(), 1);
+    let _ = scheduler.start_kill();
+    let _ = scheduler.wait().await;
+}
+
+#[tokio::test]
+async fn a_github_app_installation_acts_with_tokens_it_mints() {
+    let setup = Setup::without_integration().await;
+    let app_id = fake_github::APP_ID.to_string();
+    let installation_id = fake_github::INSTALLATION_ID.to_string();
+    let app_args = |key: &'static str| {
+        vec![
+            "integration".to_owned(),
+            "add".into(),
+            "acme".into(),
+            "--app-id".into(),
+            app_id.clone(),
+            "--installation-id".into(),
+            installation_id.clone(),
+            "--private-key-file".into(),
+            key.into(),
+        ]
+    };
+    let bad_key = setup
+        .stack
+        .cli(
+            &app_args("Cargo.toml")
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        )
+        .await;
+    assert!(!bad_key.status.success());
+    let said = String::from_utf8_lossy(&bad_key.stderr);
+    assert!(said.contains("private key cannot be used"), "{said}");
+
+    let added = setup
+        .stack
+        .cli(
+            &app_args(fake_github::APP_PRIVATE_KEY_FILE)
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        )
+        .await;
+    assert_success(&added);
+    assert_success(&setup.prpulse(&["repo", "track", "acme/api"]).await);
+    let (hook_id, secret) = setup.only_hook("acme/api");
+    assert_eq!(setup.deliver_as_github(hook_id, &secret).await, 202);
+
+    let minted = setup.github.installation_tokens();
+    assert_eq!(minted, ["ghs_1"], "one token for the whole command");
+    let seen = setup.github.tokens_seen();
+    assert!(!seen.is_empty());
+    assert!(
+        seen.iter().all(|token| token == "Bearer ghs_1"),
+        "the hooks saw only the installation token: {seen:?}"
+    );
+    let listed = setup.prpulse(&["integration", "list"]).await;
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("app"));
 }

@@ -1,8 +1,10 @@
 //! A fake of the parts of GitHub's REST API prpulse uses (wiremock), with
 //! the state a real one keeps and the shapes, status codes and messages of
-//! GitHub's REST docs: repository hooks (remembering each secret, so a
-//! test can sign deliveries as GitHub would), hook deliveries and their
-//! redelivery, pull requests and reviews, organisation teams, `/meta`.
+//! GitHub's REST docs: repository and organisation hooks (remembering each
+//! secret, so a test can sign deliveries as GitHub would), hook deliveries
+//! and their redelivery, pull requests and reviews, organisation teams,
+//! `/meta`, and GitHub App installation tokens (the JWT checked against the
+//! app's public key, as GitHub does).
 
 use std::{
     collections::BTreeMap,
@@ -14,7 +16,8 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, matchers::p
 
 #[derive(Default)]
 struct State {
-    /// Hooks by id, with the repository they belong to.
+    /// Hooks by id, with their owner: `owner/name` for a repository,
+    /// `orgs/{org}` for an organisation.
     hooks: BTreeMap<i64, (String, Value)>,
     /// Each hook's secret as last sent (GitHub shows it masked).
     secrets: BTreeMap<i64, String>,
@@ -22,7 +25,12 @@ struct State {
     /// When set, creating a hook answers 403 as for a token without
     /// `admin:repo_hook`.
     without_hook_scope: bool,
+    /// When set, organisation hooks answer 404 as for a token without
+    /// `admin:org_hook`.
+    without_org_hook_scope: bool,
     tokens_seen: Vec<String>,
+    /// Installation tokens handed out to the GitHub App.
+    installation_tokens: Vec<String>,
     /// Delivery attempts by hook, newest first, as GitHub lists them.
     deliveries: BTreeMap<i64, Vec<Value>>,
     redeliveries: Vec<(i64, i64)>,
@@ -48,9 +56,15 @@ impl FakeGitHub {
             next_id: 12_345_678,
             ..State::default()
         }));
-        Mock::given(path_regex(r"^/repos/[^/]+/[^/]+/hooks(/\d+)?$"))
-            .respond_with(WithRateLimit(Hooks(state.clone())))
-            .with_priority(1)
+        Mock::given(path_regex(
+            r"^/(repos/[^/]+/[^/]+|orgs/[^/]+)/hooks(/\d+)?$",
+        ))
+        .respond_with(WithRateLimit(Hooks(state.clone())))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+        Mock::given(path_regex(r"^/app/installations/\d+/access_tokens$"))
+            .respond_with(AccessTokens(state.clone()))
             .mount(&server)
             .await;
         Mock::given(path_regex(r"^/(repos|orgs|meta)"))
@@ -71,12 +85,13 @@ impl FakeGitHub {
         self.state.lock().unwrap()
     }
 
-    /// The hooks of `repo` (`owner/name`), as GitHub would list them.
-    pub fn hooks(&self, repo: &str) -> Vec<Value> {
+    /// The hooks of `owner` (`owner/name`, or `orgs/{org}`), as GitHub
+    /// would list them.
+    pub fn hooks(&self, owner: &str) -> Vec<Value> {
         self.state()
             .hooks
             .values()
-            .filter(|(owner, _)| owner == repo)
+            .filter(|(of, _)| of == owner)
             .map(|(_, hook)| hook.clone())
             .collect()
     }
@@ -103,6 +118,14 @@ impl FakeGitHub {
 
     pub fn revoke_hook_scope(&self) {
         self.state().without_hook_scope = true;
+    }
+
+    pub fn revoke_org_hook_scope(&self) {
+        self.state().without_org_hook_scope = true;
+    }
+
+    pub fn installation_tokens(&self) -> Vec<String> {
+        self.state().installation_tokens.clone()
     }
 
     pub fn tokens_seen(&self) -> Vec<String> {
@@ -194,10 +217,14 @@ fn delivery_json(
     })
 }
 
-fn hook_json(repo: &str, id: i64, events: &Value, url: &str) -> Value {
-    let api = format!("https://api.github.com/repos/{repo}/hooks/{id}");
+fn hook_json(owner: &str, id: i64, events: &Value, url: &str) -> Value {
+    let (kind, root) = match owner.strip_prefix("orgs/") {
+        Some(_) => ("Organization", owner.to_owned()),
+        None => ("Repository", format!("repos/{owner}")),
+    };
+    let api = format!("https://api.github.com/{root}/hooks/{id}");
     json!({
-        "type": "Repository",
+        "type": kind,
         "id": id,
         "name": "web",
         "active": true,
@@ -258,10 +285,23 @@ impl Respond for Hooks {
                 .tokens_seen
                 .push(token.to_str().unwrap_or_default().to_owned());
         }
-        let segments: Vec<&str> = request.url.path().trim_matches('/').split('/').collect();
-        let repo = format!("{}/{}", segments[1], segments[2]);
-        let id: Option<i64> = segments.get(4).and_then(|id| id.parse().ok());
+        let path = request.url.path().trim_matches('/');
+        let (root, rest) = path.split_once("/hooks").unwrap();
+        // `owner/name` for a repository, `orgs/{org}` for an organisation.
+        let repo = root.strip_prefix("repos/").unwrap_or(root).to_owned();
+        let id: Option<i64> = rest.trim_start_matches('/').parse().ok();
         let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        if root.starts_with("orgs/") && state.without_org_hook_scope {
+            // GitHub hides organisation hooks from a token without the scope.
+            return ResponseTemplate::new(404)
+                .insert_header("x-accepted-oauth-scopes", "admin:org_hook")
+                .insert_header("x-oauth-scopes", "admin:repo_hook, repo")
+                .set_body_json(json!({
+                    "message": "Not Found",
+                    "documentation_url": "https://docs.github.com/rest/orgs/webhooks#list-organization-webhooks",
+                    "status": "404"
+                }));
+        }
         match (request.method.as_str(), id) {
             ("GET", None) => {
                 let hooks: Vec<Value> = state
@@ -364,7 +404,11 @@ impl Respond for Api {
                     None => not_found(),
                 }
             }
-            ("GET", ["repos", _, _, "hooks", hook, "deliveries"]) => {
+            (
+                "GET",
+                ["repos", _, _, "hooks", hook, "deliveries"]
+                | ["orgs", _, "hooks", hook, "deliveries"],
+            ) => {
                 let hook: i64 = hook.parse().unwrap_or_default();
                 ok(Value::Array(
                     state.deliveries.get(&hook).cloned().unwrap_or_default(),
@@ -381,7 +425,8 @@ impl Respond for Api {
                     "deliveries",
                     attempt,
                     "attempts",
-                ],
+                ]
+                | ["orgs", _, "hooks", hook, "deliveries", attempt, "attempts"],
             ) => {
                 let hook: i64 = hook.parse().unwrap_or_default();
                 let attempt: i64 = attempt.parse().unwrap_or_default();
@@ -443,5 +488,65 @@ impl Respond for Api {
                 .map_or_else(not_found, |(_, members)| ok(Value::Array(members.clone()))),
             _ => not_found(),
         }
+    }
+}
+
+/// The app whose JWTs the fake accepts, and its installation.
+pub const APP_ID: u64 = 42;
+pub const INSTALLATION_ID: u64 = 7;
+/// A throwaway key pair standing in for the app's (see its README).
+pub const APP_PRIVATE_KEY_FILE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../crates/prpulse-github-api/testdata/app-private-key.pem"
+);
+const APP_PUBLIC_KEY: &str =
+    include_str!("../../crates/prpulse-github-api/testdata/app-public-key.pem");
+
+/// `POST /app/installations/{id}/access_tokens`: a JWT signed with the
+/// app's key (RS256, issued by the app, at most 10 minutes long) buys an
+/// hour-long installation token, which the hooks then accept.
+struct AccessTokens(Arc<Mutex<State>>);
+
+impl Respond for AccessTokens {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        #[derive(serde::Deserialize)]
+        struct Claims {
+            iat: u64,
+            exp: u64,
+            iss: String,
+        }
+        let jwt = request
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        let key = jsonwebtoken::DecodingKey::from_rsa_pem(APP_PUBLIC_KEY.as_bytes()).unwrap();
+        let validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        let installation = request.url.path().split('/').nth(3).unwrap_or_default();
+        let accepted = jsonwebtoken::decode::<Claims>(jwt, &key, &validation).is_ok_and(|data| {
+            data.claims.iss == APP_ID.to_string() && data.claims.exp - data.claims.iat <= 600
+        });
+        if !accepted {
+            return ResponseTemplate::new(401).set_body_json(json!({
+                "message": "A JSON web token could not be decoded",
+                "documentation_url": "https://docs.github.com/rest",
+                "status": "401"
+            }));
+        }
+        if installation != INSTALLATION_ID.to_string() {
+            return not_found();
+        }
+        let mut state = self.0.lock().unwrap();
+        let token = format!("ghs_{}", state.installation_tokens.len() + 1);
+        state.installation_tokens.push(token.clone());
+        let expires_at = chrono::Utc::now() + chrono::Duration::hours(1);
+        ResponseTemplate::new(201).set_body_json(json!({
+            "token": token,
+            "expires_at": expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "permissions": {"organization_hooks": "write", "repository_hooks": "write",
+                            "pull_requests": "read", "members": "read"},
+            "repository_selection": "all"
+        }))
     }
 }

@@ -4,11 +4,12 @@ use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registr
 
 #[derive(Clone)]
 pub struct SchedulerMetrics {
-    /// `prpulse_scheduler_job_runs_total{job, outcome}`: `job` is
+    /// `prpulse_scheduler_job_runs_total{task, outcome}`: `task` is
     /// `reconcile_hooks`, `redeliver`, `backfill`, `team_sync`,
     /// `retention` or `meta`; `outcome` is `ok` or `error`.
     pub job_runs: IntCounterVec,
-    /// `prpulse_scheduler_last_success_timestamp_seconds{job}`.
+    /// `prpulse_scheduler_last_success_timestamp_seconds{task}`. Not `job`:
+    /// Prometheus would rename it `exported_job` beside its own.
     pub last_success: IntGaugeVec,
     /// `prpulse_scheduler_is_leader`: 1 on the replica that acts.
     pub is_leader: IntGauge,
@@ -35,14 +36,14 @@ impl SchedulerMetrics {
                     "prpulse_scheduler_job_runs_total",
                     "Scheduler job runs, by job and outcome.",
                 ),
-                &["job", "outcome"],
+                &["task", "outcome"],
             )?,
             last_success: IntGaugeVec::new(
                 Opts::new(
                     "prpulse_scheduler_last_success_timestamp_seconds",
                     "When each job last succeeded (Unix seconds).",
                 ),
-                &["job"],
+                &["task"],
             )?,
             is_leader: IntGauge::new(
                 "prpulse_scheduler_is_leader",
