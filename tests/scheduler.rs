@@ -622,6 +622,27 @@ async fn an_organisation_hook_brings_team_events_the_real_ingest_accepts() {
     assert!(text.contains(&hook_id.to_string()), "{text}");
     let _ = scheduler.start_kill();
     let _ = scheduler.wait().await;
+
+    // Removing the integration takes its hook away, once nothing needs it.
+    assert_success(&setup.prpulse(&["repo", "track", "acme/api"]).await);
+    let refused = setup.prpulse(&["integration", "remove", "acme"]).await;
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("acme/api"), "{said}");
+    assert_success(&setup.prpulse(&["repo", "untrack", "acme/api"]).await);
+    assert_success(&setup.prpulse(&["integration", "remove", "acme"]).await);
+    assert!(setup.github.hooks("orgs/acme").is_empty());
+    // (Ingest may still hold it for its 30 s cache; GitHub no longer signs.)
+    let secrets = setup
+        .stack
+        .db
+        .count(&format!(
+            "SELECT count(*) FROM webhook_secrets WHERE hook_id = {hook_id}"
+        ))
+        .await;
+    assert_eq!(secrets, 0, "the hook's secret is gone");
+    let listed = setup.prpulse(&["integration", "list"]).await;
+    assert!(!String::from_utf8_lossy(&listed.stdout).contains("acme"));
 }
 
 #[tokio::test]

@@ -1,13 +1,15 @@
-//! `prpulse integration add|list`: the GitHub accounts prpulse acts for.
+//! `prpulse integration add|list|remove`: the GitHub accounts prpulse acts for.
 
 use std::io::Read;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use prpulse_runtime::ServiceConfig;
+use prpulse_runtime::{Env, ServiceConfig};
+use prpulse_scheduler::{SchedulerConfig, github::client_for, hooks::HookReconciler};
 use prpulse_store::{
     connect_pool,
     integrations::{self, AccountKind, IntegrationCredentials},
+    tracking,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -24,6 +26,9 @@ pub enum IntegrationCommand {
     Add(AddIntegration),
     /// Integrations, how prpulse authenticates, and their organisation hook.
     List,
+    /// Remove an integration and its organisation hook (on GitHub too).
+    /// Untrack its repositories first.
+    Remove { account: String },
 }
 
 #[derive(Debug, Args)]
@@ -52,7 +57,11 @@ enum Kind {
     User,
 }
 
-pub async fn run(command: IntegrationCommand, service: &ServiceConfig) -> anyhow::Result<()> {
+pub async fn run(command: IntegrationCommand, env: &Env) -> anyhow::Result<()> {
+    if let IntegrationCommand::Remove { account } = &command {
+        return remove(env, account).await;
+    }
+    let service = &ServiceConfig::from_env(env, 0)?;
     let pool = connect_pool(service.database_url.expose_secret(), &service.pool)?;
     let client = pool.get().await.context("connecting to the database")?;
     match command {
@@ -104,7 +113,51 @@ pub async fn run(command: IntegrationCommand, service: &ServiceConfig) -> anyhow
                 )
             );
         }
+        IntegrationCommand::Remove { .. } => unreachable!("handled above"),
     }
+    Ok(())
+}
+
+async fn remove(env: &Env, account: &str) -> anyhow::Result<()> {
+    let account = account.to_lowercase();
+    let config = SchedulerConfig::from_env(env)?;
+    let keyring = keyring(&config.service)?;
+    let pool = connect_pool(
+        config.service.database_url.expose_secret(),
+        &config.service.pool,
+    )?;
+    let client = pool.get().await.context("connecting to the database")?;
+    let integration = integrations::list(&client)
+        .await?
+        .into_iter()
+        .find(|integration| integration.account == account)
+        .with_context(|| format!("there is no integration {account}"))?;
+    let tracked: Vec<String> = tracking::repositories(&client)
+        .await?
+        .into_iter()
+        .filter(|repo| repo.account == account)
+        .map(|repo| repo.full_name)
+        .collect();
+    if !tracked.is_empty() {
+        bail!(
+            "{account} still has tracked repositories ({}): untrack them first",
+            tracked.join(", ")
+        );
+    }
+    let github = client_for(&config, &client, keyring, &account).await?;
+    let reconciler = HookReconciler {
+        github: &github,
+        pool: &pool,
+        keyring,
+        hook_url: &config.hook_url,
+        rotate_after: config.rotate_after,
+        rotation_overlap: config.rotation_overlap,
+    };
+    reconciler
+        .remove_integration(&integration)
+        .await
+        .with_context(|| format!("removing the organisation hook of {account}"))?;
+    println!("integration {account} removed");
     Ok(())
 }
 

@@ -42,13 +42,14 @@ enum Command {
 }
 
 pub async fn run(cli: Cli, env: &Env) -> anyhow::Result<()> {
-    if let Command::Repo(command) = cli.command {
-        return repos::repo(command, env).await;
+    match cli.command {
+        Command::Repo(command) => return repos::repo(command, env).await,
+        Command::Integration(command) => return integrations::run(command, env).await,
+        _ => {}
     }
     let service = ServiceConfig::from_env(env, 0)?;
     match cli.command {
-        Command::Repo(_) => unreachable!("handled above"),
-        Command::Integration(command) => integrations::run(command, &service).await,
+        Command::Repo(_) | Command::Integration(_) => unreachable!("handled above"),
         Command::Dlq(command) => dlq::run(command, &service).await,
         Command::Secrets(command) => secrets::run(command, &service).await,
         Command::Sources(command) => sources::run(command, &service).await,

@@ -228,18 +228,35 @@ impl HookReconciler<'_> {
 
     async fn remove(&self, repo: &TrackedRepository) -> Result<Outcome, ReconcileError> {
         if let Some(hook_id) = repo.hook_id {
-            let owner = HookOwner::Repository(&repo.full_name);
-            match hooks::delete(self.github, owner, hook_id).await {
-                Ok(()) => {}
-                Err(GitHubError::NotFound { .. }) => {
-                    warn!(repository = %repo.full_name, hook_id, "the hook was already gone on GitHub");
-                }
-                Err(error) => return Err(error.into()),
-            }
+            self.delete_hook(HookOwner::Repository(&repo.full_name), hook_id)
+                .await?;
         }
         let client = self.pool.get().await.map_err(StoreError::from)?;
         tracking::forget(&client, &repo.full_name, repo.hook_id).await?;
         Ok(Outcome::Removed)
+    }
+
+    /// Deletes the organisation's hook (if any) and then the integration;
+    /// the caller makes sure no tracked repository needs it any more.
+    pub async fn remove_integration(&self, org: &Integration) -> Result<(), ReconcileError> {
+        if let Some(hook_id) = org.org_hook_id {
+            self.delete_hook(HookOwner::Organization(&org.account), hook_id)
+                .await?;
+        }
+        let client = self.pool.get().await.map_err(StoreError::from)?;
+        integrations::delete(&client, &org.account, org.org_hook_id).await?;
+        Ok(())
+    }
+
+    async fn delete_hook(&self, owner: HookOwner<'_>, hook_id: i64) -> Result<(), ReconcileError> {
+        match hooks::delete(self.github, owner, hook_id).await {
+            Ok(()) => Ok(()),
+            Err(GitHubError::NotFound { .. }) => {
+                warn!(%owner, hook_id, "the hook was already gone on GitHub");
+                Ok(())
+            }
+            Err(error) => Err(error.into()),
+        }
     }
 
     async fn current_secret(

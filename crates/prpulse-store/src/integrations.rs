@@ -201,3 +201,27 @@ pub async fn set_org_hook_error(
         .await?;
     Ok(())
 }
+
+/// Deletes an integration and the secrets of its organisation hook. Fails
+/// (a foreign key) while a repository of the account is still tracked.
+pub async fn delete(
+    client: &impl GenericClient,
+    account: &str,
+    org_hook_id: Option<i64>,
+) -> Result<(), StoreError> {
+    if let Some(hook_id) = org_hook_id {
+        client
+            .execute(
+                "DELETE FROM webhook_secrets WHERE hook_id = $1",
+                &[&hook_id],
+            )
+            .await?;
+    }
+    client
+        .execute(
+            "DELETE FROM integrations WHERE account = lower($1)",
+            &[&account],
+        )
+        .await?;
+    Ok(())
+}
