@@ -5,8 +5,9 @@
 
 use std::time::Duration;
 
+use prpulse_store::{StoreError, Target};
 use tokio::task::JoinHandle;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -63,11 +64,8 @@ impl Drop for Leadership {
     }
 }
 
-async fn try_acquire(database_url: &str) -> Result<Option<Leadership>, tokio_postgres::Error> {
-    let (client, connection) = tokio_postgres::connect(database_url, NoTls).await?;
-    let connection = tokio::spawn(async move {
-        let _ = connection.await;
-    });
+async fn try_acquire(database_url: &str) -> Result<Option<Leadership>, StoreError> {
+    let (client, connection) = Target::parse(database_url)?.connect().await?;
     let locked: bool = client
         .query_one("SELECT pg_try_advisory_lock($1)", &[&SCHEDULER_LOCK_ID])
         .await?

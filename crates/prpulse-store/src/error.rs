@@ -12,6 +12,8 @@ pub enum StoreError {
     Migration(#[from] refinery::Error),
     #[error(transparent)]
     Crypto(#[from] crate::crypto::CryptoError),
+    #[error("database TLS: {0}")]
+    Tls(String),
 }
 
 /// What a failure says about trying again.
@@ -33,7 +35,9 @@ impl StoreError {
         match self {
             Self::Pool(_) => Retryability::Unavailable,
             Self::Postgres(error) => postgres_retryability(error),
-            Self::BadUrl(_) | Self::Migration(_) | Self::Crypto(_) => Retryability::Permanent,
+            Self::BadUrl(_) | Self::Migration(_) | Self::Crypto(_) | Self::Tls(_) => {
+                Retryability::Permanent
+            }
         }
     }
 

@@ -2,6 +2,7 @@
 //! runs. Callers pass transactions in, so the worker decides what commits
 //! together.
 
+pub mod connect;
 pub mod crypto;
 pub mod deliveries;
 pub mod error;
@@ -15,6 +16,7 @@ pub mod sources;
 pub mod teams;
 pub mod tracking;
 
+pub use connect::Target;
 pub use crypto::{Keyring, SecretKey, SecretKeyError};
 pub use deadpool_postgres::{GenericClient, Transaction};
 pub use error::{Retryability, StoreError};

@@ -1,9 +1,6 @@
-use std::str::FromStr;
-
-use tokio_postgres::NoTls;
 use tracing::info;
 
-use crate::StoreError;
+use crate::{StoreError, Target};
 
 mod embedded {
     refinery::embed_migrations!("../../migrations");
@@ -15,9 +12,7 @@ const MIGRATION_LOCK_ID: i64 = 0x7072_7075_6c73_6501;
 
 /// Applies the pending migrations under a session advisory lock.
 pub async fn migrate(database_url: &str) -> Result<(), StoreError> {
-    let config = tokio_postgres::Config::from_str(database_url).map_err(StoreError::BadUrl)?;
-    let (mut client, connection) = config.connect(NoTls).await?;
-    let connection = tokio::spawn(connection);
+    let (mut client, connection) = Target::parse(database_url)?.connect().await?;
     client
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_ID])
         .await?;

@@ -1,9 +1,9 @@
-use std::{str::FromStr, time::Duration};
+use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 
-use crate::StoreError;
+use crate::{StoreError, Target};
 
 pub use deadpool_postgres::Pool;
 
@@ -28,20 +28,20 @@ impl Default for PoolSettings {
 /// checks, so this is what turns a database restart into one fresh
 /// connection instead of one failed query per pooled connection.
 pub fn connect_pool(database_url: &str, settings: &PoolSettings) -> Result<Pool, StoreError> {
-    let mut config = tokio_postgres::Config::from_str(database_url).map_err(StoreError::BadUrl)?;
+    let Target { mut config, tls } = Target::parse(database_url)?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(settings.timeout);
     }
     if config.get_application_name().is_none() {
         config.application_name("prpulse");
     }
-    let manager = Manager::from_config(
-        config,
-        NoTls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Verified,
-        },
-    );
+    let manager_config = ManagerConfig {
+        recycling_method: RecyclingMethod::Verified,
+    };
+    let manager = match tls {
+        Some(tls) => Manager::from_config(config, tls, manager_config),
+        None => Manager::from_config(config, NoTls, manager_config),
+    };
     let pool = Pool::builder(manager)
         .max_size(settings.max_size)
         .wait_timeout(Some(settings.timeout))
