@@ -86,4 +86,65 @@ impl SchedulerMetrics {
         registry.register(Box::new(metrics.webhooks.clone()))?;
         Ok(metrics)
     }
+
+    /// A replica that stops acting drops the gauges only the acting one
+    /// keeps current, so no stale value outlives its leadership.
+    pub fn stand_down(&self) {
+        self.is_leader.set(0);
+        self.rate_limit_remaining.reset();
+        self.webhooks.reset();
+        self.unrecovered.set(0);
+        self.oldest_unrecovered_age.set(0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standing_down_leaves_no_acting_gauge_behind() {
+        let registry = Registry::new();
+        let metrics = SchedulerMetrics::register(&registry).unwrap();
+        metrics.is_leader.set(1);
+        metrics.webhooks.with_label_values(&["tracked"]).set(3);
+        metrics
+            .rate_limit_remaining
+            .with_label_values(&["acme"])
+            .set(4_000);
+        metrics.unrecovered.set(2);
+        metrics.oldest_unrecovered_age.set(600);
+        metrics
+            .last_success
+            .with_label_values(&["retention"])
+            .set(1);
+
+        metrics.stand_down();
+        let value = |name: &str| -> Vec<i64> {
+            registry
+                .gather()
+                .iter()
+                .filter(|family| family.name() == name)
+                .flat_map(|family| {
+                    family
+                        .get_metric()
+                        .iter()
+                        .map(|m| m.get_gauge().get_value() as i64)
+                })
+                .collect()
+        };
+        assert_eq!(value("prpulse_scheduler_is_leader"), [0]);
+        assert!(value("prpulse_scheduler_webhooks").is_empty());
+        assert!(value("prpulse_scheduler_github_rate_limit_remaining").is_empty());
+        assert_eq!(value("prpulse_scheduler_unrecovered_deliveries"), [0]);
+        assert_eq!(
+            value("prpulse_scheduler_oldest_unrecovered_delivery_age_seconds"),
+            [0]
+        );
+        // When each job last succeeded stays true after leadership moves.
+        assert_eq!(
+            value("prpulse_scheduler_last_success_timestamp_seconds"),
+            [1]
+        );
+    }
 }

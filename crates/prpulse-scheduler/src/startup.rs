@@ -90,7 +90,7 @@ impl Scheduler {
                     break;
                 }
             }
-            self.metrics.is_leader.set(0);
+            self.metrics.stand_down();
             drop(leadership);
             if stop.is_cancelled() {
                 break;
