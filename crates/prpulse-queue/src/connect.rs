@@ -58,3 +58,17 @@ async fn bounded<T>(
 pub fn is_open(connection: &Connection, channel: &Channel) -> bool {
     connection.status().connected() && channel.status().connected()
 }
+
+/// Closes the channel, then its connection. Closing the connection alone
+/// leaves lapin to fail the channel's own close, which it logs as a
+/// connection error on every clean shutdown. Bounded, so a broker that
+/// stopped answering cannot hold up shutdown.
+pub async fn close(connection: Connection, channel: Channel, reason: &str) {
+    let closing = async {
+        if channel.status().connected() {
+            let _ = channel.close(200, reason.into()).await;
+        }
+        let _ = connection.close(200, reason.into()).await;
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), closing).await;
+}

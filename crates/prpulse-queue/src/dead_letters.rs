@@ -252,7 +252,7 @@ impl DeadLetterQueue {
     }
 
     pub async fn close(self) {
-        let _ = self.connection.close(200, "prpulse-cli done".into()).await;
+        crate::connect::close(self.connection, self.channel, "prpulse-cli done").await;
     }
 
     async fn take(&self, limit: usize) -> Result<Vec<BasicGetMessage>, DeadLetterError> {

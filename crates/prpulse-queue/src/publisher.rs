@@ -202,12 +202,10 @@ async fn supervise(inner: Arc<Inner>, stop: CancellationToken) {
             Ok((connection, channel)) => {
                 delays.reset();
                 info!(connection = %settings.connection_name, "publisher connected to RabbitMQ");
-                hold(&inner, &connection, channel, &stop).await;
+                hold(&inner, &connection, channel.clone(), &stop).await;
                 set_channel(&inner, None);
                 inner.blocked.store(false, Ordering::Relaxed);
-                let _ = connection
-                    .close(200, "prpulse publisher closing".into())
-                    .await;
+                crate::connect::close(connection, channel, "prpulse publisher closing").await;
                 if stop.is_cancelled() {
                     break;
                 }

@@ -70,7 +70,7 @@ impl Consumer {
                         Ok(()) => warn!("the broker ended the consumer; reconnecting"),
                         Err(error) => warn!(%error, "consuming failed; reconnecting"),
                     }
-                    let _ = connection.close(200, "prpulse-worker closing".into()).await;
+                    connect::close(connection, channel, "prpulse-worker closing").await;
                 }
                 Err(error) => warn!(%error, "worker cannot reach RabbitMQ; retrying"),
             }

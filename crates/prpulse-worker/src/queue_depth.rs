@@ -79,14 +79,14 @@ async fn poll_until_stopped(
                 for queue in &watched {
                     let _ = gauge.remove_label_values(&[&queue.label]);
                 }
-                if let Some((connection, _)) = link.take() {
-                    close(connection).await;
+                if let Some((connection, channel)) = link.take() {
+                    close(connection, channel).await;
                 }
             }
         }
     }
-    if let Some((connection, _)) = link {
-        close(connection).await;
+    if let Some((connection, channel)) = link {
+        close(connection, channel).await;
     }
 }
 
@@ -101,8 +101,8 @@ async fn poll_once(
             link.insert((connection, channel))
         }
         stale => {
-            if let Some((connection, _)) = stale {
-                close(connection).await;
+            if let Some((connection, channel)) = stale {
+                close(connection, channel).await;
             }
             let opened = connect::open(
                 &settings.amqp_url,
@@ -128,8 +128,6 @@ async fn poll_once(
     Ok(())
 }
 
-/// Bounded, so a broker that stopped answering cannot hold up shutdown.
-async fn close(connection: Connection) {
-    let closing = connection.close(200, "prpulse-worker queue depth closing".into());
-    let _ = tokio::time::timeout(Duration::from_secs(2), closing).await;
+async fn close(connection: Connection, channel: Channel) {
+    connect::close(connection, channel, "prpulse-worker queue depth closing").await;
 }
