@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::{Keyring, StoreError};
+use crate::{Keyring, StoreError, secrets};
 
 /// How prpulse authenticates to GitHub for an account. Secrets are
 /// sealed under the keyring before they reach the database.
@@ -210,12 +210,7 @@ pub async fn delete(
     org_hook_id: Option<i64>,
 ) -> Result<(), StoreError> {
     if let Some(hook_id) = org_hook_id {
-        client
-            .execute(
-                "DELETE FROM webhook_secrets WHERE hook_id = $1",
-                &[&hook_id],
-            )
-            .await?;
+        secrets::forget_hook(client, hook_id).await?;
     }
     client
         .execute(

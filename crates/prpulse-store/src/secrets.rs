@@ -33,6 +33,18 @@ pub async fn set_hook_secret(
     Ok(())
 }
 
+/// Forgets a hook's secrets (the hook is gone): ingest stops accepting
+/// deliveries signed with them once its cache expires.
+pub async fn forget_hook(client: &impl GenericClient, hook_id: i64) -> Result<(), StoreError> {
+    client
+        .execute(
+            "DELETE FROM webhook_secrets WHERE hook_id = $1",
+            &[&hook_id],
+        )
+        .await?;
+    Ok(())
+}
+
 /// The secrets a delivery from `hook_id` may be signed with at `now`,
 /// current first; `None` when prpulse does not know the hook.
 pub async fn hook_secrets(

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 
-use crate::StoreError;
+use crate::{StoreError, secrets};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TrackState {
@@ -134,12 +134,7 @@ pub async fn forget(
     hook_id: Option<i64>,
 ) -> Result<(), StoreError> {
     if let Some(hook_id) = hook_id {
-        client
-            .execute(
-                "DELETE FROM webhook_secrets WHERE hook_id = $1",
-                &[&hook_id],
-            )
-            .await?;
+        secrets::forget_hook(client, hook_id).await?;
     }
     client
         .execute(
