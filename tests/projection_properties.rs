@@ -109,19 +109,8 @@ fn scrambled(deliveries: Vec<Delivery>) -> impl Strategy<Value = Vec<Delivery>> 
     })
 }
 
-async fn reset(db: &TestDb) {
-    db.client()
-        .await
-        .batch_execute(
-            "TRUNCATE deliveries, reviews, pull_requests, github_team_members, github_teams,
-                      members, repositories",
-        )
-        .await
-        .unwrap();
-}
-
 async fn rows_after(db: &TestDb, deliveries: &[Delivery]) -> (Vec<serde_json::Value>, i64) {
-    reset(db).await;
+    db.reset_projection().await;
     let processor = direct::processor(db);
     for delivery in deliveries {
         direct::apply(&processor, delivery).await;

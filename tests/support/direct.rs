@@ -12,18 +12,23 @@ pub fn processor(db: &TestDb) -> Processor {
     Processor::new(db.pool(), BotPolicy::default())
 }
 
-pub async fn apply(processor: &Processor, delivery: &Delivery) -> Processed {
+/// The envelope ingest would put on this delivery, received now.
+pub fn envelope(delivery: &Delivery) -> Envelope {
     let action = serde_json::from_slice::<serde_json::Value>(&delivery.body)
         .ok()
         .and_then(|body| body["action"].as_str().map(str::to_owned));
-    let envelope = Envelope {
+    Envelope {
         delivery_id: DeliveryId::parse(&delivery.id).unwrap(),
         event: EventName::parse(&delivery.event).unwrap(),
         action,
         hook_id: None,
         received_at: Utc::now(),
         source: Source::Webhook,
-    };
+    }
+}
+
+pub async fn apply(processor: &Processor, delivery: &Delivery) -> Processed {
+    let envelope = envelope(delivery);
     processor
         .process(&envelope, &delivery.body)
         .await
