@@ -27,10 +27,30 @@ pub fn envelope(delivery: &Delivery) -> Envelope {
     }
 }
 
+/// Applies `deliveries` in one transaction with the worker's batch step.
+pub async fn apply_batch(
+    processor: &Processor,
+    deliveries: &[Delivery],
+) -> Result<Vec<Processed>, prpulse_worker::process::ProcessError> {
+    let envelopes: Vec<Envelope> = deliveries.iter().map(envelope).collect();
+    let batch: Vec<(&Envelope, &[u8])> = envelopes
+        .iter()
+        .zip(deliveries)
+        .map(|(envelope, delivery)| (envelope, delivery.body.as_slice()))
+        .collect();
+    processor.process_batch(&batch).await
+}
+
+/// Applies one delivery with the worker's single step.
+pub async fn try_apply(
+    processor: &Processor,
+    delivery: &Delivery,
+) -> Result<Processed, prpulse_worker::process::ProcessError> {
+    processor.process(&envelope(delivery), &delivery.body).await
+}
+
 pub async fn apply(processor: &Processor, delivery: &Delivery) -> Processed {
-    let envelope = envelope(delivery);
-    processor
-        .process(&envelope, &delivery.body)
+    try_apply(processor, delivery)
         .await
         .unwrap_or_else(|error| panic!("{} {}: {error}", delivery.event, delivery.id))
 }

@@ -57,6 +57,10 @@ pub struct BenchConfig {
     /// the database ceiling.
     #[arg(long, env = "PRPULSE_BENCH_WORKER_CONCURRENCY", default_value_t = 8)]
     pub worker_concurrency: usize,
+    /// `PRPULSE_WORKER_BATCH_SIZE` of the workers (default: theirs), and
+    /// the batch size of the batched database ceiling.
+    #[arg(long, env = "PRPULSE_BENCH_BATCH_SIZE")]
+    pub batch_size: Option<usize>,
     /// More environment for every worker, `NAME=VALUE` (repeatable), e.g.
     /// `PRPULSE_WORKER_PREFETCH=64`.
     #[arg(long = "worker-env", value_parser = parse_pair)]
@@ -98,8 +102,23 @@ impl BenchConfig {
             "PRPULSE_WORKER_CONCURRENCY".to_owned(),
             self.worker_concurrency.to_string(),
         )];
+        if let Some(size) = self.batch_size {
+            env.push(("PRPULSE_WORKER_BATCH_SIZE".to_owned(), size.to_string()));
+        }
         env.extend(self.worker_env.iter().cloned());
         env
+    }
+
+    /// The workers' batch size: `--batch-size`, a `--worker-env` setting,
+    /// or the workers' default.
+    pub fn batch_size(&self) -> usize {
+        self.worker_env()
+            .iter()
+            .rev()
+            .find(|(name, _)| name == "PRPULSE_WORKER_BATCH_SIZE")
+            .and_then(|(_, value)| value.parse().ok())
+            .unwrap_or(prpulse_worker::config::DEFAULT_BATCH_SIZE)
+            .max(1)
     }
 }
 

@@ -1,7 +1,8 @@
 //! The database ceiling: the worker's own transaction per delivery
 //! (`Processor::process`: record the delivery id, project, recompute
 //! metrics, commit), called directly at the workers' concurrency, with no
-//! broker and no consume loop around it.
+//! broker and no consume loop around it; and the same in batches
+//! (`Processor::process_batch`), the ceiling batching can reach.
 
 use std::time::Instant;
 
@@ -43,6 +44,52 @@ pub async fn ceiling(
                     }
                 }
                 failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        })
+        .await;
+    let elapsed = started.elapsed();
+    let failed = failed.into_inner();
+    Ok(Throughput::new(
+        deliveries.len() as u64 - failed,
+        failed,
+        elapsed,
+    ))
+}
+
+/// The same deliveries in batches of `size` per transaction, as the
+/// worker batches them; a batch that fails is applied one by one.
+pub async fn ceiling_batched(
+    db: &TestDb,
+    deliveries: &[Prepared],
+    concurrency: usize,
+    size: usize,
+) -> anyhow::Result<Throughput> {
+    db.reset_projection().await;
+    let processor = Processor::new(db.pool(), BotPolicy::default());
+    let envelopes: Vec<_> = deliveries
+        .iter()
+        .map(|delivery| delivery.envelope(&delivery.delivery.id))
+        .collect();
+    let items: Vec<(&prpulse_queue::Envelope, &[u8])> = envelopes
+        .iter()
+        .zip(deliveries)
+        .map(|(envelope, delivery)| (envelope, delivery.delivery.body.as_slice()))
+        .collect();
+    let failed = std::sync::atomic::AtomicU64::new(0);
+    let started = Instant::now();
+    futures_util::stream::iter(items.chunks(size.max(1)))
+        .for_each_concurrent(concurrency, |batch| {
+            let processor = &processor;
+            let failed = &failed;
+            async move {
+                if processor.process_batch(batch).await.is_ok() {
+                    return;
+                }
+                for (envelope, body) in batch {
+                    if processor.process(envelope, body).await.is_err() {
+                        failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
             }
         })
         .await;

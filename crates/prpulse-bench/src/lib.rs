@@ -99,6 +99,15 @@ pub async fn measure(config: &BenchConfig) -> anyhow::Result<Report> {
     phase("database ceiling");
     let database_ceiling =
         database::ceiling(&stack.db, &deliveries, config.worker_concurrency).await?;
+    let batch_size = config.batch_size();
+    phase("database ceiling, batched");
+    let database_ceiling_batched = database::ceiling_batched(
+        &stack.db,
+        &deliveries,
+        config.worker_concurrency,
+        batch_size,
+    )
+    .await?;
 
     phase("worker drain, 1 worker");
     let drain_1 = drain::drain(&mut stack, &publisher, &deliveries, 1, config.in_flight).await?;
@@ -150,7 +159,7 @@ pub async fn measure(config: &BenchConfig) -> anyhow::Result<Report> {
             worker_concurrency: config.worker_concurrency,
             worker_env: config.worker_env.clone(),
             e2e_workers: config.e2e_workers,
-            batch_size: None,
+            batch_size: Some(batch_size),
         },
         ingest_ratio: ratio(ingest.per_second, broker_ceiling.per_second),
         broker_ceiling,
@@ -159,7 +168,7 @@ pub async fn measure(config: &BenchConfig) -> anyhow::Result<Report> {
         drain_1_ratio: ratio(drain_1.throughput.per_second, database_ceiling.per_second),
         drain_2_ratio: ratio(drain_2.throughput.per_second, database_ceiling.per_second),
         database_ceiling,
-        database_ceiling_batched: None,
+        database_ceiling_batched: (batch_size > 1).then_some(database_ceiling_batched),
         drain_1_worker: drain_1.throughput,
         drain_2_workers: drain_2.throughput,
         end_to_end: LatencySummary::of(config.rate, &end_to_end.committed),
