@@ -28,7 +28,12 @@ pub async fn connect_to(url: &str) -> Connection {
 
 /// Ready messages in `queue` (not counting those a consumer holds unacked).
 pub async fn ready_messages(queue: &str) -> u32 {
-    let channel = connect().await.create_channel().await.unwrap();
+    ready_messages_at(&amqp_url(), queue).await
+}
+
+/// Ready messages in `queue` on the broker at `url`.
+pub async fn ready_messages_at(url: &str, queue: &str) -> u32 {
+    let channel = connect_to(url).await.create_channel().await.unwrap();
     channel
         .queue_declare(
             queue.into(),

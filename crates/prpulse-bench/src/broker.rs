@@ -5,11 +5,7 @@ use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
 use prpulse_e2e::broker;
-use prpulse_queue::{
-    Publisher, PublisherSettings, Topology,
-    lapin::options::{QueueDeclareOptions, QueuePurgeOptions},
-    lapin::types::FieldTable,
-};
+use prpulse_queue::{Publisher, PublisherSettings, Topology, lapin::options::QueuePurgeOptions};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -101,22 +97,8 @@ pub async fn fill(
 }
 
 /// Ready messages in `queue`.
-pub async fn depth(amqp_url: &str, queue: &str) -> anyhow::Result<u32> {
-    let connection = broker::connect_to(amqp_url).await;
-    let channel = connection.create_channel().await?;
-    let queue = channel
-        .queue_declare(
-            queue.into(),
-            QueueDeclareOptions {
-                passive: true,
-                ..QueueDeclareOptions::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .context("reading the queue's depth")?;
-    let _ = connection.close(200, "done".into()).await;
-    Ok(queue.message_count())
+pub async fn depth(amqp_url: &str, queue: &str) -> u32 {
+    broker::ready_messages_at(amqp_url, queue).await
 }
 
 /// Empties `queue` (between phases, so each starts alike).

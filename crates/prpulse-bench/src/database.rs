@@ -4,11 +4,15 @@
 //! broker and no consume loop around it; and the same in batches
 //! (`Processor::process_batch`), the ceiling batching can reach.
 
-use std::time::Instant;
+use std::{
+    sync::atomic::{AtomicU64, Ordering},
+    time::Instant,
+};
 
 use futures_util::StreamExt;
 use prpulse_domain::BotPolicy;
 use prpulse_e2e::TestDb;
+use prpulse_queue::Envelope;
 use prpulse_worker::Processor;
 
 use crate::{load::Throughput, workload::Prepared};
@@ -21,13 +25,8 @@ pub async fn ceiling(
     deliveries: &[Prepared],
     concurrency: usize,
 ) -> anyhow::Result<Throughput> {
-    db.reset_projection().await;
-    let processor = Processor::new(db.pool(), BotPolicy::default());
-    let envelopes: Vec<_> = deliveries
-        .iter()
-        .map(|delivery| delivery.envelope(&delivery.delivery.id))
-        .collect();
-    let failed = std::sync::atomic::AtomicU64::new(0);
+    let (processor, envelopes) = prepare(db, deliveries).await;
+    let failed = AtomicU64::new(0);
     let started = Instant::now();
     futures_util::stream::iter(deliveries.iter().zip(&envelopes))
         .for_each_concurrent(concurrency, |(delivery, envelope)| {
@@ -43,17 +42,11 @@ pub async fn ceiling(
                         return;
                     }
                 }
-                failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                failed.fetch_add(1, Ordering::Relaxed);
             }
         })
         .await;
-    let elapsed = started.elapsed();
-    let failed = failed.into_inner();
-    Ok(Throughput::new(
-        deliveries.len() as u64 - failed,
-        failed,
-        elapsed,
-    ))
+    Ok(applied(deliveries.len(), failed, started))
 }
 
 /// The same deliveries in batches of `size` per transaction, as the
@@ -64,18 +57,13 @@ pub async fn ceiling_batched(
     concurrency: usize,
     size: usize,
 ) -> anyhow::Result<Throughput> {
-    db.reset_projection().await;
-    let processor = Processor::new(db.pool(), BotPolicy::default());
-    let envelopes: Vec<_> = deliveries
-        .iter()
-        .map(|delivery| delivery.envelope(&delivery.delivery.id))
-        .collect();
-    let items: Vec<(&prpulse_queue::Envelope, &[u8])> = envelopes
+    let (processor, envelopes) = prepare(db, deliveries).await;
+    let items: Vec<(&Envelope, &[u8])> = envelopes
         .iter()
         .zip(deliveries)
         .map(|(envelope, delivery)| (envelope, delivery.delivery.body.as_slice()))
         .collect();
-    let failed = std::sync::atomic::AtomicU64::new(0);
+    let failed = AtomicU64::new(0);
     let started = Instant::now();
     futures_util::stream::iter(items.chunks(size.max(1)))
         .for_each_concurrent(concurrency, |batch| {
@@ -87,17 +75,28 @@ pub async fn ceiling_batched(
                 }
                 for (envelope, body) in batch {
                     if processor.process(envelope, body).await.is_err() {
-                        failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        failed.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             }
         })
         .await;
-    let elapsed = started.elapsed();
+    Ok(applied(deliveries.len(), failed, started))
+}
+
+/// An empty projection, the worker's processor on it, and the deliveries'
+/// envelopes.
+async fn prepare(db: &TestDb, deliveries: &[Prepared]) -> (Processor, Vec<Envelope>) {
+    db.reset_projection().await;
+    let processor = Processor::new(db.pool(), BotPolicy::default());
+    let envelopes = deliveries
+        .iter()
+        .map(|delivery| delivery.envelope(&delivery.delivery.id))
+        .collect();
+    (processor, envelopes)
+}
+
+fn applied(total: usize, failed: AtomicU64, started: Instant) -> Throughput {
     let failed = failed.into_inner();
-    Ok(Throughput::new(
-        deliveries.len() as u64 - failed,
-        failed,
-        elapsed,
-    ))
+    Throughput::new(total as u64 - failed, failed, started.elapsed())
 }

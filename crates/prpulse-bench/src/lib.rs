@@ -64,23 +64,9 @@ pub async fn measure(config: &BenchConfig) -> anyhow::Result<Report> {
     let publisher = broker::BenchPublisher::start(&amqp_url, &stack.topology).await?;
     let ingest_client = ingest::IngestClient::new(&stack.ingest_url, config.in_flight)?;
 
-    phase("broker ceiling");
-    let broker_ceiling = broker::ceiling(&publisher, &deliveries, config.in_flight, seconds).await;
-    broker::purge(&amqp_url, &work_queue).await?;
-
-    phase("ingest throughput");
-    let ingest = load::closed_loop(config.in_flight, seconds, |i| {
-        let client = &ingest_client;
-        let delivery = &deliveries[i as usize % deliveries.len()];
-        async move {
-            client
-                .post(delivery, &uuid::Uuid::new_v4().to_string())
-                .await
-        }
-    })
-    .await;
-    broker::purge(&amqp_url, &work_queue).await?;
-
+    // Latency first, on a quiet broker: the throughput phases leave tens of
+    // thousands of 20 KB messages that RabbitMQ goes on writing out and
+    // deleting for seconds after the purge.
     phase("ingest latency");
     let latency_count =
         load::open_loop_count(config.rate, Duration::from_secs_f64(config.latency_seconds));
@@ -95,6 +81,26 @@ pub async fn measure(config: &BenchConfig) -> anyhow::Result<Report> {
     })
     .await;
     broker::purge(&amqp_url, &work_queue).await?;
+    settle(config).await;
+
+    phase("broker ceiling");
+    let broker_ceiling = broker::ceiling(&publisher, &deliveries, config.in_flight, seconds).await;
+    broker::purge(&amqp_url, &work_queue).await?;
+    settle(config).await;
+
+    phase("ingest throughput");
+    let ingest = load::closed_loop(config.in_flight, seconds, |i| {
+        let client = &ingest_client;
+        let delivery = &deliveries[i as usize % deliveries.len()];
+        async move {
+            client
+                .post(delivery, &uuid::Uuid::new_v4().to_string())
+                .await
+        }
+    })
+    .await;
+    broker::purge(&amqp_url, &work_queue).await?;
+    settle(config).await;
 
     phase("database ceiling");
     let database_ceiling =
@@ -177,6 +183,13 @@ pub async fn measure(config: &BenchConfig) -> anyhow::Result<Report> {
         ingest_peak_mib,
         worker_peak_mib,
     })
+}
+
+/// Gives the broker time to finish writing out and deleting what a
+/// throughput phase left, so it does not weigh on the next phase.
+async fn settle(config: &BenchConfig) {
+    let pause = if config.short { 200 } else { 3000 };
+    tokio::time::sleep(Duration::from_millis(pause)).await;
 }
 
 fn phase(name: &str) {
