@@ -4,7 +4,9 @@
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
-use prpulse_e2e::{Delivery, Person, PullRequestBuilder, Repo, Stack, broker};
+use prpulse_e2e::{
+    Delivery, Person, PullRequestBuilder, Repo, Stack, StackOptions, broker, direct,
+};
 use prpulse_queue::headers::get_str;
 
 fn pull_request(number: i64) -> PullRequestBuilder {
@@ -238,4 +240,117 @@ async fn a_delivery_that_crashes_workers_is_stopped_by_the_delivery_limit() {
         Some("delivery_limit")
     );
     assert_eq!(stack.db.deliveries().await, 0);
+}
+
+/// Makes every write of pull request `number` fail with a permanent error
+/// (`RAISE`'s own SQLSTATE, P0001).
+async fn poison_pull_request(stack: &Stack, number: i64) {
+    stack
+        .db
+        .client()
+        .await
+        .batch_execute(&format!(
+            "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN IF NEW.number = {number} THEN RAISE EXCEPTION 'poison'; END IF; RETURN NEW; END $$;
+             CREATE TRIGGER poison BEFORE INSERT ON pull_requests
+                 FOR EACH ROW EXECUTE FUNCTION poison();"
+        ))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_failing_batch_commits_nothing_and_one_by_one_only_the_poison_fails() {
+    let stack = Stack::start_with(StackOptions::ingest_only()).await;
+    poison_pull_request(&stack, 8).await;
+    let deliveries: Vec<Delivery> = (1..=15).map(|n| pull_request(n).opened()).collect();
+    let processor = direct::processor(&stack.db);
+    assert!(direct::apply_batch(&processor, &deliveries).await.is_err());
+    assert_eq!(
+        stack.db.deliveries().await,
+        0,
+        "the failed batch left nothing"
+    );
+    let failed: Vec<&str> = futures_util::future::join_all(
+        deliveries
+            .iter()
+            .map(|delivery| direct::try_apply(&processor, delivery)),
+    )
+    .await
+    .into_iter()
+    .zip(&deliveries)
+    .filter(|(result, _)| result.is_err())
+    .map(|(_, delivery)| delivery.id.as_str())
+    .collect();
+    assert_eq!(failed, [deliveries[7].id.as_str()]);
+    assert_eq!(stack.db.deliveries().await, 14);
+}
+
+#[tokio::test]
+async fn a_poison_delivery_amid_a_batch_is_dead_lettered_alone_and_the_rest_commit() {
+    let log = std::env::temp_dir().join(format!("prpulse-batch-{}.log", uuid_suffix()));
+    let mut stack = Stack::start_with(StackOptions {
+        log_file: Some(log.clone()),
+        ..StackOptions::ingest_only()
+    })
+    .await;
+    poison_pull_request(&stack, 20).await;
+    let mut deliveries: Vec<Delivery> = (1..=30).map(|n| pull_request(n).opened()).collect();
+    // A redelivery of the first one: a duplicate inside a batch.
+    deliveries.push(deliveries[0].clone());
+    for delivery in &deliveries {
+        assert_eq!(stack.deliver(delivery).await.status(), 202);
+    }
+    // All of them wait on the queue. One transaction at a time: after the
+    // first, the worker holds the rest and takes them 16 at a time.
+    assert_eq!(
+        broker::ready_messages(&stack.topology.work_queue()).await,
+        31
+    );
+    stack.spawn_worker_with(&[
+        ("PRPULSE_WORKER_BATCH_SIZE", "16"),
+        ("PRPULSE_WORKER_CONCURRENCY", "1"),
+        ("RUST_LOG", "warn"),
+    ]);
+    wait_for_dead_letters(&stack, 1).await;
+    stack.wait_for_deliveries(29).await;
+    let letter = broker::take_one(&stack.topology.dead_queue())
+        .await
+        .unwrap();
+    let headers = letter.delivery.properties.headers().clone().unwrap();
+    assert_eq!(
+        get_str(&headers, "github-delivery"),
+        Some(deliveries[19].id.as_str())
+    );
+    assert!(get_str(&headers, "prpulse-dead-reason").is_some());
+    let numbers: Vec<i64> = stack
+        .db
+        .pr_metrics()
+        .await
+        .iter()
+        .map(|row| row["number"].as_i64().unwrap())
+        .collect();
+    let expected: Vec<i64> = (1..=30).filter(|&n| n != 20).collect();
+    assert_eq!(numbers, expected);
+    // Nothing left behind, nothing retried, the duplicate acked.
+    wait_until_empty(&stack.topology.work_queue()).await;
+    assert_eq!(stack.db.deliveries().await, 29);
+    let output = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&log);
+    assert!(
+        output.contains("batch failed; processing its deliveries one by one"),
+        "the poison was never in a batch:\n{output}"
+    );
+}
+
+fn uuid_suffix() -> String {
+    prpulse_e2e::unique_suffix()
+}
+
+async fn wait_until_empty(queue: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while broker::ready_messages(queue).await > 0 {
+        assert!(Instant::now() < deadline, "{queue} not empty after 30 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -1,6 +1,7 @@
 //! Property: for random pull-request histories, any permutation of their
 //! deliveries, with any duplicates, yields the same rows and metrics as
-//! the in-order run. Applied with the worker's own step on real Postgres.
+//! the in-order run, applied one per transaction or in batches. Applied
+//! with the worker's own steps on real Postgres.
 //! `PROPTEST_CASES` (default 24) sets how many histories are tried.
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -109,22 +110,27 @@ fn scrambled(deliveries: Vec<Delivery>) -> impl Strategy<Value = Vec<Delivery>> 
     })
 }
 
-async fn reset(db: &TestDb) {
-    db.client()
-        .await
-        .batch_execute(
-            "TRUNCATE deliveries, reviews, pull_requests, github_team_members, github_teams,
-                      members, repositories",
-        )
-        .await
-        .unwrap();
-}
-
 async fn rows_after(db: &TestDb, deliveries: &[Delivery]) -> (Vec<serde_json::Value>, i64) {
-    reset(db).await;
+    db.reset_projection().await;
     let processor = direct::processor(db);
     for delivery in deliveries {
         direct::apply(&processor, delivery).await;
+    }
+    (db.pr_metrics().await, db.deliveries().await)
+}
+
+/// The same, in batches of `size` (the worker's batch step).
+async fn rows_after_batches(
+    db: &TestDb,
+    deliveries: &[Delivery],
+    size: usize,
+) -> (Vec<serde_json::Value>, i64) {
+    db.reset_projection().await;
+    let processor = direct::processor(db);
+    for batch in deliveries.chunks(size) {
+        direct::apply_batch(&processor, batch)
+            .await
+            .unwrap_or_else(|error| panic!("a batch of {}: {error}", batch.len()));
     }
     (db.pr_metrics().await, db.deliveries().await)
 }
@@ -136,25 +142,34 @@ fn any_order_with_any_duplicates_gives_the_in_order_rows() {
         .enable_all()
         .build()
         .unwrap();
-    let (in_order_db, scrambled_db) =
-        runtime.block_on(async { (TestDb::create().await, TestDb::create().await) });
+    let (in_order_db, scrambled_db, batched_db) = runtime.block_on(async {
+        (
+            TestDb::create().await,
+            TestDb::create().await,
+            TestDb::create().await,
+        )
+    });
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(24);
     let strategy = prop::collection::vec(history(), 1..4)
         .prop_map(|histories| deliveries(&histories))
-        .prop_flat_map(|ordered| (Just(ordered.clone()), scrambled(ordered)));
+        .prop_flat_map(|ordered| (Just(ordered.clone()), scrambled(ordered), 2usize..10));
     let mut runner = TestRunner::new(Config {
         cases,
         failure_persistence: None,
         ..Config::default()
     });
-    let result = runner.run(&strategy, |(ordered, scrambled)| {
+    let result = runner.run(&strategy, |(ordered, scrambled, batch_size)| {
         let (expected, expected_count) = runtime.block_on(rows_after(&in_order_db, &ordered));
         let (actual, actual_count) = runtime.block_on(rows_after(&scrambled_db, &scrambled));
-        prop_assert_eq!(actual, expected);
+        prop_assert_eq!(&actual, &expected);
         prop_assert_eq!(actual_count, expected_count, "each delivery recorded once");
+        let (batched, batched_count) =
+            runtime.block_on(rows_after_batches(&batched_db, &scrambled, batch_size));
+        prop_assert_eq!(batched, expected, "in batches of {}", batch_size);
+        prop_assert_eq!(batched_count, expected_count, "each delivery recorded once");
         Ok(())
     });
     drop(runtime.enter());
@@ -162,6 +177,6 @@ fn any_order_with_any_duplicates_gives_the_in_order_rows() {
         panic!("{error}");
     }
     eprintln!(
-        "projection property: {cases} random histories, each in order and scrambled with duplicates"
+        "projection property: {cases} random histories, each in order, scrambled with duplicates, and in batches"
     );
 }

@@ -15,19 +15,25 @@ pub fn amqp_url() -> String {
 }
 
 pub async fn connect() -> Connection {
-    Connection::connect(&amqp_url(), ConnectionProperties::default())
+    connect_to(&amqp_url()).await
+}
+
+pub async fn connect_to(url: &str) -> Connection {
+    Connection::connect(url, ConnectionProperties::default())
         .await
         .unwrap_or_else(|error| {
-            panic!(
-                "cannot reach RabbitMQ at {}: {error} (scripts/test starts it)",
-                amqp_url()
-            )
+            panic!("cannot reach RabbitMQ at {url}: {error} (scripts/test starts it)")
         })
 }
 
 /// Ready messages in `queue` (not counting those a consumer holds unacked).
 pub async fn ready_messages(queue: &str) -> u32 {
-    let channel = connect().await.create_channel().await.unwrap();
+    ready_messages_at(&amqp_url(), queue).await
+}
+
+/// Ready messages in `queue` on the broker at `url`.
+pub async fn ready_messages_at(url: &str, queue: &str) -> u32 {
+    let channel = connect_to(url).await.create_channel().await.unwrap();
     channel
         .queue_declare(
             queue.into(),
@@ -56,7 +62,12 @@ pub async fn take_one(queue: &str) -> Option<prpulse_queue::lapin::message::Basi
 
 /// Deletes a test's exchanges and queues.
 pub async fn delete_topology(topology: &Topology) {
-    let connection = connect().await;
+    delete_topology_at(&amqp_url(), topology).await;
+}
+
+/// Deletes a topology's exchanges and queues on the broker at `url`.
+pub async fn delete_topology_at(url: &str, topology: &Topology) {
+    let connection = connect_to(url).await;
     let channel = connection.create_channel().await.unwrap();
     for queue in topology.queues() {
         let _ = channel

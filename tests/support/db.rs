@@ -22,7 +22,12 @@ impl TestDb {
 
     /// A database on the server `admin_url` points at.
     pub async fn create_on(admin_url: &str) -> Self {
-        let name = format!("prpulse_test_{}", unique_suffix());
+        Self::create_named_on(admin_url, "prpulse_test").await
+    }
+
+    /// A database named `<prefix>_<random suffix>` on that server.
+    pub async fn create_named_on(admin_url: &str, prefix: &str) -> Self {
+        let name = format!("{prefix}_{}", unique_suffix());
         let admin = connect(admin_url).await;
         admin
             .batch_execute(&format!("CREATE DATABASE {name}"))
@@ -79,6 +84,18 @@ impl TestDb {
             .await
             .unwrap()
             .get::<_, i64>(0)
+    }
+
+    /// Empties every table the worker writes, as if no delivery had come.
+    pub async fn reset_projection(&self) {
+        self.client()
+            .await
+            .batch_execute(
+                "TRUNCATE deliveries, reviews, pull_requests, github_team_members, github_teams,
+                          members, repositories",
+            )
+            .await
+            .unwrap();
     }
 
     pub async fn deliveries(&self) -> i64 {

@@ -32,6 +32,100 @@ impl Repo {
             "default_branch": "main",
         })
     }
+
+    /// The repository object as GitHub sends it, every URL template and
+    /// counter included: what makes real deliveries 20-30 KB.
+    fn full_json(&self) -> Value {
+        let mut repo = self.json();
+        let api = format!("https://api.github.com/repos/{}", self.full_name);
+        let object = repo.as_object_mut().unwrap();
+        object.insert(
+            "owner".into(),
+            Person::organization(self.id * 10, self.full_name.split_once('/').unwrap().0)
+                .full_json(),
+        );
+        for (key, path) in [
+            ("forks_url", "/forks"),
+            ("keys_url", "/keys{/key_id}"),
+            ("collaborators_url", "/collaborators{/collaborator}"),
+            ("teams_url", "/teams"),
+            ("hooks_url", "/hooks"),
+            ("issue_events_url", "/issues/events{/number}"),
+            ("events_url", "/events"),
+            ("assignees_url", "/assignees{/user}"),
+            ("branches_url", "/branches{/branch}"),
+            ("tags_url", "/tags"),
+            ("blobs_url", "/git/blobs{/sha}"),
+            ("git_tags_url", "/git/tags{/sha}"),
+            ("git_refs_url", "/git/refs{/sha}"),
+            ("trees_url", "/git/trees{/sha}"),
+            ("statuses_url", "/statuses/{sha}"),
+            ("languages_url", "/languages"),
+            ("stargazers_url", "/stargazers"),
+            ("contributors_url", "/contributors"),
+            ("subscribers_url", "/subscribers"),
+            ("subscription_url", "/subscription"),
+            ("commits_url", "/commits{/sha}"),
+            ("git_commits_url", "/git/commits{/sha}"),
+            ("comments_url", "/comments{/number}"),
+            ("issue_comment_url", "/issues/comments{/number}"),
+            ("contents_url", "/contents/{+path}"),
+            ("compare_url", "/compare/{base}...{head}"),
+            ("merges_url", "/merges"),
+            ("archive_url", "/{archive_format}{/ref}"),
+            ("downloads_url", "/downloads"),
+            ("issues_url", "/issues{/number}"),
+            ("pulls_url", "/pulls{/number}"),
+            ("milestones_url", "/milestones{/number}"),
+            (
+                "notifications_url",
+                "/notifications{?since,all,participating}",
+            ),
+            ("labels_url", "/labels{/name}"),
+            ("releases_url", "/releases{/id}"),
+            ("deployments_url", "/deployments"),
+        ] {
+            object.insert(key.into(), json!(format!("{api}{path}")));
+        }
+        let extra = json!({
+            "description": format!("The {} service", self.full_name),
+            "fork": false,
+            "url": api,
+            "created_at": "2019-05-15T15:19:25Z",
+            "updated_at": "2026-01-05T09:00:00Z",
+            "pushed_at": "2026-01-05T09:00:00Z",
+            "git_url": format!("git://github.com/{}.git", self.full_name),
+            "ssh_url": format!("git@github.com:{}.git", self.full_name),
+            "clone_url": format!("https://github.com/{}.git", self.full_name),
+            "svn_url": format!("https://github.com/{}", self.full_name),
+            "homepage": null,
+            "size": 4096,
+            "stargazers_count": 42,
+            "watchers_count": 42,
+            "language": "Rust",
+            "has_issues": true,
+            "has_projects": true,
+            "has_downloads": true,
+            "has_wiki": true,
+            "has_pages": false,
+            "forks_count": 3,
+            "mirror_url": null,
+            "archived": false,
+            "disabled": false,
+            "open_issues_count": 7,
+            "license": null,
+            "forks": 3,
+            "open_issues": 7,
+            "watchers": 42,
+            "is_template": false,
+            "topics": [],
+            "visibility": "public",
+            "web_commit_signoff_required": false,
+            "custom_properties": {},
+        });
+        object.extend(extra.as_object().unwrap().clone());
+        repo
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -56,6 +150,38 @@ impl Person {
             login: login.to_owned(),
             kind: "Bot",
         }
+    }
+
+    fn organization(id: i64, login: &str) -> Self {
+        Self {
+            id,
+            login: login.to_owned(),
+            kind: "Organization",
+        }
+    }
+
+    /// The user object with GitHub's URL fields.
+    fn full_json(&self) -> Value {
+        let api = format!("https://api.github.com/users/{}", self.login);
+        let mut user = self.json();
+        let extra = json!({
+            "avatar_url": format!("https://avatars.githubusercontent.com/u/{}?v=4", self.id),
+            "gravatar_id": "",
+            "url": api,
+            "followers_url": format!("{api}/followers"),
+            "following_url": format!("{api}/following{{/other_user}}"),
+            "gists_url": format!("{api}/gists{{/gist_id}}"),
+            "starred_url": format!("{api}/starred{{/owner}}{{/repo}}"),
+            "subscriptions_url": format!("{api}/subscriptions"),
+            "organizations_url": format!("{api}/orgs"),
+            "repos_url": format!("{api}/repos"),
+            "events_url": format!("{api}/events{{/privacy}}"),
+            "received_events_url": format!("{api}/received_events"),
+        });
+        user.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        user
     }
 
     fn json(&self) -> Value {
@@ -104,6 +230,10 @@ pub struct PullRequestBuilder {
     pub title: String,
     pub opened_as_draft: bool,
     pub size: (i64, i64, i64),
+    /// Payloads in GitHub's full shape (every URL field, head and base
+    /// repositories, `_links`): 15-25 KB like real deliveries, for
+    /// benchmarks. Off by default: tests want small payloads.
+    pub github_sized: bool,
 }
 
 struct PrState {
@@ -137,6 +267,28 @@ impl PullRequestBuilder {
             title: format!("Change number {number}"),
             opened_as_draft: false,
             size: (10, 2, 3),
+            github_sized: false,
+        }
+    }
+
+    pub fn github_sized(mut self) -> Self {
+        self.github_sized = true;
+        self
+    }
+
+    fn person(&self, person: &Person) -> Value {
+        if self.github_sized {
+            person.full_json()
+        } else {
+            person.json()
+        }
+    }
+
+    fn repo_json(&self) -> Value {
+        if self.github_sized {
+            self.repo.full_json()
+        } else {
+            self.repo.json()
         }
     }
 
@@ -223,7 +375,7 @@ impl PullRequestBuilder {
         let (additions, deletions, changed_files) = self.size;
         let extra = json!({
             "merged": state.merged_at.is_some(),
-            "merged_by": state.merged_by.as_ref().map(Person::json),
+            "merged_by": state.merged_by.as_ref().map(|by| self.person(by)),
             "merge_commit_sha": null,
             "comments": 0,
             "review_comments": 0,
@@ -242,8 +394,8 @@ impl PullRequestBuilder {
                 "action": action,
                 "number": self.number,
                 "pull_request": pull_request,
-                "repository": self.repo.json(),
-                "sender": self.author.json(),
+                "repository": self.repo_json(),
+                "sender": self.person(&self.author),
             }),
         )
     }
@@ -257,31 +409,126 @@ impl PullRequestBuilder {
         at: DateTime<Utc>,
     ) -> Delivery {
         let pr_state = self.open_state(at.max(self.created_at), false);
-        Delivery::new(
-            "pull_request_review",
-            &json!({
-                "action": action,
-                "review": {
+        let mut review = json!({
                     "id": review_id,
                     "node_id": format!("PRR_{review_id}"),
-                    "user": reviewer.json(),
+                    "user": self.person(reviewer),
                     "body": null,
                     "commit_id": "ec26c3e57ca3a959ca5aad62de7213c562f8c821",
                     "submitted_at": time(at),
                     "state": state,
                     "author_association": "MEMBER",
+        });
+        if self.github_sized {
+            let html = format!(
+                "https://github.com/{}/pull/{}",
+                self.repo.full_name, self.number
+            );
+            let extra = json!({
+                "body": "Looks good overall; a few naming nits inline.",
+                "html_url": format!("{html}#pullrequestreview-{review_id}"),
+                "pull_request_url": self.api_url(),
+                "_links": {
+                    "html": {"href": format!("{html}#pullrequestreview-{review_id}")},
+                    "pull_request": {"href": self.api_url()},
                 },
+            });
+            review
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+        }
+        Delivery::new(
+            "pull_request_review",
+            &json!({
+                "action": action,
+                "review": review,
                 "pull_request": self.reduced_json(&pr_state),
-                "repository": self.repo.json(),
-                "sender": reviewer.json(),
+                "repository": self.repo_json(),
+                "sender": self.person(reviewer),
             }),
         )
+    }
+
+    fn api_url(&self) -> String {
+        format!(
+            "https://api.github.com/repos/{}/pulls/{}",
+            self.repo.full_name, self.number
+        )
+    }
+
+    /// What GitHub adds to the pull request object beyond what prpulse reads.
+    fn github_sized_extra(&self) -> Value {
+        let html = format!(
+            "https://github.com/{}/pull/{}",
+            self.repo.full_name, self.number
+        );
+        let api = self.api_url();
+        let issue = format!(
+            "https://api.github.com/repos/{}/issues/{}",
+            self.repo.full_name, self.number
+        );
+        let branch = |name: String, sha: &str| {
+            json!({
+                "label": format!("{}:{name}", self.repo.full_name.split_once('/').unwrap().0),
+                "ref": name,
+                "sha": sha,
+                "user": self.person(&self.author),
+                "repo": self.repo.full_json(),
+            })
+        };
+        json!({
+            "html_url": html,
+            "diff_url": format!("{html}.diff"),
+            "patch_url": format!("{html}.patch"),
+            "issue_url": issue,
+            "body": "This change reworks the request path so that deliveries are \
+                     verified once and published without a copy. It also adds tests \
+                     for the slow paths and documents the new settings.",
+            "assignee": null,
+            "assignees": [],
+            "requested_reviewers": [],
+            "requested_teams": [],
+            "labels": [],
+            "milestone": null,
+            "commits_url": format!("{api}/commits"),
+            "review_comments_url": format!("{api}/comments"),
+            "review_comment_url": format!(
+                "https://api.github.com/repos/{}/pulls/comments{{/number}}",
+                self.repo.full_name
+            ),
+            "comments_url": format!("{issue}/comments"),
+            "statuses_url": format!(
+                "https://api.github.com/repos/{}/statuses/ec26c3e57ca3a959ca5aad62de7213c562f8c821",
+                self.repo.full_name
+            ),
+            "head": branch(format!("change-{}", self.number), "ec26c3e57ca3a959ca5aad62de7213c562f8c821"),
+            "base": branch("main".to_owned(), "f95f852bd8fca8fcc58a9a2d6c842781e32a215e"),
+            "_links": {
+                "self": {"href": api},
+                "html": {"href": html},
+                "issue": {"href": issue},
+                "comments": {"href": format!("{issue}/comments")},
+                "review_comments": {"href": format!("{api}/comments")},
+                "review_comment": {"href": format!(
+                    "https://api.github.com/repos/{}/pulls/comments{{/number}}",
+                    self.repo.full_name
+                )},
+                "commits": {"href": format!("{api}/commits")},
+                "statuses": {"href": format!(
+                    "https://api.github.com/repos/{}/statuses/ec26c3e57ca3a959ca5aad62de7213c562f8c821",
+                    self.repo.full_name
+                )},
+            },
+            "auto_merge": null,
+            "active_lock_reason": null,
+        })
     }
 
     /// The pull request object as review payloads carry it: no `merged`,
     /// no sizes.
     fn reduced_json(&self, state: &PrState) -> Value {
-        json!({
+        let mut pull_request = json!({
             "url": format!("https://api.github.com/repos/{}/pulls/{}", self.repo.full_name, self.number),
             "id": self.id,
             "node_id": format!("PR_{}", self.id),
@@ -289,7 +536,7 @@ impl PullRequestBuilder {
             "state": state.state,
             "locked": false,
             "title": self.title,
-            "user": self.author.json(),
+            "user": self.person(&self.author),
             "body": null,
             "created_at": time(self.created_at),
             "updated_at": time(state.updated_at),
@@ -299,7 +546,14 @@ impl PullRequestBuilder {
             "head": {"ref": format!("change-{}", self.number), "sha": "ec26c3e57ca3a959ca5aad62de7213c562f8c821"},
             "base": {"ref": "main", "sha": "f95f852bd8fca8fcc58a9a2d6c842781e32a215e"},
             "author_association": "MEMBER",
-        })
+        });
+        if self.github_sized {
+            pull_request
+                .as_object_mut()
+                .unwrap()
+                .extend(self.github_sized_extra().as_object().unwrap().clone());
+        }
+        pull_request
     }
 }
 

@@ -40,6 +40,10 @@ pub struct StackOptions {
     pub wait_ready: bool,
     /// Append the binaries' output to this file instead of the test's.
     pub log_file: Option<PathBuf>,
+    /// Names the stack's database (`<name>_<suffix>`) and topology
+    /// (`<name>-<suffix>`): `prpulse_test` for tests, so leftovers say
+    /// where they came from.
+    pub name: &'static str,
 }
 
 impl StackOptions {
@@ -71,6 +75,7 @@ impl Default for StackOptions {
             database_port_for_binaries: None,
             wait_ready: true,
             log_file: None,
+            name: "prpulse_test",
         }
     }
 }
@@ -96,10 +101,11 @@ impl Stack {
     }
 
     pub async fn start_with(options: StackOptions) -> Self {
-        let db = match &options.admin_database_url {
-            Some(url) => TestDb::create_on(url).await,
-            None => TestDb::create().await,
-        };
+        let admin_url = options
+            .admin_database_url
+            .clone()
+            .unwrap_or_else(db::admin_url);
+        let db = TestDb::create_named_on(&admin_url, options.name).await;
         let binaries_database_url = match options.database_port_for_binaries {
             Some(port) => db::with_dbname(
                 &format!("postgres://postgres@127.0.0.1:{port}/postgres"),
@@ -107,8 +113,15 @@ impl Stack {
             ),
             None => db.url.clone(),
         };
-        let topology = Topology::new(format!("test-{}", unique_suffix()), options.delivery_limit)
-            .with_retry_delays(options.retry_delays.clone());
+        let prefix = match options.name {
+            "prpulse_test" => "test".to_owned(),
+            name => name.replace('_', "-"),
+        };
+        let topology = Topology::new(
+            format!("{prefix}-{}", unique_suffix()),
+            options.delivery_limit,
+        )
+        .with_retry_delays(options.retry_delays.clone());
         let port = free_port();
         let mut stack = Self {
             db,
@@ -313,6 +326,20 @@ impl Stack {
         }
     }
 
+    pub fn amqp_url(&self) -> &str {
+        &self.amqp_url
+    }
+
+    /// The process id of ingest, e.g. to read its memory in `/proc`.
+    pub fn ingest_pid(&self) -> Option<u32> {
+        self.ingest.as_ref().and_then(Child::id)
+    }
+
+    /// The process ids of the running workers.
+    pub fn worker_pids(&self) -> Vec<u32> {
+        self.workers.iter().filter_map(Child::id).collect()
+    }
+
     /// Sends SIGTERM to ingest and returns how it exited.
     pub async fn terminate_ingest(&mut self) -> ExitStatus {
         let child = self.ingest.as_mut().expect("ingest is running");
@@ -361,12 +388,13 @@ impl Drop for Stack {
             let _ = child.start_kill();
         }
         let topology = self.topology.clone();
+        let amqp_url = self.amqp_url.clone();
         let _ = std::thread::spawn(move || {
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .unwrap()
-                .block_on(broker::delete_topology(&topology));
+                .block_on(broker::delete_topology_at(&amqp_url, &topology));
         })
         .join();
     }
@@ -395,13 +423,19 @@ async fn terminate(child: &mut Child) -> ExitStatus {
 }
 
 /// The real binaries, built by `cargo build --bins` next to this test
-/// binary (target/<profile>/), or in `PRPULSE_BIN_DIR`.
+/// binary (target/<profile>/, tests run from target/<profile>/deps/) or
+/// next to the program itself (a benchmark), or in `PRPULSE_BIN_DIR`.
 pub fn binary_path(name: &str) -> PathBuf {
     let dir = std::env::var_os("PRPULSE_BIN_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             let exe = std::env::current_exe().unwrap();
-            exe.parent().unwrap().parent().unwrap().to_path_buf()
+            let dir = exe.parent().unwrap();
+            if dir.ends_with("deps") {
+                dir.parent().unwrap().to_path_buf()
+            } else {
+                dir.to_path_buf()
+            }
         });
     let path = dir.join(name);
     assert!(

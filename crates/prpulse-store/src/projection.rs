@@ -65,16 +65,40 @@ pub async fn upsert_repository(
     github_id: i64,
     full_name: &str,
 ) -> Result<(), StoreError> {
+    // Not `INSERT … ON CONFLICT DO UPDATE … WHERE changed`: that locks the
+    // existing row even when the WHERE is false, until commit, so every
+    // delivery of a repository queued behind the one before. An UPDATE
+    // whose WHERE is false locks nothing.
     let statement = client
         .prepare_cached(
-            "INSERT INTO repositories (github_id, full_name) VALUES ($1, $2)
-             ON CONFLICT (github_id) DO UPDATE SET full_name = EXCLUDED.full_name, updated_at = now()
-             WHERE repositories.full_name IS DISTINCT FROM EXCLUDED.full_name",
+            "WITH updated AS (
+                 UPDATE repositories SET full_name = $2, updated_at = now()
+                 WHERE github_id = $1 AND full_name IS DISTINCT FROM $2
+                 RETURNING 1),
+             inserted AS (
+                 INSERT INTO repositories (github_id, full_name)
+                 SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM repositories WHERE github_id = $1)
+                 ON CONFLICT (github_id) DO NOTHING
+                 RETURNING 1)
+             SELECT EXISTS (SELECT 1 FROM repositories WHERE github_id = $1)
+                    OR EXISTS (SELECT 1 FROM updated) OR EXISTS (SELECT 1 FROM inserted)",
         )
         .await?;
-    client
-        .execute(&statement, &[&github_id, &full_name])
-        .await?;
+    let settled: bool = client
+        .query_one(&statement, &[&github_id, &full_name])
+        .await?
+        .get(0);
+    if !settled {
+        // Another transaction inserted it since our snapshot: its row is
+        // committed now, so update it as the later writer.
+        let update = client
+            .prepare_cached(
+                "UPDATE repositories SET full_name = $2, updated_at = now()
+                 WHERE github_id = $1 AND full_name IS DISTINCT FROM $2",
+            )
+            .await?;
+        client.execute(&update, &[&github_id, &full_name]).await?;
+    }
     Ok(())
 }
 
@@ -85,14 +109,28 @@ pub async fn upsert_members(
     members: &mut [MemberRow<'_>],
 ) -> Result<(), StoreError> {
     members.sort_by_key(|member| member.github_id);
+    // As for repositories: an unchanged member is not locked.
     let statement = client
         .prepare_cached(
-            "INSERT INTO members (github_id, login, user_type, is_bot) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (github_id) DO UPDATE SET
-                 login = EXCLUDED.login, user_type = EXCLUDED.user_type,
-                 is_bot = EXCLUDED.is_bot, updated_at = now()
-             WHERE (members.login, members.user_type, members.is_bot)
-                   IS DISTINCT FROM (EXCLUDED.login, EXCLUDED.user_type, EXCLUDED.is_bot)",
+            "WITH updated AS (
+                 UPDATE members SET login = $2, user_type = $3, is_bot = $4, updated_at = now()
+                 WHERE github_id = $1
+                   AND (login, user_type, is_bot) IS DISTINCT FROM ($2, $3, $4)
+                 RETURNING 1),
+             inserted AS (
+                 INSERT INTO members (github_id, login, user_type, is_bot)
+                 SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM members WHERE github_id = $1)
+                 ON CONFLICT (github_id) DO NOTHING
+                 RETURNING 1)
+             SELECT EXISTS (SELECT 1 FROM members WHERE github_id = $1)
+                    OR EXISTS (SELECT 1 FROM updated) OR EXISTS (SELECT 1 FROM inserted)",
+        )
+        .await?;
+    let update = client
+        .prepare_cached(
+            "UPDATE members SET login = $2, user_type = $3, is_bot = $4, updated_at = now()
+             WHERE github_id = $1
+               AND (login, user_type, is_bot) IS DISTINCT FROM ($2, $3, $4)",
         )
         .await?;
     let mut previous = None;
@@ -101,17 +139,17 @@ pub async fn upsert_members(
             continue;
         }
         previous = Some(member.github_id);
-        client
-            .execute(
-                &statement,
-                &[
-                    &member.github_id,
-                    &member.login,
-                    &member.user_type,
-                    &member.is_bot,
-                ],
-            )
-            .await?;
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [
+            &member.github_id,
+            &member.login,
+            &member.user_type,
+            &member.is_bot,
+        ];
+        let settled: bool = client.query_one(&statement, &params).await?.get(0);
+        if !settled {
+            // Inserted by another transaction since our snapshot.
+            client.execute(&update, &params).await?;
+        }
     }
     Ok(())
 }

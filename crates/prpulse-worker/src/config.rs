@@ -3,15 +3,23 @@ use std::time::Duration;
 use prpulse_domain::BotPolicy;
 use prpulse_runtime::{ConfigError, Env, ServiceConfig};
 
+/// `PRPULSE_WORKER_BATCH_SIZE` unless set.
+pub const DEFAULT_BATCH_SIZE: usize = 16;
+
 #[derive(Debug)]
 pub struct WorkerConfig {
     pub service: ServiceConfig,
-    /// `PRPULSE_WORKER_PREFETCH` (default 32): unacked deliveries the
-    /// broker may hand this process at once.
+    /// `PRPULSE_WORKER_PREFETCH` (default 128): unacked deliveries the
+    /// broker may hand this process at once. To keep every transaction
+    /// slot busy with full batches it takes batch size × concurrency.
     pub prefetch: u16,
-    /// `PRPULSE_WORKER_CONCURRENCY` (default 8): deliveries processed at
+    /// `PRPULSE_WORKER_CONCURRENCY` (default 8): transactions (batches) at
     /// once; at most the prefetch.
     pub concurrency: usize,
+    /// `PRPULSE_WORKER_BATCH_SIZE` (default 16): deliveries at most in one
+    /// transaction, taken from those the broker has already handed over;
+    /// 1 turns batching off.
+    pub batch_size: usize,
     /// `PRPULSE_BOT_LOGINS`: comma-separated logins treated as bots on top
     /// of GitHub's own (`type: Bot`, `[bot]` suffix).
     pub bots: BotPolicy,
@@ -25,12 +33,16 @@ pub struct WorkerConfig {
 
 impl WorkerConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let prefetch = env.parse("PRPULSE_WORKER_PREFETCH", 32u16)?.max(1);
+        let prefetch = env.parse("PRPULSE_WORKER_PREFETCH", 128u16)?.max(1);
         let concurrency = env.parse("PRPULSE_WORKER_CONCURRENCY", 8usize)?.max(1);
+        let batch_size = env
+            .parse("PRPULSE_WORKER_BATCH_SIZE", DEFAULT_BATCH_SIZE)?
+            .max(1);
         Ok(Self {
             service: ServiceConfig::from_env(env, 9101)?,
             prefetch,
             concurrency: concurrency.min(usize::from(prefetch)),
+            batch_size: batch_size.min(usize::from(prefetch)),
             bots: BotPolicy::from_list(env.get("PRPULSE_BOT_LOGINS").unwrap_or_default()),
             shutdown_timeout: env.millis("PRPULSE_SHUTDOWN_TIMEOUT_MS", 10_000)?,
             // A floor, so a typo cannot turn the poll into a busy loop
@@ -56,6 +68,7 @@ mod tests {
         let config = WorkerConfig::from_env(&env).unwrap();
         assert_eq!(config.prefetch, 4);
         assert_eq!(config.concurrency, 4);
+        assert_eq!(config.batch_size, 4);
         assert!(config.bots.is_bot("ci-user", Some("User")));
         assert_eq!(
             config.service.metrics_addr.map(|addr| addr.port()),

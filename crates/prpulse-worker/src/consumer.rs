@@ -1,6 +1,9 @@
-//! The consume loop around [`Processor::process`]: connect, consume with a
-//! bounded prefetch, settle each delivery after its commit, reconnect with
-//! backoff when the broker goes away.
+//! The consume loop around [`Processor::process_batch`] and
+//! [`Processor::process`]: connect, consume with a bounded prefetch, take
+//! what the broker has handed over (up to the batch size) into one
+//! transaction, settle each delivery after the commit, and reconnect with
+//! backoff when the broker goes away. A batch that fails is processed one
+//! delivery at a time, so each delivery's fate is decided alone.
 
 use std::{sync::Arc, time::Duration, time::Instant};
 
@@ -35,7 +38,10 @@ pub struct Consumer {
     pub amqp_url: String,
     pub connect_timeout: Duration,
     pub prefetch: u16,
+    /// Transactions at once.
     pub concurrency: usize,
+    /// Deliveries at most in one transaction.
+    pub batch_size: usize,
 }
 
 impl Consumer {
@@ -97,17 +103,95 @@ impl Consumer {
                 FieldTable::default(),
             )
             .await?;
-        info!(queue = %self.topology.work_queue(), prefetch = self.prefetch, "consuming");
+        info!(
+            queue = %self.topology.work_queue(),
+            prefetch = self.prefetch,
+            batch_size = self.batch_size,
+            "consuming"
+        );
+        // `ready_chunks` takes what has already arrived, up to the batch
+        // size, without waiting for more: a quiet queue gives batches of
+        // one, and no delivery waits for a batch to fill.
         consumer
             .take_until(stop.cancelled())
-            .for_each_concurrent(self.concurrency, |delivery| async {
-                match delivery {
-                    Ok(delivery) => self.handle(delivery, stop).await,
-                    Err(error) => warn!(%error, "consumer error"),
+            .ready_chunks(self.batch_size.max(1))
+            .for_each_concurrent(self.concurrency, |chunk| async {
+                let mut deliveries = Vec::with_capacity(chunk.len());
+                for delivery in chunk {
+                    match delivery {
+                        Ok(delivery) => deliveries.push(delivery),
+                        Err(error) => warn!(%error, "consumer error"),
+                    }
                 }
+                self.handle_batch(deliveries, stop).await;
             })
             .await;
         Ok(())
+    }
+
+    /// Processes `deliveries` in one transaction and acks them after the
+    /// commit; if anything fails (or there is only one), one at a time.
+    async fn handle_batch(&self, deliveries: Vec<Delivery>, stop: &CancellationToken) {
+        if deliveries.len() > 1 && self.try_batch(&deliveries).await {
+            return;
+        }
+        for delivery in deliveries {
+            self.handle(delivery, stop).await;
+        }
+    }
+
+    /// True if the whole batch committed and was acked.
+    async fn try_batch(&self, deliveries: &[Delivery]) -> bool {
+        let Some(envelopes) = deliveries
+            .iter()
+            .map(|delivery| Envelope::from_properties(&delivery.properties).ok())
+            .collect::<Option<Vec<_>>>()
+        else {
+            return false;
+        };
+        let started = Instant::now();
+        let count = i64::try_from(deliveries.len()).unwrap_or(i64::MAX);
+        self.metrics.in_flight.add(count);
+        let batch: Vec<(&Envelope, &[u8])> = envelopes
+            .iter()
+            .zip(deliveries)
+            .map(|(envelope, delivery)| (envelope, delivery.data.as_slice()))
+            .collect();
+        let result = self.processor.process_batch(&batch).await;
+        self.metrics.in_flight.sub(count);
+        let outcomes = match result {
+            Ok(outcomes) => outcomes,
+            Err(error) => {
+                warn!(%error, deliveries = deliveries.len(), "batch failed; processing its deliveries one by one");
+                self.metrics.batch_fallbacks.inc();
+                return false;
+            }
+        };
+        self.metrics.batch_size.observe(deliveries.len() as f64);
+        let now = chrono::Utc::now();
+        for ((delivery, envelope), processed) in deliveries.iter().zip(&envelopes).zip(outcomes) {
+            if processed != Processed::Duplicate {
+                let lag = now - envelope.received_at;
+                self.metrics
+                    .delivery_lag
+                    .observe(lag.as_seconds_f64().max(0.0));
+            }
+            info!(
+                delivery_id = %envelope.delivery_id,
+                event = %envelope.event,
+                outcome = processed.as_str(),
+                "delivery processed"
+            );
+            ack(delivery).await;
+            self.metrics
+                .deliveries
+                .with_label_values(&[processed.as_str()])
+                .inc();
+            self.metrics
+                .processing_duration
+                .observe(started.elapsed().as_secs_f64());
+        }
+        true
     }
 
     async fn handle(&self, delivery: Delivery, stop: &CancellationToken) {
@@ -158,6 +242,7 @@ impl Consumer {
                     }
                 }
                 Disposition::Ack(processed) => {
+                    self.metrics.batch_size.observe(1.0);
                     if processed != Processed::Duplicate {
                         let lag = chrono::Utc::now() - envelope.received_at;
                         self.metrics

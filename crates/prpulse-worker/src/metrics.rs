@@ -15,6 +15,11 @@ pub struct WorkerMetrics {
     /// `prpulse_worker_delivery_lag_seconds`: from ingest's receipt to the
     /// commit of its projection.
     pub delivery_lag: Histogram,
+    /// `prpulse_worker_batch_size`: deliveries per committed transaction.
+    pub batch_size: Histogram,
+    /// `prpulse_worker_batch_fallbacks_total`: batches that failed and
+    /// were processed one delivery at a time.
+    pub batch_fallbacks: IntCounter,
     /// `prpulse_worker_in_flight`: deliveries being processed now.
     pub in_flight: IntGauge,
     /// `prpulse_worker_transient_errors_total`: attempts that hit an
@@ -54,6 +59,17 @@ impl WorkerMetrics {
                 )
                 .buckets(latency_buckets),
             )?,
+            batch_size: Histogram::with_opts(
+                HistogramOpts::new(
+                    "prpulse_worker_batch_size",
+                    "Deliveries per committed transaction.",
+                )
+                .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0]),
+            )?,
+            batch_fallbacks: IntCounter::new(
+                "prpulse_worker_batch_fallbacks_total",
+                "Batches that failed and were processed one delivery at a time.",
+            )?,
             in_flight: IntGauge::new(
                 "prpulse_worker_in_flight",
                 "Deliveries being processed now.",
@@ -73,6 +89,8 @@ impl WorkerMetrics {
         registry.register(Box::new(metrics.deliveries.clone()))?;
         registry.register(Box::new(metrics.processing_duration.clone()))?;
         registry.register(Box::new(metrics.delivery_lag.clone()))?;
+        registry.register(Box::new(metrics.batch_size.clone()))?;
+        registry.register(Box::new(metrics.batch_fallbacks.clone()))?;
         registry.register(Box::new(metrics.in_flight.clone()))?;
         registry.register(Box::new(metrics.transient_errors.clone()))?;
         registry.register(Box::new(metrics.queue_messages.clone()))?;

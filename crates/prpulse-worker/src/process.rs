@@ -1,11 +1,15 @@
-//! The worker's single step: one delivery, one transaction. Public so that
-//! tests (and a future batch mode) can drive it without a broker.
+//! The worker's steps: one delivery in one transaction, or a batch of
+//! deliveries in one transaction. Public so that tests (and the benchmark)
+//! can drive them without a broker.
 
 use prpulse_domain::BotPolicy;
 use prpulse_queue::Envelope;
+use std::collections::BTreeMap;
+
 use prpulse_store::{
-    Pool, StoreError,
+    GenericClient, Pool, StoreError,
     deliveries::{self, NewDelivery, Outcome, Recorded},
+    projection::{upsert_members, upsert_repository},
 };
 
 use crate::projection::{PayloadError, Projection};
@@ -57,38 +61,115 @@ impl Processor {
         body: &[u8],
     ) -> Result<Processed, ProcessError> {
         let projection = Projection::parse(&envelope.event, body)?;
-        let outcome = if projection.is_projected() {
-            Outcome::Projected
-        } else {
-            Outcome::Stored
-        };
         let mut client = self.pool.get().await.map_err(StoreError::from)?;
         let transaction = client.transaction().await.map_err(StoreError::from)?;
-        let recorded = deliveries::record(
-            &transaction,
-            &NewDelivery {
-                delivery_id: &envelope.delivery_id,
-                event: envelope.event.as_str(),
-                action: envelope.action.as_deref(),
-                hook_id: envelope.hook_id,
-                source: envelope.source.as_str(),
-                received_at: envelope.received_at,
-                outcome,
-                payload: body,
-            },
-        )
-        .await?;
-        if recorded == Recorded::Duplicate {
+        let processed = record(&transaction, envelope, body, &projection).await?;
+        if processed == Processed::Duplicate {
             // Dropping the transaction rolls it back.
-            return Ok(Processed::Duplicate);
+            return Ok(processed);
         }
         projection
             .apply(&transaction, &envelope.delivery_id, &self.bots)
             .await?;
         transaction.commit().await.map_err(StoreError::from)?;
-        Ok(match outcome {
-            Outcome::Projected => Processed::Projected,
-            Outcome::Stored => Processed::Stored,
-        })
+        Ok(processed)
     }
+
+    /// Records and projects every delivery of `batch` in one transaction:
+    /// the outcome of each (in the order given) once all committed, or the
+    /// first error, and then nothing was committed. On an error the caller
+    /// processes the batch one by one with [`Self::process`], which decides
+    /// each delivery's fate alone: one bad delivery must not retry or
+    /// dead-letter the others.
+    ///
+    /// Row locks are taken in one global order, so that concurrent batches
+    /// wait for each other rather than deadlock: delivery ids, then
+    /// repositories and members (each once, by id), then pull requests by
+    /// (repository, number). The projection gives the same rows in any
+    /// order, so this order is free to choose.
+    pub async fn process_batch(
+        &self,
+        batch: &[(&Envelope, &[u8])],
+    ) -> Result<Vec<Processed>, ProcessError> {
+        let projections = batch
+            .iter()
+            .map(|(envelope, body)| Projection::parse(&envelope.event, body))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut client = self.pool.get().await.map_err(StoreError::from)?;
+        let transaction = client.transaction().await.map_err(StoreError::from)?;
+
+        let mut by_id: Vec<usize> = (0..batch.len()).collect();
+        by_id.sort_by(|&a, &b| {
+            batch[a]
+                .0
+                .delivery_id
+                .as_str()
+                .cmp(batch[b].0.delivery_id.as_str())
+        });
+        let mut outcomes = vec![Processed::Duplicate; batch.len()];
+        for i in by_id {
+            let (envelope, body) = batch[i];
+            outcomes[i] = record(&transaction, envelope, body, &projections[i]).await?;
+        }
+        let fresh = |i: &usize| outcomes[*i] != Processed::Duplicate;
+
+        // Later deliveries of the batch win, as they would one by one.
+        let mut repositories = BTreeMap::new();
+        let mut people = BTreeMap::new();
+        for i in (0..batch.len()).filter(fresh) {
+            let (repository, members) = projections[i].entities(&self.bots);
+            if let Some((id, full_name)) = repository {
+                repositories.insert(id, full_name);
+            }
+            people.extend(members.into_iter().map(|member| (member.github_id, member)));
+        }
+        for (id, full_name) in repositories {
+            upsert_repository(&transaction, id, full_name).await?;
+        }
+        upsert_members(&transaction, &mut people.into_values().collect::<Vec<_>>()).await?;
+
+        let mut by_pull_request: Vec<usize> = (0..batch.len()).filter(fresh).collect();
+        by_pull_request.sort_by_key(|&i| projections[i].lock_key());
+        for i in by_pull_request {
+            projections[i]
+                .apply_facts(&transaction, &batch[i].0.delivery_id)
+                .await?;
+        }
+        transaction.commit().await.map_err(StoreError::from)?;
+        Ok(outcomes)
+    }
+}
+
+/// Records the delivery in the apply-once ledger: `Duplicate` if its id
+/// was recorded before, else what applying it will be.
+async fn record(
+    client: &impl GenericClient,
+    envelope: &Envelope,
+    body: &[u8],
+    projection: &Projection,
+) -> Result<Processed, ProcessError> {
+    let outcome = if projection.is_projected() {
+        Outcome::Projected
+    } else {
+        Outcome::Stored
+    };
+    let recorded = deliveries::record(
+        client,
+        &NewDelivery {
+            delivery_id: &envelope.delivery_id,
+            event: envelope.event.as_str(),
+            action: envelope.action.as_deref(),
+            hook_id: envelope.hook_id,
+            source: envelope.source.as_str(),
+            received_at: envelope.received_at,
+            outcome,
+            payload: body,
+        },
+    )
+    .await?;
+    Ok(match (recorded, outcome) {
+        (Recorded::Duplicate, _) => Processed::Duplicate,
+        (Recorded::New, Outcome::Projected) => Processed::Projected,
+        (Recorded::New, Outcome::Stored) => Processed::Stored,
+    })
 }

@@ -66,6 +66,16 @@ impl Projection {
         Ok(projection)
     }
 
+    /// The pull request whose row this projection locks, if any: a batch
+    /// applies its deliveries in this order.
+    pub fn lock_key(&self) -> Option<(i64, i64)> {
+        match self {
+            Self::PullRequest(event) => Some((event.repository.id, event.pull_request.number)),
+            Self::Review(event) => Some((event.repository.id, event.pull_request.number)),
+            Self::Team(_) | Self::Membership(_) | Self::RawOnly => None,
+        }
+    }
+
     pub fn is_projected(&self) -> bool {
         !matches!(self, Self::RawOnly)
     }
@@ -95,6 +105,48 @@ impl Projection {
         delivery_id: &DeliveryId,
         bots: &BotPolicy,
     ) -> Result<(), StoreError> {
+        let (repository, mut people) = self.entities(bots);
+        if let Some((id, full_name)) = repository {
+            upsert_repository(client, id, full_name).await?;
+        }
+        if !people.is_empty() {
+            upsert_members(client, &mut people).await?;
+        }
+        self.apply_facts(client, delivery_id).await
+    }
+
+    /// The repository and the people this projection upserts before its
+    /// facts. A batch upserts those of all its deliveries first, each once
+    /// and in id order, so that concurrent batches take these row locks in
+    /// one order.
+    pub fn entities<'a>(
+        &'a self,
+        bots: &BotPolicy,
+    ) -> (Option<(i64, &'a str)>, Vec<MemberRow<'a>>) {
+        match self {
+            Self::RawOnly | Self::Team(_) => (None, Vec::new()),
+            Self::Membership(event) => (None, members(bots, [Some(&event.member)])),
+            Self::PullRequest(event) => (
+                Some((event.repository.id, &event.repository.full_name)),
+                members(bots, [event.pull_request.user.as_ref()]),
+            ),
+            Self::Review(event) => (
+                Some((event.repository.id, &event.repository.full_name)),
+                members(
+                    bots,
+                    [event.pull_request.user.as_ref(), event.review.user.as_ref()],
+                ),
+            ),
+        }
+    }
+
+    /// Writes everything but [`Self::entities`]: teams, the pull request,
+    /// the review, and the metrics. The entities must be upserted first.
+    pub async fn apply_facts(
+        &self,
+        client: &impl GenericClient,
+        delivery_id: &DeliveryId,
+    ) -> Result<(), StoreError> {
         match self {
             Self::RawOnly => Ok(()),
             // Membership events carry no time, so the last applied wins; the
@@ -109,7 +161,6 @@ impl Projection {
             }
             Self::Membership(event) => {
                 let team = &event.team;
-                upsert_members(client, &mut members(bots, [Some(&event.member)])).await?;
                 if record_team(client, team, &event.organization).await? {
                     return Ok(());
                 }
@@ -121,8 +172,6 @@ impl Projection {
             }
             Self::PullRequest(event) => {
                 let pr = &event.pull_request;
-                upsert_repository(client, event.repository.id, &event.repository.full_name).await?;
-                upsert_members(client, &mut members(bots, [pr.user.as_ref()])).await?;
                 let mut row = pull_request_row(event.repository.id, pr, delivery_id, 1);
                 row.opened_as_draft = (event.action == "opened").then(|| pr.draft.unwrap_or(false));
                 row.ready_for_review_at = (event.action == "ready_for_review")
@@ -133,12 +182,6 @@ impl Projection {
             Self::Review(event) => {
                 let pr = &event.pull_request;
                 let review = &event.review;
-                upsert_repository(client, event.repository.id, &event.repository.full_name).await?;
-                upsert_members(
-                    client,
-                    &mut members(bots, [pr.user.as_ref(), review.user.as_ref()]),
-                )
-                .await?;
                 let row = pull_request_row(event.repository.id, pr, delivery_id, 0);
                 upsert_pull_request(client, &row).await?;
                 // Webhooks say `dismissed`, the REST API (backfill) `DISMISSED`.

@@ -28,6 +28,7 @@ impl Worker {
             service,
             prefetch,
             concurrency,
+            batch_size,
             bots,
             shutdown_timeout,
             queue_depth_interval,
@@ -59,6 +60,7 @@ impl Worker {
             connect_timeout: service.amqp_connect_timeout,
             prefetch,
             concurrency,
+            batch_size,
         });
         Ok(Self {
             consumer,
