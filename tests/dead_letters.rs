@@ -322,7 +322,11 @@ async fn a_poison_delivery_amid_a_batch_is_dead_lettered_alone_and_the_rest_comm
         get_str(&headers, "github-delivery"),
         Some(deliveries[19].id.as_str())
     );
-    assert!(get_str(&headers, "prpulse-dead-reason").is_some());
+    let reason = get_str(&headers, "prpulse-dead-reason").unwrap_or_default();
+    assert!(
+        reason.contains("ERROR: poison (SQLSTATE P0001)"),
+        "the reason names Postgres' error: {reason}"
+    );
     let numbers: Vec<i64> = stack
         .db
         .pr_metrics()

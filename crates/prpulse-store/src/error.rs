@@ -6,7 +6,10 @@ pub enum StoreError {
     BadUrl(#[source] tokio_postgres::Error),
     #[error("no database connection available: {0}")]
     Pool(#[from] deadpool_postgres::PoolError),
-    #[error("database error: {0}")]
+    /// Shown with Postgres' own words: tokio-postgres' display of a server
+    /// error is only "db error", which would leave a dead letter's reason
+    /// (and the logs) without a cause.
+    #[error("database error: {}", describe(.0))]
     Postgres(#[from] tokio_postgres::Error),
     #[error("migration failed: {0}")]
     Migration(#[from] refinery::Error),
@@ -14,6 +17,19 @@ pub enum StoreError {
     Crypto(#[from] crate::crypto::CryptoError),
     #[error("database TLS: {0}")]
     Tls(String),
+}
+
+fn describe(error: &tokio_postgres::Error) -> String {
+    match (error.as_db_error(), std::error::Error::source(error)) {
+        (Some(db), _) => format!(
+            "{}: {} (SQLSTATE {})",
+            db.severity(),
+            db.message(),
+            db.code().code()
+        ),
+        (None, Some(source)) => format!("{error}: {source}"),
+        (None, None) => error.to_string(),
+    }
 }
 
 /// What a failure says about trying again.
