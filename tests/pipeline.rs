@@ -129,6 +129,30 @@ async fn signed_deliveries_become_the_metrics_design_defines() {
 }
 
 #[tokio::test]
+async fn a_github_sized_payload_is_kept_byte_for_byte_and_lz4_compressed() {
+    let stack = Stack::start().await;
+    let (ada, _, _, _) = people();
+    let opened = PullRequestBuilder::new(&Repo::new(10, "acme/api"), 5, &ada, at(0, 0))
+        .github_sized()
+        .opened();
+    assert!(opened.body.len() > 8_000, "{} bytes", opened.body.len());
+    assert_eq!(stack.deliver(&opened).await.status(), 202);
+    stack.wait_for_deliveries(1).await;
+    let row = stack
+        .db
+        .client()
+        .await
+        .query_one(
+            "SELECT payload, pg_column_compression(payload) FROM deliveries",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, Vec<u8>>(0), opened.body);
+    assert_eq!(row.get::<_, Option<String>>(1).as_deref(), Some("lz4"));
+}
+
+#[tokio::test]
 async fn a_delivery_posted_twice_is_applied_once() {
     let stack = Stack::start().await;
     let (ada, grace, _, _) = people();
