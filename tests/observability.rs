@@ -745,3 +745,57 @@ fn a_histogram_is_found_by_its_series_not_its_family_name() {
     assert_eq!(scrape.value("c", &[("k", "v")]), Some(3.0));
     assert_eq!(scrape.families["h"], "histogram");
 }
+
+async fn status(url: &str) -> Option<u16> {
+    let response = prpulse_e2e::http_client()
+        .build()
+        .unwrap()
+        .get(url)
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await
+        .ok()?;
+    Some(response.status().as_u16())
+}
+
+/// Waits until `url` answers `expected` (20 s at most).
+async fn wait_for_status(url: &str, expected: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut last = None;
+    while Instant::now() < deadline {
+        last = status(url).await;
+        if last == Some(expected) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{url} never answered {expected}; last {last:?}");
+}
+
+#[tokio::test]
+async fn the_worker_is_live_at_once_and_ready_while_it_consumes() {
+    let [away_port, port, _] = metrics_ports();
+    let stack = Stack::start_with(StackOptions::ingest_only()).await;
+    let worker = |port: u16| {
+        let mut command = stack.worker_command();
+        command.env("PRPULSE_METRICS_ADDR", format!("127.0.0.1:{port}"));
+        command
+    };
+    // Its broker is away: the process answers, but consumes nothing.
+    let mut away = worker(away_port)
+        .env("PRPULSE_AMQP_URL", "amqp://guest:guest@127.0.0.1:1/%2f")
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{away_port}");
+    wait_for_status(&format!("{base}/livez"), 200).await;
+    assert_eq!(status(&format!("{base}/readyz")).await, Some(503));
+    let _ = away.start_kill();
+
+    let mut consuming = worker(port).spawn().unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    wait_for_status(&format!("{base}/readyz"), 200).await;
+    assert_eq!(status(&format!("{base}/livez")).await, Some(200));
+    let _ = consuming.start_kill();
+    let _ = consuming.wait().await;
+    let _ = away.wait().await;
+}

@@ -9,4 +9,5 @@ pub mod telemetry;
 pub mod wiring;
 
 pub use env::{ConfigError, Env};
+pub use metrics_endpoint::Readiness;
 pub use service::ServiceConfig;

@@ -14,7 +14,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use crate::{ServiceConfig, metrics_endpoint};
+use crate::{
+    ServiceConfig,
+    metrics_endpoint::{self, Readiness},
+};
 
 /// Applies pending migrations (unless `PRPULSE_MIGRATE=false`) and opens
 /// the pool.
@@ -79,11 +82,21 @@ impl MetricsEndpoint {
         registry: Registry,
         binary: &str,
     ) -> anyhow::Result<Self> {
+        Self::start_reporting(service, registry, binary, Readiness::new(true))
+    }
+
+    /// The same, with `/readyz` answering what `readiness` says.
+    pub fn start_reporting(
+        service: &ServiceConfig,
+        registry: Registry,
+        binary: &str,
+        readiness: Readiness,
+    ) -> anyhow::Result<Self> {
         metrics_endpoint::register_build_info(&registry, binary);
         let Some(addr) = service.metrics_addr else {
             return Ok(Self { running: None });
         };
-        let (server, bound) = metrics_endpoint::serve(registry, addr)
+        let (server, bound) = metrics_endpoint::serve(registry, readiness, addr)
             .with_context(|| format!("binding PRPULSE_METRICS_ADDR={addr}"))?;
         let handle = server.handle();
         tokio::spawn(server);

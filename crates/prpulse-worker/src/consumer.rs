@@ -18,6 +18,7 @@ use prpulse_queue::{
     },
     retry::ReconnectDelays,
 };
+use prpulse_runtime::Readiness;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, info_span, warn};
 
@@ -42,6 +43,8 @@ pub struct Consumer {
     pub concurrency: usize,
     /// Deliveries at most in one transaction.
     pub batch_size: usize,
+    /// Set while a consumer is attached to the work queue.
+    pub consuming: Readiness,
 }
 
 impl Consumer {
@@ -71,7 +74,9 @@ impl Consumer {
             {
                 Ok((connection, channel)) => {
                     delays.reset();
-                    match self.consume_on(&channel, &stop).await {
+                    let consumed = self.consume_on(&channel, &stop).await;
+                    self.consuming.set(false);
+                    match consumed {
                         Ok(()) if stop.is_cancelled() => {}
                         Ok(()) => warn!("the broker ended the consumer; reconnecting"),
                         Err(error) => warn!(%error, "consuming failed; reconnecting"),
@@ -103,6 +108,7 @@ impl Consumer {
                 FieldTable::default(),
             )
             .await?;
+        self.consuming.set(true);
         info!(
             queue = %self.topology.work_queue(),
             prefetch = self.prefetch,

@@ -1,7 +1,10 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use prometheus::Registry;
-use prpulse_runtime::wiring::{MetricsEndpoint, PublisherLink, open_database};
+use prpulse_runtime::{
+    Readiness,
+    wiring::{MetricsEndpoint, PublisherLink, open_database},
+};
 use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -38,7 +41,10 @@ impl Worker {
         let worker_metrics = WorkerMetrics::register(&registry)?;
         let resend =
             PublisherLink::start(&service, "prpulse-worker-resend", Duration::from_secs(5));
-        let metrics = MetricsEndpoint::start(&service, registry, "worker")?;
+        // `/readyz` on the metrics port: ready while consuming.
+        let consuming = Readiness::new(false);
+        let metrics =
+            MetricsEndpoint::start_reporting(&service, registry, "worker", consuming.clone())?;
         // Polling the broker is only worth it when someone can scrape it.
         let queue_depth = metrics.addr().map(|_| {
             QueueDepthPoller::start(
@@ -61,6 +67,7 @@ impl Worker {
             prefetch,
             concurrency,
             batch_size,
+            consuming,
         });
         Ok(Self {
             consumer,
