@@ -22,34 +22,20 @@ async fn inject_transient_failures(stack: &Stack, number: i64, failures: Option<
     let limit = failures.map_or("NULL".to_owned(), |n| n.to_string());
     stack
         .db
-        .client()
-        .await
-        .batch_execute(&format!(
-            "CREATE SEQUENCE injected_attempts;
-             CREATE FUNCTION injected_failure() RETURNS trigger LANGUAGE plpgsql AS $$
-             BEGIN
-                 IF NEW.number = {number} THEN
-                     IF {limit} IS NULL OR nextval('injected_attempts') <= {limit} THEN
-                         RAISE EXCEPTION 'injected failure' USING ERRCODE = '40001';
-                     END IF;
-                 END IF;
-                 RETURN NEW;
-             END $$;
-             CREATE TRIGGER injected_failure BEFORE INSERT ON pull_requests
-                 FOR EACH ROW EXECUTE FUNCTION injected_failure();"
-        ))
-        .await
-        .unwrap();
+        .inject_pull_request_fault(
+            number,
+            "CREATE SEQUENCE injected_attempts;",
+            &format!(
+                "IF {limit} IS NULL OR nextval('injected_attempts') <= {limit} THEN
+                     RAISE EXCEPTION 'injected failure' USING ERRCODE = '40001';
+                 END IF;"
+            ),
+        )
+        .await;
 }
 
 async fn fix_the_cause(stack: &Stack) {
-    stack
-        .db
-        .client()
-        .await
-        .batch_execute("DROP TRIGGER injected_failure ON pull_requests")
-        .await
-        .unwrap();
+    stack.db.clear_pull_request_fault().await;
 }
 
 async fn wait_for_dead_letters(stack: &Stack, count: u32) {
@@ -192,16 +178,8 @@ async fn a_delivery_that_crashes_workers_is_stopped_by_the_delivery_limit() {
     // loop, as far as the broker can tell.
     stack
         .db
-        .client()
-        .await
-        .batch_execute(
-            "CREATE FUNCTION hang() RETURNS trigger LANGUAGE plpgsql AS $$
-             BEGIN IF NEW.number = 66 THEN PERFORM pg_sleep(600); END IF; RETURN NEW; END $$;
-             CREATE TRIGGER hang BEFORE INSERT ON pull_requests
-                 FOR EACH ROW EXECUTE FUNCTION hang();",
-        )
-        .await
-        .unwrap();
+        .inject_pull_request_fault(66, "", "PERFORM pg_sleep(600);")
+        .await;
     let poison = pull_request(66).opened();
     assert_eq!(stack.deliver(&poison).await.status(), 202);
     let work = stack.topology.work_queue();
@@ -247,16 +225,8 @@ async fn a_delivery_that_crashes_workers_is_stopped_by_the_delivery_limit() {
 async fn poison_pull_request(stack: &Stack, number: i64) {
     stack
         .db
-        .client()
-        .await
-        .batch_execute(&format!(
-            "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$
-             BEGIN IF NEW.number = {number} THEN RAISE EXCEPTION 'poison'; END IF; RETURN NEW; END $$;
-             CREATE TRIGGER poison BEFORE INSERT ON pull_requests
-                 FOR EACH ROW EXECUTE FUNCTION poison();"
-        ))
-        .await
-        .unwrap();
+        .inject_pull_request_fault(number, "", "RAISE EXCEPTION 'poison';")
+        .await;
 }
 
 #[tokio::test]

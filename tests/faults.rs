@@ -391,19 +391,8 @@ async fn poison_in_the_stream_is_dead_lettered_and_replayed_once_fixed() {
     // transient error that never clears until an operator fixes it.
     stack
         .db
-        .client()
-        .await
-        .batch_execute(
-            "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$
-             BEGIN
-                 IF NEW.number = 7 THEN RAISE EXCEPTION 'poison' USING ERRCODE = '40001'; END IF;
-                 RETURN NEW;
-             END $$;
-             CREATE TRIGGER poison BEFORE INSERT ON pull_requests
-                 FOR EACH ROW EXECUTE FUNCTION poison();",
-        )
-        .await
-        .unwrap();
+        .inject_pull_request_fault(7, "", "RAISE EXCEPTION 'poison' USING ERRCODE = '40001';")
+        .await;
     let stream = delivery_stream();
     let poisoned: HashSet<String> = stream
         .distinct
@@ -419,13 +408,7 @@ async fn poison_in_the_stream_is_dead_lettered_and_replayed_once_fixed() {
     assert_settled(&stack, &accepted, poisoned.len()).await;
     assert_eq!(dead_ids(&stack).await, poisoned);
 
-    stack
-        .db
-        .client()
-        .await
-        .batch_execute("DROP TRIGGER poison ON pull_requests")
-        .await
-        .unwrap();
+    stack.db.clear_pull_request_fault().await;
     let replay = stack.cli(&["dlq", "replay", "--all"]).await;
     assert!(
         replay.status.success(),

@@ -86,6 +86,36 @@ impl TestDb {
             .get::<_, i64>(0)
     }
 
+    /// Runs `action` (PL/pgSQL) before pull request `number` is inserted,
+    /// until [`Self::clear_pull_request_fault`]: how a test makes that pull
+    /// request's writes fail or hang. `setup` (SQL) runs first, for what
+    /// `action` refers to.
+    pub async fn inject_pull_request_fault(&self, number: i64, setup: &str, action: &str) {
+        self.client()
+            .await
+            .batch_execute(&format!(
+                "{setup}
+                 CREATE FUNCTION injected_fault() RETURNS trigger LANGUAGE plpgsql AS $$
+                 BEGIN
+                     IF NEW.number = {number} THEN {action} END IF;
+                     RETURN NEW;
+                 END $$;
+                 CREATE TRIGGER injected_fault BEFORE INSERT ON pull_requests
+                     FOR EACH ROW EXECUTE FUNCTION injected_fault();"
+            ))
+            .await
+            .unwrap();
+    }
+
+    /// Fixes what [`Self::inject_pull_request_fault`] broke.
+    pub async fn clear_pull_request_fault(&self) {
+        self.client()
+            .await
+            .batch_execute("DROP TRIGGER injected_fault ON pull_requests")
+            .await
+            .unwrap();
+    }
+
     /// Empties every table the worker writes, as if no delivery had come.
     pub async fn reset_projection(&self) {
         self.client()
