@@ -90,6 +90,19 @@ pub struct PrMetrics {
     pub review_rounds: i32,
 }
 
+impl PrMetrics {
+    /// Every duration the rules compute, known or not.
+    pub fn spans(&self) -> [Option<i64>; 5] {
+        [
+            self.cycle_time_seconds,
+            self.review_time_seconds,
+            self.pickup_time_seconds,
+            self.time_to_first_approval_seconds,
+            self.merge_after_approval_seconds,
+        ]
+    }
+}
+
 pub fn compute_metrics(pr: &PullRequestFacts, reviews: &[ReviewFact]) -> PrMetrics {
     let ready_at = ready_at(pr);
     let mut counted: Vec<(Timestamp, ReviewState)> = reviews
