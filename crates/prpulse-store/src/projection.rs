@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
-use prpulse_domain::{PullRequestFacts, ReviewFact, ReviewState, compute_metrics};
+use prpulse_domain::{BotPolicy, PullRequestFacts, ReviewFact, ReviewState, compute_metrics};
 
 use crate::StoreError;
 
@@ -17,6 +17,24 @@ pub struct MemberRow<'a> {
     pub login: &'a str,
     pub user_type: Option<&'a str>,
     pub is_bot: bool,
+}
+
+impl<'a> MemberRow<'a> {
+    /// A GitHub account as a payload or the API shows it, a bot or not as
+    /// `bots` decides.
+    pub fn classified(
+        github_id: i64,
+        login: &'a str,
+        user_type: Option<&'a str>,
+        bots: &BotPolicy,
+    ) -> Self {
+        Self {
+            github_id,
+            login,
+            user_type,
+            is_bot: bots.is_bot(login, user_type),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]

@@ -239,12 +239,7 @@ fn members<'a, const N: usize>(
     users
         .into_iter()
         .flatten()
-        .map(|user| MemberRow {
-            github_id: user.id,
-            login: &user.login,
-            user_type: user.kind.as_deref(),
-            is_bot: bots.is_bot(&user.login, user.kind.as_deref()),
-        })
+        .map(|user| MemberRow::classified(user.id, &user.login, user.kind.as_deref(), bots))
         .collect()
 }
 

@@ -33,11 +33,8 @@ pub async fn sync_teams(
         upsert_team(&transaction, team.id, org, Some(&team.slug), &team.name).await?;
         let mut rows: Vec<MemberRow<'_>> = members
             .iter()
-            .map(|member| MemberRow {
-                github_id: member.id,
-                login: &member.login,
-                user_type: member.kind.as_deref(),
-                is_bot: bots.is_bot(&member.login, member.kind.as_deref()),
+            .map(|member| {
+                MemberRow::classified(member.id, &member.login, member.kind.as_deref(), bots)
             })
             .collect();
         upsert_members(&transaction, &mut rows).await?;
