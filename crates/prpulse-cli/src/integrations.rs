@@ -145,15 +145,7 @@ async fn remove(env: &Env, account: &str) -> anyhow::Result<()> {
         );
     }
     let github = client_for(&config, &client, keyring, &account).await?;
-    let reconciler = HookReconciler {
-        github: &github,
-        pool: &pool,
-        keyring,
-        hook_url: &config.hook_url,
-        rotate_after: config.rotate_after,
-        rotation_overlap: config.rotation_overlap,
-    };
-    reconciler
+    HookReconciler::new(&config, &github, &pool, keyring)
         .remove_integration(&integration)
         .await
         .with_context(|| format!("removing the organisation hook of {account}"))?;

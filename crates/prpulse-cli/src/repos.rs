@@ -124,14 +124,7 @@ async fn change(env: &Env, repository: &str, track: bool) -> anyhow::Result<()> 
         .into_iter()
         .find(|repo| repo.full_name == name)
         .context("the repository vanished while being changed")?;
-    let reconciler = HookReconciler {
-        github: &github,
-        pool: &pool,
-        keyring: keyring(&config.service)?,
-        hook_url: &config.hook_url,
-        rotate_after: config.rotate_after,
-        rotation_overlap: config.rotation_overlap,
-    };
+    let reconciler = HookReconciler::new(&config, &github, &pool, keyring(&config.service)?);
     match reconciler.reconcile(HookSite::Repository(&repo)).await {
         Ok(outcome) => {
             let state = if repo.state == TrackState::Untracking {

@@ -26,6 +26,8 @@ use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use tracing::warn;
 
+use crate::SchedulerConfig;
+
 /// Where a prpulse hook lives, and where its state is kept.
 #[derive(Clone, Copy, Debug)]
 pub enum HookSite<'a> {
@@ -104,6 +106,25 @@ pub struct HookReconciler<'a> {
     pub hook_url: &'a str,
     pub rotate_after: Duration,
     pub rotation_overlap: Duration,
+}
+
+impl<'a> HookReconciler<'a> {
+    /// The reconciler the scheduler's settings describe, acting with `github`.
+    pub fn new(
+        config: &'a SchedulerConfig,
+        github: &'a GitHubClient,
+        pool: &'a Pool,
+        keyring: &'a Keyring,
+    ) -> Self {
+        Self {
+            github,
+            pool,
+            keyring,
+            hook_url: &config.hook_url,
+            rotate_after: config.rotate_after,
+            rotation_overlap: config.rotation_overlap,
+        }
+    }
 }
 
 impl HookReconciler<'_> {

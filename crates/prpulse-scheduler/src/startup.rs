@@ -11,7 +11,7 @@ use prpulse_github_api::{GitHubClient, GitHubError, hooks::HookOwner};
 use prpulse_runtime::wiring::{MetricsEndpoint, PublisherLink, open_database};
 use prpulse_store::{
     Keyring, Pool,
-    integrations::{self, AccountKind, Integration},
+    integrations::{self, Integration},
     tracking::{self, TrackState, TrackedRepository},
 };
 use secrecy::ExposeSecret;
@@ -197,14 +197,7 @@ impl Scheduler {
     }
 
     fn reconciler<'a>(&'a self, github: &'a GitHubClient) -> HookReconciler<'a> {
-        HookReconciler {
-            github,
-            pool: &self.pool,
-            keyring: &self.keyring,
-            hook_url: &self.config.hook_url,
-            rotate_after: self.config.rotate_after,
-            rotation_overlap: self.config.rotation_overlap,
-        }
+        HookReconciler::new(&self.config, github, &self.pool, &self.keyring)
     }
 
     /// One organisation hook per organisation integration, where the token
@@ -264,11 +257,7 @@ impl Scheduler {
 
     async fn organizations(&self) -> anyhow::Result<Vec<Integration>> {
         let client = self.pool.get().await?;
-        Ok(integrations::list(&client)
-            .await?
-            .into_iter()
-            .filter(|integration| integration.kind == AccountKind::Organization)
-            .collect())
+        Ok(integrations::organizations(&client).await?)
     }
 
     async fn redeliver(&self, repositories: &[TrackedRepository], clients: &mut Clients) -> bool {
@@ -375,10 +364,13 @@ impl Scheduler {
             Err(_) => return false,
         };
         let mut all_ok = true;
-        for org in organizations {
+        for org in organizations
+            .iter()
+            .map(|integration| integration.account.as_str())
+        {
             let result = async {
-                let github = clients.get(self, &org).await?;
-                anyhow::Ok(teams::sync_teams(github, &self.pool, &org, &self.config.bots).await?)
+                let github = clients.get(self, org).await?;
+                anyhow::Ok(teams::sync_teams(github, &self.pool, org, &self.config.bots).await?)
             }
             .await;
             match result {

@@ -157,13 +157,12 @@ pub async fn list(client: &impl GenericClient) -> Result<Vec<Integration>, Store
         .collect())
 }
 
-/// The integrations that are organisations (team sync lists their teams).
-pub async fn organizations(client: &impl GenericClient) -> Result<Vec<String>, StoreError> {
+/// The integrations that are organisations (their hooks and teams).
+pub async fn organizations(client: &impl GenericClient) -> Result<Vec<Integration>, StoreError> {
     Ok(list(client)
         .await?
         .into_iter()
         .filter(|integration| integration.kind == AccountKind::Organization)
-        .map(|integration| integration.account)
         .collect())
 }
 
