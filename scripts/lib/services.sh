@@ -28,12 +28,37 @@ apt_install() {
     apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
+# rust-toolchain.toml pins the release by number. Where rustup has that
+# release only under the name "stable" (and cannot download it: offline),
+# link the name, so the pin costs no network.
+pinned_toolchain() { sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml; }
+ensure_pinned_toolchain() {
+    command -v rustup >/dev/null || return 0
+    local pinned
+    pinned=$(pinned_toolchain)
+    [ -n "$pinned" ] || return 0
+    rustup toolchain list | grep -q "^$pinned" && return 0
+    if rustc +stable --version 2>/dev/null | grep -q "^rustc $pinned "; then
+        say "linking rustup toolchain $pinned to the installed stable ($pinned)"
+        rustup toolchain link "$pinned" "$(rustc +stable --print sysroot)"
+        return 0
+    fi
+    say "installing the pinned Rust $pinned with rustup"
+    rustup toolchain install "$pinned" --profile minimal --component rustfmt,clippy \
+        || die "Rust $pinned (rust-toolchain.toml) is not installed and rustup could not install it"
+}
+
+# A cargo subcommand from crates.io, installed when missing.
+ensure_cargo_tool() { # crate subcommand
+    cargo "$2" --version >/dev/null 2>&1 && return 0
+    say "installing $1 from crates.io"
+    cargo install --locked "$1" >/dev/null || die "$1 is missing and could not be installed (cargo install --locked $1)"
+}
+
 ensure_toolchain() {
     command -v cargo >/dev/null || die "cargo not found: install Rust (https://rustup.rs), then run this again"
-    if ! cargo nextest --version >/dev/null 2>&1; then
-        say "installing cargo-nextest from crates.io"
-        cargo install --locked cargo-nextest >/dev/null || die "cargo-nextest is missing and could not be installed (cargo install cargo-nextest)"
-    fi
+    ensure_pinned_toolchain
+    ensure_cargo_tool cargo-nextest nextest
 }
 
 ensure_postgres() {
@@ -92,4 +117,24 @@ ensure_deploy_tools() {
     say "installing the deploy checkers (${DEPLOY_TOOLS[*]}) from PyPI"
     "$venv/bin/pip" install --quiet --disable-pip-version-check "${DEPLOY_TOOLS[@]}" \
         || die "could not install ${DEPLOY_TOOLS[*]} from PyPI; they check deploy/ and docker-compose.yml"
+}
+
+# cargo deny (deny.toml): licences, bans and sources need nothing but
+# Cargo.lock; advisories need RustSec's database, fetched when the network
+# allows, else the copy already on this machine, else skipped with a notice
+# that says so (an offline machine cannot know today's advisories).
+run_cargo_deny() {
+    ensure_cargo_tool cargo-deny deny
+    local db_root="${CARGO_HOME:-$HOME/.cargo}/advisory-dbs"
+    if timeout 60 cargo deny fetch db >/dev/null 2>&1; then
+        cargo deny --offline check --hide-inclusion-graph
+    elif compgen -G "$db_root/advisory-db-*/crates" >/dev/null; then
+        local db
+        db=$(compgen -G "$db_root/advisory-db-*" | head -1)
+        say "advisory database not reachable: checking against the copy in $db (last change $(git -C "$db" log -1 --format=%cs 2>/dev/null || echo unknown))"
+        cargo deny --offline check --hide-inclusion-graph
+    else
+        say "NOT CHECKED: advisories (no RustSec advisory database reachable or on this machine; 'cargo deny fetch' where the network allows)"
+        cargo deny --offline check --hide-inclusion-graph bans licenses sources
+    fi
 }
