@@ -16,7 +16,10 @@ use lapin::{
     BasicProperties, Channel, Confirmation, Connection, Event,
     options::{BasicPublishOptions, ConfirmSelectOptions},
 };
-use tokio::{sync::Notify, task::JoinHandle};
+use tokio::{
+    sync::{Notify, watch},
+    task::JoinHandle,
+};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -75,6 +78,9 @@ struct Inner {
     /// Woken by a failed publish, so the supervisor checks the link now
     /// rather than at its next tick.
     suspect: Notify,
+    /// Whether a channel is held and the broker has not blocked us, sent on
+    /// every change so [`Publisher::wait_ready`] waits without polling.
+    ready: watch::Sender<bool>,
 }
 
 impl Publisher {
@@ -88,6 +94,7 @@ impl Publisher {
             channel: RwLock::new(None),
             blocked: AtomicBool::new(false),
             suspect: Notify::new(),
+            ready: watch::Sender::new(false),
         });
         let task = tokio::spawn(supervise(inner.clone(), stop));
         (Self { inner }, task)
@@ -107,14 +114,22 @@ impl Publisher {
 
     /// Waits up to `timeout` for [`Self::is_ready`].
     pub async fn wait_ready(&self, timeout: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + timeout;
-        while !self.is_ready() {
-            if tokio::time::Instant::now() >= deadline {
-                return false;
+        let mut ready = self.inner.ready.subscribe();
+        let settled = async {
+            loop {
+                if ready.wait_for(|ready| *ready).await.is_err() {
+                    return false;
+                }
+                // Announced, but the channel may have closed since: wait
+                // for the supervisor's next word on it.
+                if self.is_ready() || ready.changed().await.is_err() {
+                    return self.is_ready();
+                }
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        true
+        };
+        tokio::time::timeout(timeout, settled)
+            .await
+            .unwrap_or(false)
     }
 
     /// Publishes a delivery to the deliveries exchange.
@@ -204,7 +219,7 @@ async fn supervise(inner: Arc<Inner>, stop: CancellationToken) {
                 info!(connection = %settings.connection_name, "publisher connected to RabbitMQ");
                 hold(&inner, &connection, channel.clone(), &stop).await;
                 set_channel(&inner, None);
-                inner.blocked.store(false, Ordering::Relaxed);
+                set_blocked(&inner, false);
                 crate::connect::close(connection, channel, "prpulse publisher closing").await;
                 if stop.is_cancelled() {
                     break;
@@ -251,11 +266,11 @@ async fn hold(inner: &Inner, connection: &Connection, channel: Channel, stop: &C
             event = events.next() => match event {
                 Some(Event::ConnectionBlocked(reason)) => {
                     warn!(%reason, "RabbitMQ blocked publishing; answering 503 until unblocked");
-                    inner.blocked.store(true, Ordering::Relaxed);
+                    set_blocked(inner, true);
                 }
                 Some(Event::ConnectionUnblocked) => {
                     info!("RabbitMQ unblocked publishing");
-                    inner.blocked.store(false, Ordering::Relaxed);
+                    set_blocked(inner, false);
                 }
                 Some(Event::Error(error)) => {
                     warn!(%error, "RabbitMQ connection error");
@@ -276,4 +291,20 @@ fn set_channel(inner: &Inner, channel: Option<Channel>) {
         .channel
         .write()
         .unwrap_or_else(|poisoned| poisoned.into_inner()) = channel;
+    announce(inner);
+}
+
+fn set_blocked(inner: &Inner, blocked: bool) {
+    inner.blocked.store(blocked, Ordering::Relaxed);
+    announce(inner);
+}
+
+fn announce(inner: &Inner) {
+    let ready = !inner.blocked.load(Ordering::Relaxed)
+        && inner
+            .channel
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .is_some();
+    inner.ready.send_replace(ready);
 }
