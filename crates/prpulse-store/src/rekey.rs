@@ -86,6 +86,9 @@ pub enum RekeyError {
     StillStale(Vec<Stale>),
 }
 
+/// How long `reseal_all` waits for the sealed tables' writers to finish.
+const LOCK_TIMEOUT: &str = "10s";
+
 /// What `reseal_all` did to one column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ColumnResealed {
@@ -102,7 +105,7 @@ pub async fn check(
 ) -> Result<Vec<Stale>, StoreError> {
     let mut stale = Vec::new();
     for column in SealedColumn::ALL {
-        for value in sealed_values(client, column, false).await? {
+        for value in sealed_values(client, column).await? {
             let problem = match keyring.inspect(&value.place, &value.sealed) {
                 Ok(opened) if opened.is_up_to_date() => continue,
                 Ok(opened) if opened.key == KeyUsed::Previous => Problem::PreviousKey,
@@ -131,10 +134,13 @@ pub async fn reseal_all(
     let mut tables: Vec<&str> = SealedColumn::ALL.iter().map(|c| c.table()).collect();
     tables.dedup();
     // SHARE ROW EXCLUSIVE: no insert or update can slip a value sealed
-    // under the old key in behind the scan, yet plain SELECTs go on.
+    // under the old key in behind the scan, yet plain SELECTs go on. The
+    // timeout keeps the scheduler's writes from queueing for long behind a
+    // rotation that itself waits on some long transaction.
     transaction
         .batch_execute(&format!(
-            "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE",
+            "SET LOCAL lock_timeout = '{LOCK_TIMEOUT}';
+             LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE",
             tables.join(", ")
         ))
         .await
@@ -147,7 +153,7 @@ pub async fn reseal_all(
             resealed: 0,
             up_to_date: 0,
         };
-        for value in sealed_values(transaction, column, true).await? {
+        for value in sealed_values(transaction, column).await? {
             let opened = match keyring.inspect(&value.place, &value.sealed) {
                 Ok(opened) if opened.is_up_to_date() => {
                     counts.up_to_date += 1;
@@ -212,16 +218,14 @@ impl RowKey {
 async fn sealed_values(
     client: &impl GenericClient,
     column: SealedColumn,
-    for_update: bool,
 ) -> Result<Vec<SealedValue>, StoreError> {
     let rows = client
         .query(
             &format!(
-                "SELECT {key}, {value} FROM {table} WHERE {value} IS NOT NULL ORDER BY {key}{lock}",
+                "SELECT {key}, {value} FROM {table} WHERE {value} IS NOT NULL ORDER BY {key}",
                 key = column.row_key_column(),
                 value = column.column(),
                 table = column.table(),
-                lock = if for_update { " FOR UPDATE" } else { "" },
             ),
             &[],
         )
