@@ -17,6 +17,9 @@ pub enum StoreError {
     Crypto(#[from] crate::crypto::CryptoError),
     #[error("database TLS: {0}")]
     Tls(String),
+    /// A compare-and-set lost to other writers of the same rows every time.
+    #[error("{0}: other writers kept changing the row; try again")]
+    Contended(&'static str),
 }
 
 fn describe(error: &tokio_postgres::Error) -> String {
@@ -50,6 +53,7 @@ impl StoreError {
     pub fn retryability(&self) -> Retryability {
         match self {
             Self::Pool(_) => Retryability::Unavailable,
+            Self::Contended(_) => Retryability::Transient,
             Self::Postgres(error) => postgres_retryability(error),
             Self::BadUrl(_) | Self::Migration(_) | Self::Crypto(_) | Self::Tls(_) => {
                 Retryability::Permanent

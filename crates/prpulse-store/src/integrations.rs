@@ -6,7 +6,11 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::{Keyring, StoreError, secrets};
+use crate::{
+    Keyring, StoreError,
+    sealed::{Credential, SealedPlace},
+    secrets,
+};
 
 /// How prpulse authenticates to GitHub for an account. Secrets are
 /// sealed under the keyring before they reach the database.
@@ -61,7 +65,10 @@ pub async fn upsert(
     let (auth, token, app_id, installation_id, private_key) = match credentials {
         IntegrationCredentials::Token(token) => (
             "token",
-            Some(keyring.encrypt(token.expose_secret().as_bytes())),
+            Some(keyring.seal(
+                &SealedPlace::credential(Credential::Token, account),
+                token.expose_secret().as_bytes(),
+            )),
             None,
             None,
             None,
@@ -75,7 +82,10 @@ pub async fn upsert(
             None,
             Some(*app_id),
             Some(*installation_id),
-            Some(keyring.encrypt(private_key.expose_secret().as_bytes())),
+            Some(keyring.seal(
+                &SealedPlace::credential(Credential::AppPrivateKey, account),
+                private_key.expose_secret().as_bytes(),
+            )),
         ),
     };
     client
@@ -108,7 +118,7 @@ pub async fn credentials(
 ) -> Result<Option<IntegrationCredentials>, StoreError> {
     let row = client
         .query_opt(
-            "SELECT auth, token, app_id, installation_id, private_key
+            "SELECT auth, token, app_id, installation_id, private_key, account
              FROM integrations WHERE account = lower($1)",
             &[&account],
         )
@@ -116,8 +126,13 @@ pub async fn credentials(
     let Some(row) = row else {
         return Ok(None);
     };
-    let open = |sealed: Option<&[u8]>| -> Result<SecretString, StoreError> {
-        let plain = keyring.decrypt(sealed.unwrap_or_default())?;
+    // The row's own key names the place, not the caller's spelling of it.
+    let stored_account: &str = row.get(5);
+    let open = |credential, sealed: Option<&[u8]>| -> Result<SecretString, StoreError> {
+        let plain = keyring.open(
+            &SealedPlace::credential(credential, stored_account),
+            sealed.unwrap_or_default(),
+        )?;
         Ok(SecretString::from(
             String::from_utf8_lossy(plain.expose_secret()).into_owned(),
         ))
@@ -126,9 +141,9 @@ pub async fn credentials(
         "app" => IntegrationCredentials::App {
             app_id: row.get(2),
             installation_id: row.get(3),
-            private_key: open(row.get(4))?,
+            private_key: open(Credential::AppPrivateKey, row.get(4))?,
         },
-        _ => IntegrationCredentials::Token(open(row.get(1))?),
+        _ => IntegrationCredentials::Token(open(Credential::Token, row.get(1))?),
     }))
 }
 
