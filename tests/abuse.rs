@@ -600,6 +600,10 @@ async fn readyz_costs_postgres_nothing_and_a_flood_of_it_leaves_lookups_their_po
         .buffer_unordered(4);
     let (probes, lookups): (Vec<u16>, Vec<u16>) = tokio::join!(probes.collect(), lookups.collect());
     let spent = postgres.bytes_from_target();
+    eprintln!(
+        "bytes from Postgres during 500 /readyz and 20 lookups: {}",
+        spent - before
+    );
     assert!(probes.iter().all(|status| *status == 200), "{probes:?}");
     assert!(lookups.iter().all(|status| *status == 202), "{lookups:?}");
     // Twenty lookups and a background probe or two answer a few KB; one
