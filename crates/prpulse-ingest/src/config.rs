@@ -9,7 +9,7 @@ use prpulse_runtime::{ConfigError, Env, ServiceConfig};
 use secrecy::SecretString;
 
 use crate::{
-    body::{BodySettings, LARGE_UPLOAD_BYTES},
+    budget::{BodySettings, LARGE_UPLOAD_BYTES},
     limits::LimitSettings,
     secrets::SecretCacheSettings,
 };

@@ -3,6 +3,7 @@
 
 pub mod allowlist;
 pub mod body;
+pub mod budget;
 pub mod config;
 pub mod error;
 pub mod health;

@@ -6,7 +6,7 @@
 //! charged, to a budget keyed by the source *and* the hook it claims
 //! ([`FailureKey`]), and once that budget is spent the refusal is 429 with
 //! `Retry-After` instead of 400/401. Memory is what a flood can really
-//! cost, and [`crate::body`] bounds that. Verified deliveries spend only
+//! cost, and [`crate::budget`] bounds that. Verified deliveries spend only
 //! from one high global bucket (broker back-pressure answers 503 before
 //! that is reached in practice).
 

@@ -12,7 +12,7 @@ use tracing::info;
 use crate::{
     IngestConfig,
     allowlist::SourceAllowlist,
-    body::BodyBudget,
+    budget::BodyBudget,
     health::{DatabaseProbe, Readiness, livez, readyz},
     limits::SourceLimits,
     metrics::IngestMetrics,

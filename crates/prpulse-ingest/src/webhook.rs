@@ -25,7 +25,8 @@ use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use crate::{
     allowlist::SourceAllowlist,
-    body::{Body, BodyBudget, read_body},
+    body::{Body, read_body},
+    budget::BodyBudget,
     error::IngestError,
     limits::{FailureKey, HookKey, SourceLimits},
     metrics::{IngestMetrics, event_label},
