@@ -313,6 +313,73 @@ async fn a_body_over_25_mib_is_413_before_it_is_read() {
 }
 
 #[tokio::test]
+async fn headers_and_signature_format_are_refused_before_the_body_is_read() {
+    let stack = Stack::start_with(StackOptions {
+        webhook_secret: None,
+        ..StackOptions::ingest_only()
+    })
+    .await;
+    let addr = stack.ingest_url.trim_start_matches("http://").to_owned();
+    let id = "X-GitHub-Delivery: 0b989ba4-242f-11e5-81e1-c7b6966d2516\r\n";
+    let event = "X-GitHub-Event: pull_request\r\n";
+    let signature = "X-Hub-Signature-256: sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17\r\n";
+    let cases = [
+        ("no signature", format!("{event}{id}"), "401", "\"missing\""),
+        (
+            "malformed signature",
+            format!("{event}{id}X-Hub-Signature-256: sha256=zz\r\n"),
+            "401",
+            "\"malformed\"",
+        ),
+        (
+            "SHA-1 only",
+            format!(
+                "{event}{id}X-Hub-Signature: sha1=0123456789abcdef0123456789abcdef01234567\r\n"
+            ),
+            "401",
+            "\"sha1_only\"",
+        ),
+        (
+            "no event",
+            format!("{id}{signature}"),
+            "400",
+            "\"bad_headers\"",
+        ),
+        (
+            "no secret known for the hook",
+            format!("{event}{id}X-GitHub-Hook-ID: 77\r\n{signature}"),
+            "401",
+            "\"no_secret\"",
+        ),
+    ];
+    for (case, headers, status, reason) in cases {
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        // Announce a megabyte, send one byte, and never send the rest.
+        stream
+            .write_all(
+                format!(
+                    "POST /webhooks/github HTTP/1.1\r\nHost: prpulse\r\nContent-Type: application/json\r\n\
+                     {headers}Content-Length: 1000000\r\n\r\n{{"
+                )
+                .as_bytes(),
+            )
+            .await
+            .unwrap();
+        let mut answer = vec![0u8; 1024];
+        let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
+            .await
+            .unwrap_or_else(|_| panic!("{case}: ingest waited for the body"))
+            .unwrap();
+        let answer = String::from_utf8_lossy(&answer[..read]);
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status}")),
+            "{case}: {answer}"
+        );
+        assert!(answer.contains(reason), "{case}: {answer}");
+    }
+}
+
+#[tokio::test]
 async fn an_unreachable_broker_means_503_at_once_and_not_ready() {
     let closed_port = free_port();
     let stack = Stack::start_with(StackOptions {

@@ -2,9 +2,16 @@
 //! every open connection is dropped and new ones are closed on accept,
 //! as a broken link or a service restart looks to a client.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
 
 use tokio::{
+    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
     net::{TcpListener, TcpStream},
     sync::watch,
     task::JoinHandle,
@@ -14,6 +21,7 @@ pub struct FaultProxy {
     addr: SocketAddr,
     cut: Arc<watch::Sender<bool>>,
     accept: JoinHandle<()>,
+    from_target: Arc<AtomicU64>,
 }
 
 impl FaultProxy {
@@ -21,8 +29,25 @@ impl FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let cut = Arc::new(watch::channel(false).0);
-        let accept = tokio::spawn(accept_loop(listener, target, cut.clone()));
-        Self { addr, cut, accept }
+        let from_target = Arc::new(AtomicU64::new(0));
+        let accept = tokio::spawn(accept_loop(
+            listener,
+            target,
+            cut.clone(),
+            from_target.clone(),
+        ));
+        Self {
+            addr,
+            cut,
+            accept,
+            from_target,
+        }
+    }
+
+    /// Bytes the target has sent back so far, over every connection: how
+    /// much a client asked of it (each Postgres query costs its answer).
+    pub fn bytes_from_target(&self) -> u64 {
+        self.from_target.load(Ordering::SeqCst)
     }
 
     pub fn port(&self) -> u16 {
@@ -47,7 +72,12 @@ impl Drop for FaultProxy {
     }
 }
 
-async fn accept_loop(listener: TcpListener, target: SocketAddr, cut: Arc<watch::Sender<bool>>) {
+async fn accept_loop(
+    listener: TcpListener,
+    target: SocketAddr,
+    cut: Arc<watch::Sender<bool>>,
+    from_target: Arc<AtomicU64>,
+) {
     loop {
         let Ok((client, _)) = listener.accept().await else {
             continue;
@@ -57,15 +87,43 @@ async fn accept_loop(listener: TcpListener, target: SocketAddr, cut: Arc<watch::
             continue;
         }
         let mut cut = cut.subscribe();
+        let from_target = from_target.clone();
         tokio::spawn(async move {
-            let Ok(mut server) = TcpStream::connect(target).await else {
+            let Ok(server) = TcpStream::connect(target).await else {
                 return;
             };
-            let mut client = client;
+            let (mut client_read, mut client_write) = client.into_split();
+            let (mut server_read, mut server_write) = server.into_split();
+            let uncounted = Arc::new(AtomicU64::new(0));
             tokio::select! {
-                _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                _ = async {
+                    tokio::join!(
+                        copy(&mut client_read, &mut server_write, &uncounted),
+                        copy(&mut server_read, &mut client_write, &from_target),
+                    )
+                } => {}
                 _ = cut.wait_for(|cut| *cut) => {}
             }
         });
     }
+}
+
+/// Copies until either side closes, adding what it copied to `counted`.
+async fn copy(
+    from: &mut (impl AsyncRead + Unpin),
+    to: &mut (impl AsyncWrite + Unpin),
+    counted: &AtomicU64,
+) {
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        let read = match from.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(read) => read,
+        };
+        if to.write_all(&buffer[..read]).await.is_err() {
+            break;
+        }
+        counted.fetch_add(read as u64, Ordering::SeqCst);
+    }
+    let _ = to.shutdown().await;
 }

@@ -6,4 +6,4 @@ pub mod payload;
 pub mod signature;
 
 pub use headers::{DeliveryHeaders, HeaderError};
-pub use signature::{Signature, SignatureError, sign, verify};
+pub use signature::{Signature, SignatureError, sign, verify, verify_parts};

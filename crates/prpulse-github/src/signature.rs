@@ -60,7 +60,21 @@ impl std::fmt::Debug for Signature {
 /// True when `signature` is the HMAC of `body` under `secret`, compared in
 /// constant time.
 pub fn verify(secret: &[u8], body: &[u8], signature: &Signature) -> bool {
-    mac(secret, body).verify_slice(&signature.0).is_ok()
+    verify_parts(secret, [body], signature)
+}
+
+/// [`verify`] for a body held in the pieces it arrived in, so an
+/// unverified body never has to be copied into one buffer.
+pub fn verify_parts<'a>(
+    secret: &[u8],
+    parts: impl IntoIterator<Item = &'a [u8]>,
+    signature: &Signature,
+) -> bool {
+    let mut mac = mac(secret, b"");
+    for part in parts {
+        mac.update(part);
+    }
+    mac.verify_slice(&signature.0).is_ok()
 }
 
 /// The `X-Hub-Signature-256` header value GitHub would send for `body`.
@@ -97,6 +111,21 @@ mod tests {
     fn upper_case_hex_is_the_same_signature() {
         let upper = format!("sha256={}", HEADER[7..].to_ascii_uppercase());
         assert!(verify(SECRET, BODY, &Signature::parse(&upper).unwrap()));
+    }
+
+    #[test]
+    fn a_body_in_pieces_verifies_as_the_whole() {
+        let signature = Signature::parse(HEADER).unwrap();
+        assert!(verify_parts(
+            SECRET,
+            [&b"Hello"[..], b", ", b"World!"],
+            &signature
+        ));
+        assert!(!verify_parts(
+            SECRET,
+            [&b"Hello"[..], b"World!"],
+            &signature
+        ));
     }
 
     #[test]

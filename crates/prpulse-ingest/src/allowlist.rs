@@ -22,14 +22,17 @@ impl SourceAllowlist {
         }
     }
 
-    pub fn allows(&self, source: IpAddr) -> bool {
+    /// A source without an address (a forwarded hop that did not parse)
+    /// is never in the list.
+    pub fn allows(&self, source: Option<IpAddr>) -> bool {
         !self.enabled
-            || self
-                .networks
-                .read()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .iter()
-                .any(|network| network.contains(&source))
+            || source.is_some_and(|source| {
+                self.networks
+                    .read()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .iter()
+                    .any(|network| network.contains(&source))
+            })
     }
 
     /// Reloads the networks; on failure the last good list stays.
@@ -91,12 +94,14 @@ mod tests {
 
     #[test]
     fn off_allows_everyone_on_allows_only_listed_networks() {
-        let source: IpAddr = "140.82.115.245".parse().unwrap();
+        let source: Option<IpAddr> = Some("140.82.115.245".parse().unwrap());
         assert!(SourceAllowlist::new(false).allows(source));
+        assert!(SourceAllowlist::new(false).allows(None));
         let on = SourceAllowlist::new(true);
         assert!(!on.allows(source), "fails closed while empty");
         *on.networks.write().unwrap() = vec!["140.82.112.0/20".parse().unwrap()];
         assert!(on.allows(source));
-        assert!(!on.allows("203.0.113.9".parse().unwrap()));
+        assert!(!on.allows(Some("203.0.113.9".parse().unwrap())));
+        assert!(!on.allows(None), "no address, not listed");
     }
 }

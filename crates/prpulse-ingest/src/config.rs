@@ -1,10 +1,18 @@
-use std::{net::SocketAddr, num::NonZeroU32, time::Duration};
+use std::{
+    net::SocketAddr,
+    num::{NonZeroU32, NonZeroU64, NonZeroUsize},
+    time::Duration,
+};
 
 use ipnet::IpNet;
 use prpulse_runtime::{ConfigError, Env, ServiceConfig};
 use secrecy::SecretString;
 
-use crate::limits::LimitSettings;
+use crate::{
+    budget::{BodySettings, LARGE_UPLOAD_BYTES},
+    limits::LimitSettings,
+    secrets::SecretCacheSettings,
+};
 
 /// GitHub caps webhook payloads at 25 MB.
 pub const GITHUB_MAX_PAYLOAD_BYTES: usize = 25 * 1024 * 1024;
@@ -45,11 +53,21 @@ pub struct IngestConfig {
     /// allow-list, reloaded every `PRPULSE_ALLOWLIST_REFRESH_MS` (60000).
     pub source_allowlist: bool,
     pub allowlist_refresh: Duration,
+    /// `PRPULSE_BODY_BUDGET_BYTES` (96 MiB): body bytes held at once, all
+    /// requests together; `PRPULSE_UPLOADS_PER_SOURCE` (2): bodies over
+    /// 1 MiB one source may send at once.
+    pub body: BodySettings,
+    /// `PRPULSE_HOOK_SECRET_CACHE_SIZE` (10000 hooks) and
+    /// `PRPULSE_HOOK_SECRET_CACHE_TTL_MS` (30000).
+    pub secret_cache: SecretCacheSettings,
+    /// `PRPULSE_READINESS_PROBE_MS` (2000): how often Postgres is pinged
+    /// for `/readyz`.
+    pub readiness_probe: Duration,
 }
 
 impl IngestConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        Ok(Self {
+        let config = Self {
             service: ServiceConfig::from_env(env, 9100)?,
             addr: env.parse(
                 "PRPULSE_INGEST_ADDR",
@@ -75,6 +93,52 @@ impl IngestConfig {
             max_connections: env.parse("PRPULSE_MAX_CONNECTIONS", 10_000)?,
             source_allowlist: env.flag("PRPULSE_SOURCE_ALLOWLIST", false)?,
             allowlist_refresh: env.millis("PRPULSE_ALLOWLIST_REFRESH_MS", 60_000)?,
+            body: BodySettings {
+                budget_bytes: env.parse("PRPULSE_BODY_BUDGET_BYTES", 96 * 1024 * 1024)?,
+                uploads_per_source: env
+                    .parse(
+                        "PRPULSE_UPLOADS_PER_SOURCE",
+                        NonZeroUsize::new(2).expect("not zero"),
+                    )?
+                    .get(),
+            },
+            secret_cache: SecretCacheSettings {
+                size: env
+                    .parse(
+                        "PRPULSE_HOOK_SECRET_CACHE_SIZE",
+                        NonZeroU64::new(10_000).expect("not zero"),
+                    )?
+                    .get(),
+                ttl: env.millis("PRPULSE_HOOK_SECRET_CACHE_TTL_MS", 30_000)?,
+            },
+            readiness_probe: env.millis("PRPULSE_READINESS_PROBE_MS", 2_000)?,
+        };
+        config.check_body_budget(env)?;
+        Ok(config)
+    }
+
+    /// The largest accepted body must fit the share of the budget it may
+    /// use, or it could never be accepted.
+    fn check_body_budget(&self, env: &Env) -> Result<(), ConfigError> {
+        let budget = self.body.budget_bytes;
+        let usable = if self.max_body_bytes > LARGE_UPLOAD_BYTES {
+            budget / 4 * 3
+        } else {
+            budget
+        };
+        if usable >= self.max_body_bytes {
+            return Ok(());
+        }
+        Err(ConfigError::Invalid {
+            name: "PRPULSE_BODY_BUDGET_BYTES",
+            value: env
+                .get("PRPULSE_BODY_BUDGET_BYTES")
+                .unwrap_or_default()
+                .to_owned(),
+            reason: format!(
+                "bodies over 1 MiB may use 3/4 of it, which must hold PRPULSE_MAX_BODY_BYTES={}",
+                self.max_body_bytes
+            ),
         })
     }
 }
@@ -125,6 +189,25 @@ mod tests {
         let error = IngestConfig::from_env(&env).unwrap_err().to_string();
         assert!(error.contains("\"proxy\" is not an address"), "{error}");
         let env = Env::from_pairs([("PRPULSE_FAILED_AUTH_BURST", "0")]);
+        assert!(IngestConfig::from_env(&env).is_err());
+    }
+
+    #[test]
+    fn the_body_budget_must_hold_the_largest_body() {
+        let config = IngestConfig::from_env(&Env::default()).unwrap();
+        assert!(config.body.budget_bytes / 4 * 3 >= config.max_body_bytes);
+        assert_eq!(config.body.uploads_per_source, 2);
+        let env = Env::from_pairs([("PRPULSE_BODY_BUDGET_BYTES", "30000000")]);
+        let error = IngestConfig::from_env(&env).unwrap_err().to_string();
+        assert!(error.contains("PRPULSE_BODY_BUDGET_BYTES"), "{error}");
+        let env = Env::from_pairs([
+            ("PRPULSE_BODY_BUDGET_BYTES", "1048576"),
+            ("PRPULSE_MAX_BODY_BYTES", "1048576"),
+        ]);
+        assert!(IngestConfig::from_env(&env).is_ok());
+        let env = Env::from_pairs([("PRPULSE_UPLOADS_PER_SOURCE", "0")]);
+        assert!(IngestConfig::from_env(&env).is_err());
+        let env = Env::from_pairs([("PRPULSE_HOOK_SECRET_CACHE_SIZE", "0")]);
         assert!(IngestConfig::from_env(&env).is_err());
     }
 

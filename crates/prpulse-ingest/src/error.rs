@@ -1,7 +1,7 @@
 //! Every way a delivery can be refused, and the one place that turns each
 //! into an HTTP answer.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use actix_web::{
     HttpResponse, ResponseError,
@@ -19,6 +19,10 @@ pub enum IngestError {
     SourceRateLimited { retry_after: Duration },
     #[error("more deliveries than ingest takes per second; retry in {}s", retry_after.as_secs().max(1))]
     GlobalRateLimited { retry_after: Duration },
+    #[error("too many large bodies from this source at once; retry in {}s", retry_after.as_secs().max(1))]
+    SourceUploadsBusy { retry_after: Duration },
+    #[error("too many body bytes in flight; retry in {}s", retry_after.as_secs().max(1))]
+    BodyBudgetExhausted { retry_after: Duration },
     #[error("the body is larger than {limit} bytes")]
     TooLarge { limit: usize },
     #[error("the body did not arrive within {0:?}")]
@@ -34,9 +38,9 @@ pub enum IngestError {
     #[error(transparent)]
     Signature(#[from] SignatureError),
     #[error("webhook secrets cannot be read right now: {0}")]
-    SecretsUnavailable(#[source] StoreError),
+    SecretsUnavailable(#[source] Arc<StoreError>),
     #[error("webhook secrets are misconfigured: {0}")]
-    SecretsMisconfigured(#[source] StoreError),
+    SecretsMisconfigured(#[source] Arc<StoreError>),
     #[error("the delivery could not be handed to the broker: {0}")]
     Publish(#[from] PublishError),
 }
@@ -48,6 +52,8 @@ impl IngestError {
             Self::SourceNotAllowed => "source_not_allowed",
             Self::SourceRateLimited { .. } => "source_rate_limited",
             Self::GlobalRateLimited { .. } => "global_rate_limited",
+            Self::SourceUploadsBusy { .. } => "source_uploads_busy",
+            Self::BodyBudgetExhausted { .. } => "body_budget_exhausted",
             Self::TooLarge { .. } => "too_large",
             Self::BodyTimeout(_) => "body_timeout",
             Self::BadBody(_) => "bad_body",
@@ -64,7 +70,9 @@ impl IngestError {
 
 impl IngestError {
     /// Refusals of requests nobody proved to come from GitHub: these spend
-    /// the source's failure budget.
+    /// the source's failure budget. A hook-secret lookup that found no
+    /// connection counts too: a flood of random hook ids is what drains
+    /// the pool.
     pub fn counts_against_source(&self) -> bool {
         matches!(
             self,
@@ -74,14 +82,16 @@ impl IngestError {
                 | Self::TooLarge { .. }
                 | Self::BodyTimeout(_)
                 | Self::BadBody(_)
+                | Self::SecretsUnavailable(_)
         )
     }
 
     fn retry_after(&self) -> Option<Duration> {
         match self {
-            Self::SourceRateLimited { retry_after } | Self::GlobalRateLimited { retry_after } => {
-                Some(*retry_after)
-            }
+            Self::SourceRateLimited { retry_after }
+            | Self::GlobalRateLimited { retry_after }
+            | Self::SourceUploadsBusy { retry_after }
+            | Self::BodyBudgetExhausted { retry_after } => Some(*retry_after),
             _ => None,
         }
     }
@@ -91,9 +101,9 @@ impl ResponseError for IngestError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::SourceNotAllowed => StatusCode::FORBIDDEN,
-            Self::SourceRateLimited { .. } | Self::GlobalRateLimited { .. } => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            Self::SourceRateLimited { .. }
+            | Self::GlobalRateLimited { .. }
+            | Self::SourceUploadsBusy { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::BadBody(_) => StatusCode::BAD_REQUEST,
@@ -101,7 +111,9 @@ impl ResponseError for IngestError {
             Self::Signature(_) => StatusCode::UNAUTHORIZED,
             // GitHub does not retry on its own; 503 tells the operator (and
             // the scheduler's redelivery) that this one is worth sending again.
-            Self::SecretsUnavailable(_) | Self::Publish(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::SecretsUnavailable(_) | Self::Publish(_) | Self::BodyBudgetExhausted { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::SecretsMisconfigured(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -144,6 +156,29 @@ mod tests {
         assert!(!limited.counts_against_source());
         assert!(IngestError::Signature(SignatureError::Mismatch).counts_against_source());
         assert!(!IngestError::BadPayload("x".into()).counts_against_source());
+        let busy = IngestError::SourceUploadsBusy {
+            retry_after: Duration::from_secs(1),
+        };
+        assert_eq!(busy.status_code(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            busy.error_response()
+                .headers()
+                .get(header::RETRY_AFTER)
+                .unwrap(),
+            "1"
+        );
+        let full = IngestError::BodyBudgetExhausted {
+            retry_after: Duration::from_millis(1),
+        };
+        assert_eq!(full.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            full.error_response()
+                .headers()
+                .get(header::RETRY_AFTER)
+                .unwrap(),
+            "1"
+        );
+        assert!(!full.counts_against_source() && !busy.counts_against_source());
         assert_eq!(
             IngestError::BodyTimeout(Duration::from_secs(1)).status_code(),
             StatusCode::REQUEST_TIMEOUT
@@ -152,6 +187,16 @@ mod tests {
             IngestError::TooLarge { limit: 1 }.status_code(),
             StatusCode::PAYLOAD_TOO_LARGE
         );
+    }
+
+    #[test]
+    fn a_lookup_that_found_no_connection_counts_against_the_source() {
+        use deadpool_postgres::{PoolError, TimeoutType};
+        let exhausted = StoreError::Pool(PoolError::Timeout(TimeoutType::Wait));
+        assert!(exhausted.is_transient());
+        let refusal = IngestError::SecretsUnavailable(Arc::new(exhausted));
+        assert!(refusal.counts_against_source());
+        assert_eq!(refusal.status_code(), StatusCode::SERVICE_UNAVAILABLE);
     }
 
     #[test]

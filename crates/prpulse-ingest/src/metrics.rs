@@ -17,6 +17,10 @@ pub struct IngestMetrics {
     pub publish_duration: Histogram,
     /// `prpulse_ingest_payload_bytes`: sizes of verified payloads.
     pub payload_bytes: Histogram,
+    /// `prpulse_ingest_hook_secret_lookups_total{outcome}`: Postgres
+    /// lookups of a hook's secrets (cache misses), by `found`, `unknown`
+    /// (not a hook prpulse stores) or `error`.
+    pub hook_secret_lookups: IntCounterVec,
 }
 
 impl IngestMetrics {
@@ -62,12 +66,20 @@ impl IngestMetrics {
                 )
                 .buckets(prometheus::exponential_buckets(1024.0, 4.0, 9)?),
             )?,
+            hook_secret_lookups: IntCounterVec::new(
+                Opts::new(
+                    "prpulse_ingest_hook_secret_lookups_total",
+                    "Hook-secret lookups in Postgres (cache misses), by outcome.",
+                ),
+                &["outcome"],
+            )?,
         };
         registry.register(Box::new(metrics.requests.clone()))?;
         registry.register(Box::new(metrics.request_duration.clone()))?;
         registry.register(Box::new(metrics.rejections.clone()))?;
         registry.register(Box::new(metrics.publish_duration.clone()))?;
         registry.register(Box::new(metrics.payload_bytes.clone()))?;
+        registry.register(Box::new(metrics.hook_secret_lookups.clone()))?;
         Ok(metrics)
     }
 }

@@ -4,13 +4,16 @@ use actix_web::{App, HttpServer, dev::Server, web};
 use anyhow::Context;
 use prometheus::Registry;
 use prpulse_runtime::wiring::{MetricsEndpoint, PublisherLink, open_database};
+use prpulse_store::{PoolSettings, connect_pool};
+use secrecy::ExposeSecret;
 use tokio::task::JoinHandle;
 use tracing::info;
 
 use crate::{
     IngestConfig,
     allowlist::SourceAllowlist,
-    health::{Readiness, livez, readyz},
+    budget::BodyBudget,
+    health::{DatabaseProbe, Readiness, livez, readyz},
     limits::SourceLimits,
     metrics::IngestMetrics,
     secrets::SecretResolver,
@@ -44,8 +47,21 @@ impl Application {
             max_connections,
             source_allowlist,
             allowlist_refresh,
+            body,
+            secret_cache,
+            readiness_probe,
         } = config;
         let pool = open_database(&service).await?;
+        // Its own connection, so neither a flood of /readyz nor a flood of
+        // hook-secret lookups can starve the other.
+        let probe_pool = connect_pool(
+            service.database_url.expose_secret(),
+            &PoolSettings {
+                max_size: 1,
+                ..service.pool.clone()
+            },
+        )?;
+        let database = DatabaseProbe::start(probe_pool).await;
         let registry = Registry::new();
         let ingest_metrics = IngestMetrics::register(&registry)?;
         let broker = PublisherLink::start(&service, "prpulse-ingest", publish_timeout);
@@ -54,24 +70,37 @@ impl Application {
 
         let pool_for_allowlist = pool.clone();
         let webhook_state = web::Data::new(WebhookState {
-            secrets: SecretResolver::new(pool.clone(), service.secret_key, webhook_secret.as_ref()),
+            secrets: SecretResolver::new(
+                pool.clone(),
+                service.secret_key,
+                webhook_secret.as_ref(),
+                &secret_cache,
+                ingest_metrics.hook_secret_lookups.clone(),
+            ),
             publisher: publisher.clone(),
             metrics: ingest_metrics,
             limits: SourceLimits::new(&limits),
+            trusted_proxies: limits.trusted_proxies.clone(),
             allowlist: SourceAllowlist::new(source_allowlist),
+            bodies: BodyBudget::new(&body),
             max_body_bytes,
             body_timeout,
         });
         let state = webhook_state.clone().into_inner();
+        let probing = database.clone();
         let housekeeping = tokio::spawn(async move {
             tokio::join!(
                 forget_quiet_sources(&state),
                 state
                     .allowlist
                     .keep_fresh(pool_for_allowlist, allowlist_refresh),
+                probing.keep_probing(readiness_probe),
             );
         });
-        let readiness = web::Data::new(Readiness { publisher, pool });
+        let readiness = web::Data::new(Readiness {
+            publisher,
+            database,
+        });
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(webhook_state.clone())

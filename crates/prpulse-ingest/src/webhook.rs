@@ -1,4 +1,9 @@
-//! `POST /webhooks/github`.
+//! `POST /webhooks/github`. Everything that can be refused from the head
+//! alone (source outside the allow-list, headers, signature format, size,
+//! a hook with no secret to check against) is refused before the body is
+//! read; the body is then held within the body budget, verified, and only
+//! a refusal is charged to the sender's failure budget, so a verified
+//! delivery is never refused for what others sent from its address.
 
 use std::{
     borrow::Cow,
@@ -11,20 +16,22 @@ use actix_web::{
     http::header::{self, CONTENT_LENGTH},
     web,
 };
-use bytes::{Bytes, BytesMut};
-use futures_util::StreamExt;
+use ipnet::IpNet;
 use prpulse_domain::{EventDisposition, EventName};
 use prpulse_github::{DeliveryHeaders, payload::ActionOnly};
-use prpulse_queue::{Envelope, Publisher, Source};
+use prpulse_queue::{Envelope, Publisher, Source as EnvelopeSource};
 use serde::Deserialize;
-use tracing::{Instrument, error, info, info_span, warn};
+use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use crate::{
     allowlist::SourceAllowlist,
+    body::{Body, read_body},
+    budget::BodyBudget,
     error::IngestError,
-    limits::SourceLimits,
+    limits::{FailureKey, HookKey, SourceLimits},
     metrics::{IngestMetrics, event_label},
     secrets::SecretResolver,
+    source::Source,
 };
 
 pub struct WebhookState {
@@ -32,7 +39,9 @@ pub struct WebhookState {
     pub publisher: Publisher,
     pub metrics: IngestMetrics,
     pub limits: SourceLimits,
+    pub trusted_proxies: Vec<IpNet>,
     pub allowlist: SourceAllowlist,
+    pub bodies: BodyBudget,
     pub max_body_bytes: usize,
     pub body_timeout: Duration,
 }
@@ -64,19 +73,43 @@ pub async fn receive(
     };
     let event = parsed.as_ref().ok().map(|headers| headers.event.clone());
     let content_type = header(header::CONTENT_TYPE.as_str()).unwrap_or_default();
-    let source = state.limits.source(peer, header("x-forwarded-for"));
+    let forwarded_for = request
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|value| value.to_str().ok());
+    let source = Source::resolve(peer, forwarded_for, &state.trusted_proxies);
+    let mut charged_to = HookKey::Unknown;
     let result = async {
-        if !state.allowlist.allows(source) {
+        // The one refusal by source alone: it costs nothing to decide and
+        // GitHub's own addresses are never outside the list.
+        if !state.allowlist.allows(source.addr) {
             return Err(IngestError::SourceNotAllowed);
         }
-        if let Some(retry_after) = state.limits.blocked_for(source) {
-            return Err(IngestError::SourceRateLimited { retry_after });
+        let headers = parsed?;
+        let signature = headers.signature.clone()?;
+        let declared =
+            header(CONTENT_LENGTH.as_str()).and_then(|length| length.trim().parse::<usize>().ok());
+        if declared.is_some_and(|length| length > state.max_body_bytes) {
+            return Err(IngestError::TooLarge {
+                limit: state.max_body_bytes,
+            });
         }
-        let body = read_body(payload, header(CONTENT_LENGTH.as_str()), &state).await?;
+        let candidates = state.secrets.candidates(headers.hook_id).await?;
+        charged_to = candidates.hook_key();
+        let mut reservation = state.bodies.reservation(source.key);
+        let body = read_body(
+            payload,
+            declared,
+            state.max_body_bytes,
+            state.body_timeout,
+            &mut reservation,
+        )
+        .await?;
         if body.is_empty() {
             return Err(IngestError::EmptyBody);
         }
-        accept(parsed?, content_type, &body, &state).await
+        state.secrets.verify(&candidates, &body, &signature).await?;
+        accept(headers, content_type, body, &state).await
     }
     .instrument(span.clone())
     .await;
@@ -85,21 +118,16 @@ pub async fn receive(
         Ok(response) => response,
         Err(refusal) => {
             let _entered = span.enter();
-            if refusal.counts_against_source() {
-                state.limits.record_failure(source);
-            }
-            let status = refusal.status_code();
-            if status.is_server_error() {
-                error!(error = %refusal, reason = refusal.reason(), "delivery not accepted");
-            } else {
-                warn!(error = %refusal, reason = refusal.reason(), %source, "delivery refused");
-            }
             state
                 .metrics
                 .rejections
                 .with_label_values(&[refusal.reason()])
                 .inc();
-            refusal.error_response()
+            let key = FailureKey {
+                source: source.key,
+                hook: charged_to,
+            };
+            answer_refusal(refusal, key, source, &state)
         }
     };
     let status = response.status().as_u16().to_string();
@@ -116,17 +144,39 @@ pub async fn receive(
     response
 }
 
+/// Charges a refusal to the sender's budget; once that is spent, a 4xx
+/// becomes 429 with `Retry-After` (and is logged at debug, so a flood
+/// does not flood the logs too). 5xx stay as they are: they say
+/// "redeliver later", which is still true.
+fn answer_refusal(
+    refusal: IngestError,
+    key: FailureKey,
+    source: Source,
+    state: &WebhookState,
+) -> HttpResponse {
+    let spent = refusal
+        .counts_against_source()
+        .then(|| state.limits.record_failure(key))
+        .flatten();
+    let status = refusal.status_code();
+    if let Some(retry_after) = spent.filter(|_| status.is_client_error()) {
+        debug!(error = %refusal, reason = refusal.reason(), %source, "delivery refused; budget spent");
+        return IngestError::SourceRateLimited { retry_after }.error_response();
+    }
+    if status.is_server_error() {
+        error!(error = %refusal, reason = refusal.reason(), "delivery not accepted");
+    } else {
+        warn!(error = %refusal, reason = refusal.reason(), %source, "delivery refused");
+    }
+    refusal.error_response()
+}
+
 async fn accept(
     headers: DeliveryHeaders,
     content_type: &str,
-    body: &[u8],
+    body: Body,
     state: &WebhookState,
 ) -> Result<HttpResponse, IngestError> {
-    let signature = headers.signature.clone()?;
-    state
-        .secrets
-        .verify(headers.hook_id, body, &signature)
-        .await?;
     state
         .limits
         .admit_verified()
@@ -138,7 +188,8 @@ async fn accept(
         }
         EventDisposition::Ignore => Ok(HttpResponse::NoContent().finish()),
         EventDisposition::Enqueue => {
-            let payload = json_payload(content_type, body)?;
+            let body = body.into_contiguous();
+            let payload = json_payload(content_type, &body)?;
             let action = action_of(&payload)?;
             state.metrics.payload_bytes.observe(payload.len() as f64);
             let envelope = envelope(&headers, headers.event.clone(), action);
@@ -160,34 +211,6 @@ async fn accept(
     }
 }
 
-/// Reads the body within the size cap and the body deadline. A declared
-/// length over the cap is refused before a byte is read.
-async fn read_body(
-    mut payload: web::Payload,
-    content_length: Option<&str>,
-    state: &WebhookState,
-) -> Result<Bytes, IngestError> {
-    let limit = state.max_body_bytes;
-    let declared = content_length.and_then(|length| length.trim().parse::<usize>().ok());
-    if declared.is_some_and(|length| length > limit) {
-        return Err(IngestError::TooLarge { limit });
-    }
-    let read = async {
-        let mut body = BytesMut::with_capacity(declared.unwrap_or(0));
-        while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|error| IngestError::BadBody(error.to_string()))?;
-            if body.len() + chunk.len() > limit {
-                return Err(IngestError::TooLarge { limit });
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body.freeze())
-    };
-    tokio::time::timeout(state.body_timeout, read)
-        .await
-        .map_err(|_| IngestError::BodyTimeout(state.body_timeout))?
-}
-
 fn envelope(headers: &DeliveryHeaders, event: EventName, action: Option<String>) -> Envelope {
     Envelope {
         delivery_id: headers.delivery_id.clone(),
@@ -195,7 +218,7 @@ fn envelope(headers: &DeliveryHeaders, event: EventName, action: Option<String>)
         action,
         hook_id: headers.hook_id,
         received_at: chrono::Utc::now(),
-        source: Source::Webhook,
+        source: EnvelopeSource::Webhook,
     }
 }
 
