@@ -10,6 +10,7 @@ pub mod deliveries;
 mod error;
 pub mod hooks;
 mod link;
+pub mod origin;
 pub mod orgs;
 pub mod pulls;
 
