@@ -29,7 +29,9 @@ pub enum GitHubError {
     Transport(#[from] reqwest::Error),
     #[error("GitHub's answer was not what prpulse expects: {0}")]
     Decode(String),
-    #[error("GitHub did not answer {path} after {attempts} attempts and {waited:?} of waiting; prpulse gives up on this call")]
+    #[error(
+        "GitHub did not answer {path} after {attempts} attempts and {waited:?} of waiting; prpulse gives up on this call"
+    )]
     GaveUp {
         path: String,
         attempts: u32,

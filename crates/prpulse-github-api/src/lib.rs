@@ -10,8 +10,8 @@ pub mod deliveries;
 mod error;
 pub mod hooks;
 mod link;
-pub mod origin;
 pub mod orgs;
+pub mod origin;
 pub mod pulls;
 
 pub use app::{AppInstallation, Credentials};

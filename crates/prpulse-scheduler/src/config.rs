@@ -156,10 +156,22 @@ mod tests {
         );
         let error = with("http://p.example/webhooks/github", "https://api.github.com").unwrap_err();
         assert!(
-            matches!(error, ConfigError::Invalid { name: "PRPULSE_PUBLIC_URL", .. }),
+            matches!(
+                error,
+                ConfigError::Invalid {
+                    name: "PRPULSE_PUBLIC_URL",
+                    ..
+                }
+            ),
             "{error}"
         );
         assert!(with(https, "http://127.0.0.1:9999").is_ok());
-        assert!(with("http://localhost:8080/webhooks/github", "https://api.github.com").is_ok());
+        assert!(
+            with(
+                "http://localhost:8080/webhooks/github",
+                "https://api.github.com"
+            )
+            .is_ok()
+        );
     }
 }

@@ -74,7 +74,13 @@ async fn a_call_sends_at_most_its_attempts_however_long_it_may_wait() {
     let client = client_waiting(&server, Duration::from_secs(600));
     let error = bounded(client.get::<Value>("/user")).await.unwrap_err();
     assert!(
-        matches!(error, GitHubError::GaveUp { attempts: patience::MAX_ATTEMPTS, .. }),
+        matches!(
+            error,
+            GitHubError::GaveUp {
+                attempts: patience::MAX_ATTEMPTS,
+                ..
+            }
+        ),
         "{error}"
     );
     assert_eq!(
