@@ -728,3 +728,245 @@ async fn a_github_app_installation_acts_with_tokens_it_mints() {
     let listed = setup.prpulse(&["integration", "list"]).await;
     assert!(String::from_utf8_lossy(&listed.stdout).contains("app"));
 }
+
+/// How many runs of job `task` ended in `outcome`.
+fn runs(metrics: &str, task: &str, outcome: &str) -> u64 {
+    metrics
+        .lines()
+        .filter(|line| {
+            line.starts_with("prpulse_scheduler_job_runs_total{")
+                && line.contains(&format!(r#"task="{task}""#))
+                && line.contains(&format!(r#"outcome="{outcome}""#))
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+fn gauge(metrics: &str, name: &str) -> Option<i64> {
+    metrics
+        .lines()
+        .find(|line| line.starts_with(&format!("{name} ")))
+        .and_then(|line| line.rsplit(' ').next()?.parse().ok())
+}
+
+/// Item 10: `prpulse repo track` and the scheduler reconcile the same new
+/// repository at once. GitHub has the CLI's hook (and secret) but answers
+/// late; a scheduler that acted on its own listing meanwhile would adopt
+/// the hook with a secret of its own, and the CLI would then store its
+/// secret over it: GitHub signing with one the database no longer holds.
+#[tokio::test]
+async fn track_and_the_scheduler_never_leave_github_with_a_secret_the_database_lacks() {
+    let setup = Setup::start().await;
+    setup.github.slow_next_hook_creation(Duration::from_secs(5));
+    let port = free_port();
+    let race = async {
+        eventually("the CLI's hook reaching GitHub", || {
+            setup.github.hooks("acme/api").len() == 1
+        })
+        .await;
+        let scheduler = setup.scheduler(&[("PRPULSE_METRICS_ADDR", &format!("127.0.0.1:{port}"))]);
+        wait_until("the scheduler's reconcile_hooks run", async || {
+            let metrics = scrape(port).await;
+            runs(&metrics, "reconcile_hooks", "ok") + runs(&metrics, "reconcile_hooks", "error") > 0
+        })
+        .await;
+        scheduler
+    };
+    let (tracked, mut scheduler) =
+        tokio::join!(setup.prpulse(&["repo", "track", "acme/api"]), race);
+    let _ = scheduler.start_kill();
+    let _ = scheduler.wait().await;
+    assert_success(&tracked);
+    let (hook_id, secret) = setup.only_hook("acme/api");
+    assert_eq!(
+        setup.deliver_as_github(hook_id, &secret).await,
+        202,
+        "the secret GitHub signs with is one the database holds"
+    );
+}
+
+/// Item 10: the acting scheduler asks whether it still holds its lock
+/// before each repository, so one whose lock session is gone stops
+/// mid-round (a standby may be acting already).
+#[tokio::test]
+async fn a_scheduler_that_loses_its_lock_stops_before_the_next_repository() {
+    use tokio::io::AsyncBufReadExt;
+
+    let setup = Setup::start().await;
+    for repo in ["acme/a", "acme/b", "acme/c"] {
+        assert_success(&setup.prpulse(&["repo", "track", repo]).await);
+    }
+    setup.github.slow_hooks(Duration::from_millis(1_500));
+    let before = setup.github.tokens_seen().len();
+    let mut scheduler = setup
+        .stack
+        .scheduler_command()
+        .env("PRPULSE_RECONCILE_INTERVAL_MS", "200")
+        .env("PRPULSE_LEADER_POLL_MS", "200")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(scheduler.stdout.take().unwrap()).lines();
+    eventually("the round's first hook call", || {
+        setup.github.tokens_seen().len() > before
+    })
+    .await;
+    let client = setup.stack.db.client().await;
+    let ended = client
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks
+             WHERE locktype = 'advisory' AND objsubid = 1
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(ended.len(), 1, "the scheduler's lock session");
+    let stood_down = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.contains("lost the scheduler lock mid-round") {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(stood_down.is_ok(), "the scheduler never stopped mid-round");
+    let calls = setup.github.tokens_seen().len() - before;
+    assert!(
+        calls < 3,
+        "it went on to other repositories after losing the lock: {calls} hook calls"
+    );
+    let _ = scheduler.start_kill();
+    let _ = scheduler.wait().await;
+}
+
+/// Item 11: with the integrations table gone mid-run (as any failed query),
+/// redelivery cannot see the organisation hooks. It must say `error` and
+/// keep the unrecovered gauges, not report "nothing failed" and let the
+/// alert on a delivery about to age out go quiet.
+#[tokio::test]
+async fn a_failed_query_is_a_failed_redeliver_run_and_the_gauges_keep_their_values() {
+    let setup = Setup::start().await;
+    let port = free_port();
+    let mut scheduler = setup.scheduler(&[
+        ("PRPULSE_METRICS_ADDR", &format!("127.0.0.1:{port}")),
+        // Nothing is redelivered, so the failed delivery stays unrecovered.
+        ("PRPULSE_REDELIVERY_MAX_PER_RUN", "0"),
+    ]);
+    eventually("the organisation hook", || {
+        setup.github.hooks("orgs/acme").len() == 1
+    })
+    .await;
+    let (hook, _) = setup.only_hook("orgs/acme");
+    setup.github.add_delivery(
+        hook,
+        1,
+        "66666666-0000-11f0-8000-000000000006",
+        "membership",
+        503,
+        60,
+    );
+    wait_until("the unrecovered delivery counted", async || {
+        gauge(
+            &scrape(port).await,
+            "prpulse_scheduler_unrecovered_deliveries",
+        ) == Some(1)
+    })
+    .await;
+    setup
+        .stack
+        .db
+        .client()
+        .await
+        .batch_execute("ALTER TABLE integrations RENAME TO integrations_gone")
+        .await
+        .unwrap();
+    wait_until("a redeliver run counted as an error", async || {
+        runs(&scrape(port).await, "redeliver", "error") > 0
+    })
+    .await;
+    let metrics = scrape(port).await;
+    assert_eq!(
+        gauge(&metrics, "prpulse_scheduler_unrecovered_deliveries"),
+        Some(1),
+        "{metrics}"
+    );
+    assert!(
+        gauge(
+            &metrics,
+            "prpulse_scheduler_oldest_unrecovered_delivery_age_seconds"
+        )
+        .is_some_and(|age| age >= 59 * 60),
+        "{metrics}"
+    );
+    let _ = scheduler.start_kill();
+    let _ = scheduler.wait().await;
+}
+
+/// Item 11: a GitHub that hangs does not hold a stopping scheduler for the
+/// request timeout and its retries (over two minutes): the round is cut
+/// after the grace.
+#[tokio::test]
+async fn sigterm_ends_a_round_stuck_on_github_within_the_grace() {
+    let setup = Setup::start().await;
+    assert_success(&setup.prpulse(&["repo", "track", "acme/api"]).await);
+    setup.github.slow_hooks(Duration::from_secs(300));
+    let before = setup.github.tokens_seen().len();
+    let mut scheduler = setup.scheduler(&[]);
+    eventually("the scheduler waiting on GitHub", || {
+        setup.github.tokens_seen().len() > before
+    })
+    .await;
+    let pid = scheduler.id().unwrap().to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    // The grace is 5 s; the request timeout alone is 30 s.
+    let status = tokio::time::timeout(Duration::from_secs(20), scheduler.wait())
+        .await
+        .expect("the scheduler stopped within 20 s of SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status}");
+}
+
+/// Item 11: the GitHub clients live across rounds, so an app's
+/// installation token (good for an hour) is minted once, not every round.
+#[tokio::test]
+async fn an_app_installation_token_serves_many_rounds() {
+    let setup = Setup::without_integration().await;
+    let app_id = fake_github::APP_ID.to_string();
+    let installation_id = fake_github::INSTALLATION_ID.to_string();
+    assert_success(
+        &setup
+            .prpulse(&[
+                "integration",
+                "add",
+                "acme",
+                "--app-id",
+                &app_id,
+                "--installation-id",
+                &installation_id,
+                "--private-key-file",
+                fake_github::APP_PRIVATE_KEY_FILE,
+            ])
+            .await,
+    );
+    assert_success(&setup.prpulse(&["repo", "track", "acme/api"]).await);
+    let before = setup.github.installation_tokens().len();
+    let port = free_port();
+    let mut scheduler = setup.scheduler(&[("PRPULSE_METRICS_ADDR", &format!("127.0.0.1:{port}"))]);
+    wait_until("three reconcile_hooks runs", async || {
+        runs(&scrape(port).await, "reconcile_hooks", "ok") >= 3
+    })
+    .await;
+    let _ = scheduler.start_kill();
+    let _ = scheduler.wait().await;
+    assert_eq!(
+        setup.github.installation_tokens().len(),
+        before + 1,
+        "one token for every round"
+    );
+}

@@ -41,6 +41,11 @@ struct State {
     /// Teams by organisation, each with its members.
     teams: BTreeMap<String, Vec<(Value, Vec<Value>)>>,
     meta_hooks: Vec<String>,
+    /// Every hook endpoint answers this late (GitHub slow or hanging).
+    slow_hooks: Option<std::time::Duration>,
+    /// The next hook created is answered this late (GitHub has the hook,
+    /// and its secret, before the caller knows its id).
+    slow_next_create: Option<std::time::Duration>,
 }
 
 #[derive(Clone)]
@@ -189,6 +194,17 @@ impl FakeGitHub {
         teams.push((team, members));
     }
 
+    /// Every hook endpoint answers `delay` late from now on.
+    pub fn slow_hooks(&self, delay: std::time::Duration) {
+        self.state().slow_hooks = Some(delay);
+    }
+
+    /// The next hook creation takes effect at once but is answered
+    /// `delay` late.
+    pub fn slow_next_hook_creation(&self, delay: std::time::Duration) {
+        self.state().slow_next_create = Some(delay);
+    }
+
     pub fn set_meta_hooks(&self, ranges: &[&str]) {
         self.state().meta_hooks = ranges.iter().map(|r| (*r).to_owned()).collect();
     }
@@ -279,6 +295,16 @@ struct Hooks(Arc<Mutex<State>>);
 
 impl Respond for Hooks {
     fn respond(&self, request: &Request) -> ResponseTemplate {
+        let answer = self.answer(request);
+        match self.0.lock().unwrap().slow_hooks {
+            Some(delay) => answer.set_delay(delay),
+            None => answer,
+        }
+    }
+}
+
+impl Hooks {
+    fn answer(&self, request: &Request) -> ResponseTemplate {
         let mut state = self.0.lock().unwrap();
         if let Some(token) = request.headers.get("authorization") {
             state
@@ -341,7 +367,11 @@ impl Respond for Hooks {
                 let secret = body["config"]["secret"].as_str().unwrap_or_default().to_owned();
                 state.secrets.insert(id, secret);
                 state.hooks.insert(id, (repo, hook.clone()));
-                ResponseTemplate::new(201).set_body_json(hook)
+                let created = ResponseTemplate::new(201).set_body_json(hook);
+                match state.slow_next_create.take() {
+                    Some(delay) => created.set_delay(delay),
+                    None => created,
+                }
             }
             ("GET", Some(id)) => match state.hooks.get(&id) {
                 Some((owner, hook)) if *owner == repo => ResponseTemplate::new(200).set_body_json(hook),

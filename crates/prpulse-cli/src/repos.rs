@@ -119,10 +119,8 @@ async fn change(env: &Env, repository: &str, track: bool) -> anyhow::Result<()> 
     } else if !tracking::untrack(&client, &name).await? {
         bail!("{name} is not tracked");
     }
-    let repo = tracking::repositories(&client)
+    let repo = tracking::repository(&client, &name)
         .await?
-        .into_iter()
-        .find(|repo| repo.full_name == name)
         .context("the repository vanished while being changed")?;
     let reconciler = HookReconciler::new(&config, &github, &pool, keyring(&config.service)?);
     match reconciler.reconcile(HookSite::Repository(&repo)).await {

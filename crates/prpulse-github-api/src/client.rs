@@ -1,5 +1,5 @@
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::Mutex,
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
@@ -17,7 +17,12 @@ use crate::{
     GitHubError,
     app::{AppInstallation, Credentials, InstallationToken},
     link::next_page,
+    origin::{same_origin, secure_url},
 };
+
+mod patience;
+
+use patience::Patience;
 
 /// Server errors and broken connections are tried again after these
 /// delays; GitHub's own guidance for 5xx is "retry later, not at once".
@@ -33,7 +38,8 @@ pub struct ClientSettings {
     pub base_url: String,
     pub credentials: Credentials,
     pub timeout: Duration,
-    /// The longest prpulse waits out a rate limit before giving up.
+    /// The longest one call waits out rate limits, in total, before
+    /// giving up (each call also sends at most six requests).
     pub max_rate_limit_wait: Duration,
 }
 
@@ -71,8 +77,8 @@ impl GitHubClient {
         // reqwest is built without a bundled crypto provider; use ring, which
         // the broker client brings anyway. Installing twice is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut base = Url::parse(&settings.base_url)
-            .map_err(|error| GitHubError::BadUrl(format!("{}: {error}", settings.base_url)))?;
+        let mut base = secure_url(&settings.base_url)
+            .map_err(|reason| GitHubError::BadUrl(format!("{}: {reason}", settings.base_url)))?;
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
         }
@@ -100,18 +106,20 @@ impl GitHubClient {
         decode(&self.send(Method::GET, url, None).await?.1)
     }
 
-    /// Every page of a list, following `Link: rel="next"` (page or cursor).
+    /// Every page of a list, following `Link: rel="next"` (page or cursor)
+    /// within the API's origin, and never to a page already read.
     pub async fn get_all<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, GitHubError> {
         let mut url = Some(self.url(path)?);
+        let mut seen = HashSet::new();
         let mut items = Vec::new();
         while let Some(page) = url.take() {
+            if !seen.insert(page.to_string()) {
+                return Err(GitHubError::LinkLoop(page.to_string()));
+            }
             let (headers, body) = self.send(Method::GET, page, None).await?;
             items.extend(decode::<Vec<T>>(&body)?);
-            url = headers
-                .get("link")
-                .and_then(|link| link.to_str().ok())
-                .and_then(next_page)
-                .map(|next| Url::parse(&next).map_err(|e| GitHubError::Decode(e.to_string())))
+            url = next_link(&headers)
+                .map(|next| self.followable(&next))
                 .transpose()?;
         }
         Ok(items)
@@ -124,15 +132,14 @@ impl GitHubClient {
         path_or_url: &str,
     ) -> Result<(Vec<T>, Option<String>), GitHubError> {
         let url = if path_or_url.starts_with("http") {
-            Url::parse(path_or_url).map_err(|e| GitHubError::BadUrl(e.to_string()))?
+            self.followable(path_or_url)?
         } else {
             self.url(path_or_url)?
         };
         let (headers, body) = self.send(Method::GET, url, None).await?;
-        let next = headers
-            .get("link")
-            .and_then(|link| link.to_str().ok())
-            .and_then(next_page);
+        let next = next_link(&headers)
+            .map(|next| self.followable(&next).map(String::from))
+            .transpose()?;
         Ok((decode(&body)?, next))
     }
 
@@ -165,6 +172,19 @@ impl GitHubClient {
         self.send(Method::DELETE, url, None).await.map(|_| ())
     }
 
+    /// A page URL from GitHub, if it stays on the API's origin: the token
+    /// goes wherever the client is pointed.
+    fn followable(&self, link: &str) -> Result<Url, GitHubError> {
+        let url = Url::parse(link).map_err(|e| GitHubError::Decode(format!("{link}: {e}")))?;
+        if !same_origin(&url, &self.base) {
+            return Err(GitHubError::ForeignLink {
+                link: link.to_owned(),
+                base: self.base.to_string(),
+            });
+        }
+        Ok(url)
+    }
+
     fn url(&self, path: &str) -> Result<Url, GitHubError> {
         self.base
             .join(path.trim_start_matches('/'))
@@ -179,8 +199,10 @@ impl GitHubClient {
     ) -> Result<(HeaderMap, Vec<u8>), GitHubError> {
         let mut server_errors = RETRY_DELAYS.iter();
         let mut token_renewed = false;
+        let mut patience = Patience::new(url.path(), self.max_rate_limit_wait);
         loop {
-            self.wait_for_rate_limit().await?;
+            patience.attempt()?;
+            self.wait_for_rate_limit(&mut patience).await?;
             let cached = (method == Method::GET)
                 .then(|| lock(&self.etags).get(url.as_str()).cloned())
                 .flatten();
@@ -199,7 +221,7 @@ impl GitHubClient {
                 Err(error) => match server_errors.next() {
                     Some(delay) if !error.is_builder() => {
                         warn!(%error, %url, "GitHub unreachable; retrying");
-                        tokio::time::sleep(*delay).await;
+                        patience.back_off(*delay).await;
                         continue;
                     }
                     _ => return Err(error.into()),
@@ -224,11 +246,9 @@ impl GitHubClient {
                 return Ok((headers, bytes));
             }
             if let Some(wait) = rate_limit_wait(status, &headers) {
-                if wait > self.max_rate_limit_wait {
-                    return Err(GitHubError::RateLimited(wait));
-                }
-                warn!(?wait, %url, "GitHub rate limit hit; waiting");
-                tokio::time::sleep(wait).await;
+                patience.wait_out_rate_limit(wait).await?;
+                // The headers said the limit is spent; the wait was for its reset.
+                lock(&self.rate_limit).remaining = None;
                 continue;
             }
             // An installation token can be revoked before it expires (the
@@ -245,7 +265,7 @@ impl GitHubClient {
                 && let Some(delay) = server_errors.next()
             {
                 warn!(status = status.as_u16(), %url, "GitHub server error; retrying");
-                tokio::time::sleep(*delay).await;
+                patience.back_off(*delay).await;
                 continue;
             }
             return Err(error_for(status, &headers, &bytes, url.path()));
@@ -317,7 +337,7 @@ impl GitHubClient {
     }
 
     /// With the limit spent, wait for its reset before sending at all.
-    async fn wait_for_rate_limit(&self) -> Result<(), GitHubError> {
+    async fn wait_for_rate_limit(&self, patience: &mut Patience) -> Result<(), GitHubError> {
         let RateLimit {
             remaining,
             reset_at,
@@ -326,16 +346,19 @@ impl GitHubClient {
             return Ok(());
         }
         let wait = reset_at.map_or(Duration::ZERO, seconds_until);
-        if wait > self.max_rate_limit_wait {
-            return Err(GitHubError::RateLimited(wait));
-        }
         if !wait.is_zero() {
-            warn!(?wait, "GitHub rate limit spent; waiting for its reset");
-            tokio::time::sleep(wait).await;
+            patience.wait_out_rate_limit(wait).await?;
         }
         lock(&self.rate_limit).remaining = None;
         Ok(())
     }
+}
+
+fn next_link(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("link")
+        .and_then(|link| link.to_str().ok())
+        .and_then(next_page)
 }
 
 /// How long GitHub asks us to wait, for a primary (`x-ratelimit-remaining:

@@ -3,6 +3,8 @@
 //! `/orgs/{org}/hooks`). GitHub keeps them
 //! for three days and never retries a failed one by itself.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
@@ -45,7 +47,12 @@ pub async fn since(
         owner.hooks_path()
     ));
     let mut found = Vec::new();
+    // A cursor that leads back to a page already read would never end.
+    let mut seen = HashSet::new();
     while let Some(page) = next.take() {
+        if !seen.insert(page.clone()) {
+            return Err(GitHubError::LinkLoop(page));
+        }
         let (items, following): (Vec<HookDelivery>, _) = client.get_page(&page).await?;
         let reached_the_end = items.iter().any(|item| item.delivered_at < since);
         found.extend(items.into_iter().filter(|item| item.delivered_at >= since));
@@ -69,4 +76,58 @@ pub async fn redeliver(
             owner.hooks_path()
         ))
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use secrecy::SecretString;
+    use serde_json::json;
+    use wiremock::{
+        Mock, MockServer, ResponseTemplate,
+        matchers::{method, path},
+    };
+
+    use super::*;
+    use crate::{ClientSettings, Credentials};
+
+    #[tokio::test]
+    async fn a_cursor_back_to_a_page_already_read_is_an_error() {
+        let server = MockServer::start().await;
+        let first = format!("{}/repos/o/r/hooks/1/deliveries?per_page=100", server.uri());
+        let attempt = json!([{"id": 1, "guid": "g", "delivered_at": Utc::now().to_rfc3339(),
+                              "status_code": 503, "event": "pull_request"}]);
+        Mock::given(method("GET"))
+            .and(path("/repos/o/r/hooks/1/deliveries"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("link", format!("<{first}>; rel=\"next\"").as_str())
+                    .set_body_json(attempt),
+            )
+            .mount(&server)
+            .await;
+        let client = GitHubClient::new(ClientSettings {
+            base_url: server.uri(),
+            credentials: Credentials::Token(SecretString::from("ghp_test")),
+            timeout: Duration::from_secs(5),
+            max_rate_limit_wait: Duration::from_secs(3),
+        })
+        .unwrap();
+        let listed = tokio::time::timeout(
+            Duration::from_secs(60),
+            since(
+                &client,
+                HookOwner::Repository("o/r"),
+                1,
+                Utc::now() - chrono::Duration::days(3),
+            ),
+        )
+        .await
+        .expect("the listing ended");
+        assert!(
+            matches!(listed, Err(GitHubError::LinkLoop(_))),
+            "{listed:?}"
+        );
+    }
 }

@@ -29,8 +29,22 @@ pub enum GitHubError {
     Transport(#[from] reqwest::Error),
     #[error("GitHub's answer was not what prpulse expects: {0}")]
     Decode(String),
+    #[error(
+        "GitHub did not answer {path} after {attempts} attempts and {waited:?} of waiting; prpulse gives up on this call"
+    )]
+    GaveUp {
+        path: String,
+        attempts: u32,
+        waited: Duration,
+    },
     #[error("invalid GitHub API URL: {0}")]
     BadUrl(String),
+    /// A `Link` header pointing away from the API (another host, scheme
+    /// or port) would be sent the token: refused.
+    #[error("GitHub's Link header points to {link}, outside {base}; not followed")]
+    ForeignLink { link: String, base: String },
+    #[error("GitHub's Link header leads back to {0}, a page already read; not followed")]
+    LinkLoop(String),
     #[error("the GitHub App private key cannot be used: {0}")]
     BadAppKey(String),
     #[error(

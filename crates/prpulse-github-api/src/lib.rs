@@ -11,6 +11,7 @@ mod error;
 pub mod hooks;
 mod link;
 pub mod orgs;
+pub mod origin;
 pub mod pulls;
 
 pub use app::{AppInstallation, Credentials};

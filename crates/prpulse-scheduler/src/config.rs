@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use prpulse_domain::BotPolicy;
+use prpulse_github_api::origin::secure_url;
 use prpulse_runtime::{ConfigError, Env, ServiceConfig};
 
 #[derive(Debug)]
@@ -22,7 +23,8 @@ pub struct SchedulerConfig {
     /// `PRPULSE_SECRET_OVERLAP` (default `24h`): the replaced secret stays
     /// valid this long.
     pub rotation_overlap: Duration,
-    /// `PRPULSE_GITHUB_MAX_WAIT_MS` (default 60000): longest wait on a rate limit.
+    /// `PRPULSE_GITHUB_MAX_WAIT_MS` (default 60000): the longest one GitHub
+    /// call waits out rate limits, in total.
     pub github_max_wait: Duration,
     /// `PRPULSE_BACKFILL_SINCE` (default `90d`): how far back a newly
     /// tracked repository is backfilled.
@@ -54,13 +56,12 @@ impl SchedulerConfig {
                 name: "PRPULSE_PUBLIC_URL",
             })?
             .to_owned();
-        if !hook_url.starts_with("https://") && !hook_url.starts_with("http://") {
-            return Err(ConfigError::Invalid {
-                name: "PRPULSE_PUBLIC_URL",
-                value: hook_url,
-                reason: "must be an http(s) URL".into(),
-            });
-        }
+        // GitHub signs what it posts with the hook's secret, but the body
+        // (and the org's data) would cross the network in clear.
+        secure(&hook_url, "PRPULSE_PUBLIC_URL")?;
+        let github_api_url = env.string("PRPULSE_GITHUB_API_URL", "https://api.github.com");
+        // Every request carries the integration's token.
+        secure(&github_api_url, "PRPULSE_GITHUB_API_URL")?;
         let duration = |name: &'static str, default: &str| -> Result<Duration, ConfigError> {
             let raw = env.get(name).unwrap_or(default);
             humantime::parse_duration(raw).map_err(|error| ConfigError::Invalid {
@@ -71,7 +72,7 @@ impl SchedulerConfig {
         };
         Ok(Self {
             hook_url,
-            github_api_url: env.string("PRPULSE_GITHUB_API_URL", "https://api.github.com"),
+            github_api_url,
             reconcile_interval: env.millis("PRPULSE_RECONCILE_INTERVAL_MS", 300_000)?,
             leader_poll: env.millis("PRPULSE_LEADER_POLL_MS", 5_000)?,
             rotate_after: duration("PRPULSE_SECRET_ROTATION", "90d")?,
@@ -86,6 +87,17 @@ impl SchedulerConfig {
             service,
         })
     }
+}
+
+/// https, or http to a loopback address (a local fake, tests).
+fn secure(value: &str, name: &'static str) -> Result<(), ConfigError> {
+    secure_url(value)
+        .map(drop)
+        .map_err(|reason| ConfigError::Invalid {
+            name,
+            value: value.to_owned(),
+            reason,
+        })
 }
 
 #[cfg(test)]
@@ -125,5 +137,41 @@ mod tests {
         assert_eq!(config.rotate_after, Duration::from_secs(90 * 86_400));
         assert_eq!(config.rotation_overlap, Duration::from_secs(7_200));
         assert_eq!(config.service.metrics_addr.map(|a| a.port()), Some(9102));
+    }
+
+    #[test]
+    fn github_and_the_public_url_must_be_https_except_on_loopback() {
+        let with = |public: &'static str, api: &'static str| {
+            SchedulerConfig::from_env(&Env::from_pairs([
+                ("PRPULSE_SECRET_KEY", KEY),
+                ("PRPULSE_PUBLIC_URL", public),
+                ("PRPULSE_GITHUB_API_URL", api),
+            ]))
+        };
+        let https = "https://p.example/webhooks/github";
+        let error = with(https, "http://ghe.example.com/api/v3").unwrap_err();
+        assert!(
+            matches!(&error, ConfigError::Invalid { name: "PRPULSE_GITHUB_API_URL", reason, .. } if reason.contains("must be https")),
+            "{error}"
+        );
+        let error = with("http://p.example/webhooks/github", "https://api.github.com").unwrap_err();
+        assert!(
+            matches!(
+                error,
+                ConfigError::Invalid {
+                    name: "PRPULSE_PUBLIC_URL",
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        assert!(with(https, "http://127.0.0.1:9999").is_ok());
+        assert!(
+            with(
+                "http://localhost:8080/webhooks/github",
+                "https://api.github.com"
+            )
+            .is_ok()
+        );
     }
 }

@@ -8,6 +8,7 @@ use prpulse_store::{
     GenericClient, Keyring,
     integrations::{self, IntegrationCredentials},
 };
+use secrecy::ExposeSecret;
 
 use crate::SchedulerConfig;
 
@@ -23,18 +24,67 @@ pub async fn client_for(
     keyring: &Keyring,
     account: &str,
 ) -> anyhow::Result<GitHubClient> {
-    let stored = integrations::credentials(client, keyring, account)
+    client_with(
+        config,
+        &stored_credentials(client, keyring, account).await?,
+        account,
+    )
+}
+
+/// `account`'s stored credentials; an error that names the command to run
+/// when it has no integration.
+pub async fn stored_credentials(
+    client: &impl GenericClient,
+    keyring: &Keyring,
+    account: &str,
+) -> anyhow::Result<IntegrationCredentials> {
+    integrations::credentials(client, keyring, account)
         .await?
         .with_context(|| {
             format!("no integration for {account}: run `prpulse integration add {account}`")
-        })?;
+        })
+}
+
+/// A client acting with `stored`, the credentials of `account`.
+pub fn client_with(
+    config: &SchedulerConfig,
+    stored: &IntegrationCredentials,
+    account: &str,
+) -> anyhow::Result<GitHubClient> {
     Ok(GitHubClient::new(ClientSettings {
         base_url: config.github_api_url.clone(),
-        credentials: credentials(&stored)
+        credentials: credentials(stored)
             .with_context(|| format!("the integration of {account}"))?,
         timeout: REQUEST_TIMEOUT,
         max_rate_limit_wait: config.github_max_wait,
     })?)
+}
+
+/// Whether two stored credentials are the same (a client built from one
+/// may go on acting for the other).
+pub fn same_credentials(a: &IntegrationCredentials, b: &IntegrationCredentials) -> bool {
+    match (a, b) {
+        (IntegrationCredentials::Token(a), IntegrationCredentials::Token(b)) => {
+            a.expose_secret() == b.expose_secret()
+        }
+        (
+            IntegrationCredentials::App {
+                app_id,
+                installation_id,
+                private_key,
+            },
+            IntegrationCredentials::App {
+                app_id: other_app,
+                installation_id: other_installation,
+                private_key: other_key,
+            },
+        ) => {
+            app_id == other_app
+                && installation_id == other_installation
+                && private_key.expose_secret() == other_key.expose_secret()
+        }
+        _ => false,
+    }
 }
 
 /// What the client sends, from what is stored.

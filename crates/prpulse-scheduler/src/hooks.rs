@@ -8,6 +8,14 @@
 //! id is known, so ingest can always verify what GitHub signs: a rotation
 //! keeps the old secret valid for the overlap, and a change GitHub may not
 //! have received is marked `secret_pending` and sent again next run.
+//!
+//! One writer per hook at a time: the scheduler and `prpulse repo
+//! track/untrack` (or `integration remove`) each hold the site's advisory
+//! lock from before they read its state to after GitHub answered and the
+//! secret was stored, and act on the state as it is once the lock is
+//! theirs. Without it, two writers each storing their own secret and each
+//! telling GitHub theirs could leave GitHub signing with the one the
+//! database no longer holds.
 
 use std::time::Duration;
 
@@ -24,6 +32,7 @@ use prpulse_store::{
 };
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
+use tokio_postgres::error::SqlState;
 use tracing::warn;
 
 use crate::SchedulerConfig;
@@ -40,6 +49,14 @@ impl HookSite<'_> {
         match self {
             Self::Repository(repo) => HookOwner::Repository(&repo.full_name),
             Self::Organization(org) => HookOwner::Organization(&org.account),
+        }
+    }
+
+    /// The advisory lock's key, within [`HOOK_LOCK_CLASS`].
+    fn lock_key(&self) -> String {
+        match self {
+            Self::Repository(repo) => format!("repo:{}", repo.full_name),
+            Self::Organization(org) => format!("org:{}", org.account),
         }
     }
 
@@ -87,7 +104,19 @@ pub enum Outcome {
     Rotated,
     Unchanged,
     Removed,
+    /// Gone from the database by the time its lock was held (untracked
+    /// and removed by another writer): nothing to do.
+    Gone,
 }
+
+/// The advisory-lock class (first key) of hook sites; the second key is a
+/// hash of [`HookSite::lock_key`]. The scheduler's leader lock uses the
+/// one-bigint form, a different key space.
+const HOOK_LOCK_CLASS: i32 = 0x7072_686b;
+
+/// How long a writer waits for another to finish with the same hook: one
+/// reconciliation is a few bounded GitHub calls.
+const HOOK_LOCK_WAIT: &str = "120s";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
@@ -97,6 +126,10 @@ pub enum ReconcileError {
     Store(#[from] StoreError),
     #[error("GitHub says a hook exists, but none posts to {0}")]
     NoHookToAdopt(String),
+    #[error(
+        "another prpulse (the scheduler or a `prpulse repo` command) has been changing the hook of {0} for over {HOOK_LOCK_WAIT}; try again"
+    )]
+    Busy(String),
 }
 
 pub struct HookReconciler<'a> {
@@ -128,7 +161,80 @@ impl<'a> HookReconciler<'a> {
 }
 
 impl HookReconciler<'_> {
+    /// Brings `site`'s hook in line with its state in the database, read
+    /// afresh once this writer holds the site's lock (`site` itself may be
+    /// a stale listing).
     pub async fn reconcile(&self, site: HookSite<'_>) -> Result<Outcome, ReconcileError> {
+        self.locked(site, async || {
+            let client = self.pool.get().await.map_err(StoreError::from)?;
+            match site {
+                HookSite::Repository(listed) => {
+                    let now = tracking::repository(&client, &listed.full_name).await?;
+                    drop(client);
+                    match now {
+                        Some(repo) => self.reconcile_locked(HookSite::Repository(&repo)).await,
+                        None => Ok(Outcome::Gone),
+                    }
+                }
+                HookSite::Organization(listed) => {
+                    let now = integrations::organizations(&client)
+                        .await?
+                        .into_iter()
+                        .find(|org| org.account == listed.account);
+                    drop(client);
+                    match now {
+                        Some(org) => self.reconcile_locked(HookSite::Organization(&org)).await,
+                        None => Ok(Outcome::Gone),
+                    }
+                }
+            }
+        })
+        .await
+    }
+
+    /// Runs `work` holding `site`'s advisory lock. The lock is
+    /// transaction-scoped on a connection of its own, so it is released
+    /// when `work` ends, and also when this future is dropped (a cancelled
+    /// round): the transaction rolls back, whereas a session lock would
+    /// stay with the pooled connection.
+    async fn locked<T>(
+        &self,
+        site: HookSite<'_>,
+        work: impl AsyncFnOnce() -> Result<T, ReconcileError>,
+    ) -> Result<T, ReconcileError> {
+        let mut connection = self.pool.get().await.map_err(StoreError::from)?;
+        let lock = connection.transaction().await.map_err(StoreError::from)?;
+        // The server's keepalives too: a writer cut off mid-call must not
+        // keep the hook's lock for the kernel's two hours.
+        lock.batch_execute(&format!(
+            "SET LOCAL lock_timeout = '{HOOK_LOCK_WAIT}'; {}",
+            crate::leader::server_keepalives("LOCAL")
+        ))
+        .await
+        .map_err(StoreError::from)?;
+        let key = site.lock_key();
+        if let Err(error) = lock
+            .execute(
+                "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+                &[&HOOK_LOCK_CLASS, &key],
+            )
+            .await
+        {
+            return Err(if error.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
+                ReconcileError::Busy(site.owner().to_string())
+            } else {
+                StoreError::from(error).into()
+            });
+        }
+        let outcome = work().await;
+        // Nothing was written in this transaction: ending it frees the lock.
+        let released = lock.rollback().await;
+        let outcome = outcome?;
+        released.map_err(StoreError::from)?;
+        Ok(outcome)
+    }
+
+    async fn reconcile_locked(&self, site: HookSite<'_>) -> Result<Outcome, ReconcileError> {
         if let HookSite::Repository(repo) = site
             && repo.state == TrackState::Untracking
         {
@@ -260,13 +366,25 @@ impl HookReconciler<'_> {
     /// Deletes the organisation's hook (if any) and then the integration;
     /// the caller makes sure no tracked repository needs it any more.
     pub async fn remove_integration(&self, org: &Integration) -> Result<(), ReconcileError> {
-        if let Some(hook_id) = org.org_hook_id {
-            self.delete_hook(HookOwner::Organization(&org.account), hook_id)
-                .await?;
-        }
-        let client = self.pool.get().await.map_err(StoreError::from)?;
-        integrations::delete(&client, &org.account, org.org_hook_id).await?;
-        Ok(())
+        self.locked(HookSite::Organization(org), async || {
+            let client = self.pool.get().await.map_err(StoreError::from)?;
+            // The hook as it is now: the scheduler may have made one since
+            // `org` was read.
+            let hook_id = integrations::list(&client)
+                .await?
+                .into_iter()
+                .find(|now| now.account == org.account)
+                .map_or(org.org_hook_id, |now| now.org_hook_id);
+            drop(client);
+            if let Some(hook_id) = hook_id {
+                self.delete_hook(HookOwner::Organization(&org.account), hook_id)
+                    .await?;
+            }
+            let client = self.pool.get().await.map_err(StoreError::from)?;
+            integrations::delete(&client, &org.account, hook_id).await?;
+            Ok(())
+        })
+        .await
     }
 
     async fn delete_hook(&self, owner: HookOwner<'_>, hook_id: i64) -> Result<(), ReconcileError> {

@@ -2,6 +2,13 @@
 //! advisory lock acts, the others wait. The lock lives as long as its
 //! connection, so a replica that dies or loses the database loses it too,
 //! and a standby takes over.
+//!
+//! A partition is bounded by TCP keepalives on both ends of the lock's
+//! session: after [`LOCK_LOSS_BOUND`] of silence Postgres drops the
+//! session (freeing the lock for a standby) and the leader's side of the
+//! connection fails. The acting replica also asks before each repository
+//! whether it still holds the lock (a `SELECT 1` on that session, answered
+//! within [`STILL_HELD_TIMEOUT`]), so it stops acting mid-round.
 
 use std::time::Duration;
 
@@ -12,7 +19,58 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 /// Any fixed number, the same in every replica.
-const SCHEDULER_LOCK_ID: i64 = 0x7072_7075_6c73_6502;
+pub const SCHEDULER_LOCK_ID: i64 = 0x7072_7075_6c73_6502;
+
+/// Silence on the lock's session before the first keepalive probe.
+pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(10);
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+/// Unanswered probes before the connection is declared dead.
+pub const KEEPALIVE_RETRIES: u32 = 3;
+/// How long a partitioned leader's session outlives the partition, at
+/// most: idle + interval × retries (25 s), and as long for data sent but
+/// not acknowledged (`tcp_user_timeout`).
+pub const LOCK_LOSS_BOUND: Duration = Duration::from_secs(
+    KEEPALIVE_IDLE.as_secs() + KEEPALIVE_INTERVAL.as_secs() * KEEPALIVE_RETRIES as u64,
+);
+/// How long the leader waits for its lock session to answer.
+pub const STILL_HELD_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The server's side of the keepalives (session settings any role may
+/// change; ignored on a Unix socket). `scope` is `""` or `"LOCAL"`.
+pub fn server_keepalives(scope: &str) -> String {
+    format!(
+        "SET {scope} tcp_keepalives_idle = {idle}; SET {scope} tcp_keepalives_interval = {interval}; \
+         SET {scope} tcp_keepalives_count = {retries}; SET {scope} tcp_user_timeout = {user_ms}",
+        idle = KEEPALIVE_IDLE.as_secs(),
+        interval = KEEPALIVE_INTERVAL.as_secs(),
+        retries = KEEPALIVE_RETRIES,
+        user_ms = LOCK_LOSS_BOUND.as_millis(),
+    )
+}
+
+/// The client's side: the lock's session, from `PRPULSE_DATABASE_URL`,
+/// with keepalives that notice a dead peer within [`LOCK_LOSS_BOUND`].
+pub fn lock_session(database_url: &str) -> Result<Target, StoreError> {
+    let mut target = Target::parse(database_url)?;
+    target
+        .config
+        .keepalives(true)
+        .keepalives_idle(KEEPALIVE_IDLE)
+        .keepalives_interval(KEEPALIVE_INTERVAL)
+        .keepalives_retries(KEEPALIVE_RETRIES)
+        .tcp_user_timeout(LOCK_LOSS_BOUND);
+    if target.config.get_connect_timeout().is_none() {
+        target.config.connect_timeout(STILL_HELD_TIMEOUT);
+    }
+    if target.config.get_application_name().is_none() {
+        target.config.application_name(LOCK_SESSION_NAME);
+    }
+    Ok(target)
+}
+
+/// The lock session's `application_name` (unless the URL sets one), to
+/// find it in `pg_stat_activity`.
+pub const LOCK_SESSION_NAME: &str = "prpulse-sync-scheduler lock";
 
 pub struct Leadership {
     client: Client,
@@ -48,12 +106,18 @@ impl Leadership {
     /// True while the lock's connection is alive (and so the lock held).
     pub async fn still_held(&self) -> bool {
         !self.client.is_closed()
-            && tokio::time::timeout(
-                Duration::from_secs(5),
-                self.client.query_one("SELECT 1", &[]),
-            )
-            .await
-            .is_ok_and(|answer| answer.is_ok())
+            && tokio::time::timeout(STILL_HELD_TIMEOUT, self.client.query_one("SELECT 1", &[]))
+                .await
+                .is_ok_and(|answer| answer.is_ok())
+    }
+
+    /// A setting of the lock's session as Postgres sees it (`SHOW`).
+    pub async fn show(&self, setting: &str) -> Result<String, StoreError> {
+        Ok(self
+            .client
+            .query_one(&format!("SHOW {setting}"), &[])
+            .await?
+            .get(0))
     }
 }
 
@@ -65,7 +129,8 @@ impl Drop for Leadership {
 }
 
 async fn try_acquire(database_url: &str) -> Result<Option<Leadership>, StoreError> {
-    let (client, connection) = Target::parse(database_url)?.connect().await?;
+    let (client, connection) = lock_session(database_url)?.connect().await?;
+    client.batch_execute(&server_keepalives("")).await?;
     let locked: bool = client
         .query_one("SELECT pg_try_advisory_lock($1)", &[&SCHEDULER_LOCK_ID])
         .await?
@@ -75,5 +140,48 @@ async fn try_acquire(database_url: &str) -> Result<Option<Leadership>, StoreErro
     } else {
         connection.abort();
         Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lock_session_has_keepalives_within_the_documented_bound() {
+        let target = lock_session("postgres://postgres@127.0.0.1:5432/prpulse").unwrap();
+        let config = &target.config;
+        assert!(config.get_keepalives());
+        assert_eq!(config.get_keepalives_idle(), KEEPALIVE_IDLE);
+        assert_eq!(config.get_keepalives_interval(), Some(KEEPALIVE_INTERVAL));
+        assert_eq!(config.get_keepalives_retries(), Some(KEEPALIVE_RETRIES));
+        assert_eq!(config.get_tcp_user_timeout(), Some(&LOCK_LOSS_BOUND));
+        assert_eq!(LOCK_LOSS_BOUND, Duration::from_secs(25));
+        let sql = server_keepalives("LOCAL");
+        assert!(sql.contains("SET LOCAL tcp_keepalives_idle = 10"), "{sql}");
+        assert!(sql.contains("tcp_user_timeout = 25000"), "{sql}");
+    }
+
+    /// Against the machine's Postgres (`PRPULSE_TEST_DATABASE_URL`), over
+    /// TCP: the server's side of the keepalives is set on the lock session.
+    #[tokio::test]
+    async fn postgres_holds_the_lock_session_to_the_same_keepalives() {
+        let url = std::env::var("PRPULSE_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let stop = CancellationToken::new();
+        let leadership = Leadership::acquire(&url, Duration::from_millis(100), &stop)
+            .await
+            .expect("the lock");
+        assert_eq!(leadership.show("tcp_keepalives_idle").await.unwrap(), "10");
+        assert_eq!(
+            leadership.show("tcp_keepalives_interval").await.unwrap(),
+            "5"
+        );
+        assert_eq!(leadership.show("tcp_keepalives_count").await.unwrap(), "3");
+        assert_eq!(leadership.show("tcp_user_timeout").await.unwrap(), "25000");
+        assert_eq!(
+            leadership.show("application_name").await.unwrap(),
+            LOCK_SESSION_NAME
+        );
     }
 }

@@ -10,6 +10,7 @@ pub mod hooks;
 pub mod jobs;
 pub mod leader;
 pub mod metrics;
+pub mod round;
 pub mod startup;
 
 pub use config::SchedulerConfig;

@@ -2,6 +2,8 @@
 
 use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
+use crate::round::Job;
+
 #[derive(Clone)]
 pub struct SchedulerMetrics {
     /// `prpulse_scheduler_job_runs_total{task, outcome}`: `task` is
@@ -85,6 +87,19 @@ impl SchedulerMetrics {
         registry.register(Box::new(metrics.rate_limit_remaining.clone()))?;
         registry.register(Box::new(metrics.webhooks.clone()))?;
         Ok(metrics)
+    }
+
+    /// Counts one run of `job`, and when it last succeeded.
+    pub fn record(&self, job: Job, ok: bool) {
+        let outcome = if ok { "ok" } else { "error" };
+        self.job_runs
+            .with_label_values(&[job.label(), outcome])
+            .inc();
+        if ok {
+            self.last_success
+                .with_label_values(&[job.label()])
+                .set(chrono::Utc::now().timestamp());
+        }
     }
 
     /// A replica that stops acting drops the gauges only the acting one

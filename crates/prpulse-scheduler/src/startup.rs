@@ -5,36 +5,36 @@ use std::{
 };
 
 use anyhow::Context;
-use chrono::Utc;
 use prometheus::Registry;
-use prpulse_github_api::{GitHubClient, GitHubError, hooks::HookOwner};
 use prpulse_runtime::wiring::{MetricsEndpoint, PublisherLink, open_database};
-use prpulse_store::{
-    Keyring, Pool,
-    integrations::{self, Integration},
-    tracking::{self, TrackState, TrackedRepository},
-};
+use prpulse_store::{Keyring, Pool, tracking};
 use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, error, info, info_span, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::{
     SchedulerConfig,
-    hooks::{HookReconciler, HookSite, Outcome, ReconcileError},
-    jobs::{backfill, meta, redelivery, retention, teams},
+    jobs::{backfill_new, meta, reconcile, redelivery, retention, teams},
     leader::Leadership,
     metrics::SchedulerMetrics,
+    round::{Clients, Interrupted, Job, JobError, Ran, Round},
 };
 
 const RETENTION_EVERY: Duration = Duration::from_secs(3_600);
 
+/// After SIGTERM, the round in progress has this long to reach the end of
+/// the repository it is on (it stops before the next); then it is dropped
+/// where it stands. Every step is safe to cut: a secret is stored before
+/// GitHub is told, and one GitHub may lack is sent again next round.
+pub const ROUND_GRACE: Duration = Duration::from_secs(5);
+
 pub struct Scheduler {
-    config: SchedulerConfig,
-    keyring: Keyring,
-    pool: Pool,
-    metrics: SchedulerMetrics,
+    pub(crate) config: SchedulerConfig,
+    pub(crate) keyring: Keyring,
+    pub(crate) pool: Pool,
+    pub(crate) metrics: SchedulerMetrics,
     endpoint: MetricsEndpoint,
-    broker: PublisherLink,
+    pub(crate) broker: PublisherLink,
 }
 
 impl Scheduler {
@@ -73,6 +73,7 @@ impl Scheduler {
     /// stands by again).
     pub async fn run_until_stopped(self, stop: CancellationToken) -> anyhow::Result<()> {
         let database_url = self.config.service.database_url.expose_secret().to_owned();
+        let mut clients = Clients::default();
         while let Some(leadership) =
             Leadership::acquire(&database_url, self.config.leader_poll, &stop).await
         {
@@ -80,7 +81,18 @@ impl Scheduler {
             self.metrics.is_leader.set(1);
             let mut last_runs = HashMap::new();
             loop {
-                self.act(&mut last_runs).await;
+                let round = self.act(&mut clients, &mut last_runs, &leadership, &stop);
+                let ended = tokio::select! {
+                    ended = round => ended,
+                    () = cut_short(&stop) => {
+                        warn!(grace = ?ROUND_GRACE, "stopping: the round in progress was cut short");
+                        Err(Interrupted::Stopping)
+                    }
+                };
+                if ended == Err(Interrupted::LostLock) {
+                    warn!("lost the scheduler lock mid-round; standing by");
+                    break;
+                }
                 tokio::select! {
                     () = stop.cancelled() => break,
                     () = tokio::time::sleep(self.config.reconcile_interval) => {}
@@ -102,53 +114,35 @@ impl Scheduler {
         Ok(())
     }
 
-    /// One round of every job that is due.
-    async fn act(&self, last_runs: &mut HashMap<&'static str, Instant>) {
-        let mut clients = Clients::default();
-        let repositories = match self.repositories().await {
-            Ok(repositories) => repositories,
-            Err(error) => {
-                error!(error = %format!("{error:#}"), "cannot list tracked repositories");
-                self.record("reconcile_hooks", false);
-                return;
-            }
-        };
-        let repositories_ok = self.reconcile_hooks(&repositories, &mut clients).await;
-        let organizations_ok = self.reconcile_org_hooks(&mut clients).await;
-        self.record("reconcile_hooks", repositories_ok && organizations_ok);
-        let repositories = self.repositories().await.unwrap_or_default();
-        let ok = self.redeliver(&repositories, &mut clients).await;
-        self.record("redeliver", ok);
-        if repositories.iter().any(needs_backfill) {
-            let ok = self.backfill_new(&repositories, &mut clients).await;
-            self.record("backfill", ok);
+    /// One round of every job that is due; ends early if the lock is lost
+    /// or the scheduler is stopping.
+    async fn act(
+        &self,
+        clients: &mut Clients,
+        last_runs: &mut HashMap<Job, Instant>,
+        leadership: &Leadership,
+        stop: &CancellationToken,
+    ) -> Result<(), Interrupted> {
+        if let Err(error) = clients.forget_stale(self).await {
+            error!(error = %format!("{error:#}"), "cannot check the integrations' credentials; GitHub clients are rebuilt");
         }
-        if due(last_runs, "team_sync", self.config.team_sync_interval) {
-            let ok = self.sync_teams(&mut clients).await;
-            self.record("team_sync", ok);
+        let mut round = Round::new(self, clients, leadership, stop);
+        self.run(Job::ReconcileHooks, reconcile::run(&mut round))
+            .await?;
+        self.run(Job::Redeliver, redelivery::run(&mut round))
+            .await?;
+        self.run(Job::Backfill, backfill_new::run(&mut round))
+            .await?;
+        if due(last_runs, Job::TeamSync, self.config.team_sync_interval) {
+            self.run(Job::TeamSync, teams::run(&mut round)).await?;
         }
-        if due(last_runs, "retention", RETENTION_EVERY) {
-            let ok = match retention::purge_old_payloads(&self.pool, self.config.payload_retention)
-                .await
-            {
-                Ok(purged) => {
-                    if purged > 0 {
-                        info!(purged, "dropped raw payloads past retention");
-                    }
-                    true
-                }
-                Err(error) => {
-                    error!(%error, "payload retention failed");
-                    false
-                }
-            };
-            self.record("retention", ok);
+        if due(last_runs, Job::Retention, RETENTION_EVERY) {
+            self.run(Job::Retention, retention::run(self)).await?;
         }
-        if due(last_runs, "meta", self.config.meta_interval) {
-            let ok = self.refresh_meta(&repositories, &mut clients).await;
-            self.record("meta", ok);
+        if due(last_runs, Job::Meta, self.config.meta_interval) {
+            self.run(Job::Meta, meta::run(&mut round)).await?;
         }
-        for (account, client) in &clients.by_account {
+        for (account, client) in round.clients.iter() {
             if let Some(remaining) = client.rate_limit().remaining {
                 self.metrics
                     .rate_limit_remaining
@@ -157,281 +151,57 @@ impl Scheduler {
             }
         }
         self.count_webhooks().await;
+        Ok(())
     }
 
-    /// One pass over every tracked repository; a failing one is recorded
-    /// on its row and does not stop the others. True if all went well.
-    async fn reconcile_hooks(
+    /// Runs one job, and counts and logs its end the same way for every
+    /// job; `Err` only when the round must stop.
+    async fn run(
         &self,
-        repositories: &[TrackedRepository],
-        clients: &mut Clients,
-    ) -> bool {
-        let mut all_ok = true;
-        for repo in repositories {
-            let span = info_span!("reconcile", repository = %repo.full_name);
-            let result = async {
-                let github = clients.get(self, &repo.account).await?;
-                anyhow::Ok(
-                    self.reconciler(github)
-                        .reconcile(HookSite::Repository(repo))
-                        .await?,
-                )
+        job: Job,
+        work: impl Future<Output = Result<Ran, JobError>>,
+    ) -> Result<(), Interrupted> {
+        let started = Instant::now();
+        let ended = work.await;
+        let elapsed = started.elapsed();
+        match ended {
+            Ok(Ran::Done) => {
+                debug!(task = job.label(), ?elapsed, "job done");
+                self.metrics.record(job, true);
             }
-            .instrument(span.clone())
-            .await;
-            let _entered = span.enter();
-            match result {
-                Ok(Outcome::Unchanged) => {}
-                Ok(outcome) => info!(?outcome, "webhook reconciled"),
-                Err(error) => {
-                    all_ok = false;
-                    let message = format!("{error:#}");
-                    error!(error = %message, "webhook reconciliation failed");
-                    if let Ok(client) = self.pool.get().await {
-                        let _ = tracking::set_error(&client, &repo.full_name, &message).await;
-                    }
-                }
+            Ok(Ran::NothingToDo) => {}
+            Err(JobError::Failed(error)) => {
+                error!(task = job.label(), ?elapsed, error = %format!("{error:#}"), "job failed");
+                self.metrics.record(job, false);
+            }
+            Err(JobError::Interrupted(why)) => {
+                warn!(
+                    task = job.label(),
+                    ?elapsed,
+                    ?why,
+                    "job interrupted; the round ends here"
+                );
+                return Err(why);
             }
         }
-        all_ok
+        Ok(())
     }
 
-    fn reconciler<'a>(&'a self, github: &'a GitHubClient) -> HookReconciler<'a> {
-        HookReconciler::new(&self.config, github, &self.pool, &self.keyring)
-    }
-
-    /// One organisation hook per organisation integration, where the token
-    /// allows it: GitHub's 403 or 404 (no `admin:org_hook`, or an app
-    /// without the organisation hooks permission) is recorded on the
-    /// integration for `prpulse integration list` and is not a failure;
-    /// teams then come from the periodic listing only.
-    async fn reconcile_org_hooks(&self, clients: &mut Clients) -> bool {
-        let organizations = match self.organizations().await {
-            Ok(organizations) => organizations,
-            Err(error) => {
-                error!(error = %format!("{error:#}"), "cannot list integrations");
-                return false;
-            }
-        };
-        let mut all_ok = true;
-        for org in &organizations {
-            let result = async {
-                let github = clients.get(self, &org.account).await?;
-                Ok::<_, anyhow::Error>(
-                    self.reconciler(github)
-                        .reconcile(HookSite::Organization(org))
-                        .await,
-                )
-            }
-            .await;
-            let unavailable = match result {
-                Ok(Ok(Outcome::Unchanged)) => continue,
-                Ok(Ok(outcome)) => {
-                    info!(organization = %org.account, ?outcome, "organisation webhook reconciled");
-                    continue;
-                }
-                Ok(Err(ReconcileError::GitHub(
-                    error @ (GitHubError::Forbidden { .. } | GitHubError::NotFound { .. }),
-                ))) => format!(
-                    "{error} (an organisation hook needs the admin:org_hook scope, or an app \
-                     with the organization_hooks permission; teams come from the periodic listing)"
-                ),
-                Ok(Err(error)) => {
-                    all_ok = false;
-                    format!("{error}")
-                }
-                Err(error) => {
-                    all_ok = false;
-                    format!("{error:#}")
-                }
-            };
-            if org.org_hook_error.as_deref() != Some(unavailable.as_str()) {
-                warn!(organization = %org.account, error = %unavailable, "no organisation webhook");
-            }
-            if let Ok(client) = self.pool.get().await {
-                let _ = integrations::set_org_hook_error(&client, &org.account, &unavailable).await;
-            }
-        }
-        all_ok
-    }
-
-    async fn organizations(&self) -> anyhow::Result<Vec<Integration>> {
-        let client = self.pool.get().await?;
-        Ok(integrations::organizations(&client).await?)
-    }
-
-    async fn redeliver(&self, repositories: &[TrackedRepository], clients: &mut Clients) -> bool {
-        let mut all_ok = true;
-        let mut unrecovered = 0;
-        let mut oldest: Option<chrono::DateTime<Utc>> = None;
-        // Organisation hooks too: a lost team event is worth redelivering.
-        let organizations = self.organizations().await.unwrap_or_default();
-        let hooks = repositories
-            .iter()
-            .filter(|repo| repo.state == TrackState::Tracked)
-            .filter_map(|repo| {
-                let owner = HookOwner::Repository(&repo.full_name);
-                repo.hook_id.map(|id| (repo.account.as_str(), owner, id))
-            })
-            .chain(organizations.iter().filter_map(|org| {
-                let owner = HookOwner::Organization(&org.account);
-                org.org_hook_id.map(|id| (org.account.as_str(), owner, id))
-            }));
-        for (account, owner, hook_id) in hooks {
-            let result = async {
-                let github = clients.get(self, account).await?;
-                anyhow::Ok(
-                    redelivery::redeliver_failed(
-                        github,
-                        &self.pool,
-                        owner,
-                        hook_id,
-                        self.config.redelivery_max_per_run,
-                    )
-                    .await?,
-                )
-            }
-            .await;
-            match result {
-                Ok(report) => {
-                    if report.requested > 0 {
-                        info!(%owner, requested = report.requested, "asked GitHub to redeliver failed deliveries");
-                    }
-                    self.metrics.redeliveries.inc_by(report.requested as u64);
-                    unrecovered += report.unrecovered;
-                    oldest = match (oldest, report.oldest_unrecovered) {
-                        (Some(a), Some(b)) => Some(a.min(b)),
-                        (a, b) => a.or(b),
-                    };
-                }
-                Err(error) => {
-                    all_ok = false;
-                    error!(%owner, error = %format!("{error:#}"), "redelivery failed");
-                }
-            }
-        }
-        self.metrics
-            .unrecovered
-            .set(i64::try_from(unrecovered).unwrap_or(i64::MAX));
-        self.metrics
-            .oldest_unrecovered_age
-            .set(oldest.map_or(0, |first| (Utc::now() - first).num_seconds().max(0)));
-        all_ok
-    }
-
-    async fn backfill_new(
-        &self,
-        repositories: &[TrackedRepository],
-        clients: &mut Clients,
-    ) -> bool {
-        let since =
-            Utc::now() - chrono::Duration::from_std(self.config.backfill_since).unwrap_or_default();
-        let mut all_ok = true;
-        for repo in repositories.iter().filter(|repo| needs_backfill(repo)) {
-            let result = async {
-                let github = clients.get(self, &repo.account).await?;
-                let report = backfill::backfill(
-                    github,
-                    &self.broker.publisher,
-                    &repo.full_name,
-                    since,
-                    |_| {},
-                )
-                .await?;
-                let client = self.pool.get().await?;
-                tracking::set_backfilled(&client, &repo.full_name).await?;
-                anyhow::Ok(report)
-            }
-            .await;
-            match result {
-                Ok(report) => {
-                    info!(repository = %repo.full_name, pull_requests = report.pull_requests, reviews = report.reviews, "backfilled")
-                }
-                Err(error) => {
-                    all_ok = false;
-                    error!(repository = %repo.full_name, error = %format!("{error:#}"), "backfill failed; it is tried again next run");
-                }
-            }
-        }
-        all_ok
-    }
-
-    async fn sync_teams(&self, clients: &mut Clients) -> bool {
-        let organizations = match self.pool.get().await {
-            Ok(client) => integrations::organizations(&client)
-                .await
-                .unwrap_or_default(),
-            Err(_) => return false,
-        };
-        let mut all_ok = true;
-        for org in organizations
-            .iter()
-            .map(|integration| integration.account.as_str())
-        {
-            let result = async {
-                let github = clients.get(self, org).await?;
-                anyhow::Ok(teams::sync_teams(github, &self.pool, org, &self.config.bots).await?)
-            }
-            .await;
-            match result {
-                Ok(count) => info!(organization = %org, teams = count, "teams synced"),
-                Err(error) => {
-                    all_ok = false;
-                    error!(organization = %org, error = %format!("{error:#}"), "team sync failed");
-                }
-            }
-        }
-        all_ok
-    }
-
-    async fn refresh_meta(
-        &self,
-        repositories: &[TrackedRepository],
-        clients: &mut Clients,
-    ) -> bool {
-        // Any integration's token will do: /meta is the same for everyone.
-        let Some(account) = repositories.first().map(|repo| repo.account.clone()) else {
-            return true;
-        };
-        let result = async {
-            let github = clients.get(self, &account).await?;
-            anyhow::Ok(meta::refresh_hook_ranges(github, &self.pool).await?)
-        }
-        .await;
-        match result {
-            Ok(ranges) => {
-                info!(ranges, "GitHub hook ranges refreshed");
-                true
-            }
-            Err(error) => {
-                error!(error = %format!("{error:#}"), "refreshing GitHub's hook ranges failed");
-                false
-            }
-        }
-    }
-
-    async fn repositories(&self) -> anyhow::Result<Vec<TrackedRepository>> {
-        let client = self.pool.get().await?;
-        Ok(tracking::repositories(&client).await?)
-    }
-
-    fn record(&self, job: &'static str, ok: bool) {
-        let outcome = if ok { "ok" } else { "error" };
-        self.metrics
-            .job_runs
-            .with_label_values(&[job, outcome])
-            .inc();
-        if ok {
-            self.metrics
-                .last_success
-                .with_label_values(&[job])
-                .set(Utc::now().timestamp());
-        }
-    }
-
+    /// The `webhooks` gauge; left as it was if the repositories cannot be
+    /// listed.
     async fn count_webhooks(&self) {
-        let Ok(repositories) = self.repositories().await else {
-            return;
+        let repositories = match self.pool.get().await {
+            Ok(client) => tracking::repositories(&client)
+                .await
+                .map_err(anyhow::Error::from),
+            Err(error) => Err(error.into()),
+        };
+        let repositories = match repositories {
+            Ok(repositories) => repositories,
+            Err(error) => {
+                error!(error = %format!("{error:#}"), "cannot count webhooks; the gauge keeps its last value");
+                return;
+            }
         };
         for state in ["pending", "tracked", "untracking", "error"] {
             let count = repositories
@@ -449,36 +219,19 @@ impl Scheduler {
     }
 }
 
-fn needs_backfill(repo: &TrackedRepository) -> bool {
-    repo.state == TrackState::Tracked && repo.backfilled_at.is_none()
+/// Resolves `ROUND_GRACE` after `stop`.
+async fn cut_short(stop: &CancellationToken) {
+    stop.cancelled().await;
+    tokio::time::sleep(ROUND_GRACE).await;
 }
 
-fn due(last_runs: &mut HashMap<&'static str, Instant>, job: &'static str, every: Duration) -> bool {
+fn due(last_runs: &mut HashMap<Job, Instant>, job: Job, every: Duration) -> bool {
     let now = Instant::now();
     let is_due = last_runs
-        .get(job)
+        .get(&job)
         .is_none_or(|last| now.duration_since(*last) >= every);
     if is_due {
         last_runs.insert(job, now);
     }
     is_due
-}
-
-/// One GitHub client per integration, for one round.
-#[derive(Default)]
-struct Clients {
-    by_account: HashMap<String, GitHubClient>,
-}
-
-impl Clients {
-    async fn get(&mut self, scheduler: &Scheduler, account: &str) -> anyhow::Result<&GitHubClient> {
-        if !self.by_account.contains_key(account) {
-            let client = scheduler.pool.get().await?;
-            let github =
-                crate::github::client_for(&scheduler.config, &client, &scheduler.keyring, account)
-                    .await?;
-            self.by_account.insert(account.to_owned(), github);
-        }
-        Ok(&self.by_account[account])
-    }
 }

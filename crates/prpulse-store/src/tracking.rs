@@ -68,29 +68,49 @@ pub async fn untrack(client: &impl GenericClient, full_name: &str) -> Result<boo
         == 1)
 }
 
+const COLUMNS: &str = "full_name, account, state, hook_id, secret_pending, last_error,
+                       reconciled_at, backfilled_at";
+
+fn from_row(row: &tokio_postgres::Row) -> TrackedRepository {
+    TrackedRepository {
+        full_name: row.get(0),
+        account: row.get(1),
+        state: TrackState::parse(row.get(2)),
+        hook_id: row.get(3),
+        secret_pending: row.get(4),
+        last_error: row.get(5),
+        reconciled_at: row.get(6),
+        backfilled_at: row.get(7),
+    }
+}
+
 pub async fn repositories(
     client: &impl GenericClient,
 ) -> Result<Vec<TrackedRepository>, StoreError> {
     Ok(client
         .query(
-            "SELECT full_name, account, state, hook_id, secret_pending, last_error, reconciled_at,
-                    backfilled_at
-             FROM tracked_repositories ORDER BY full_name",
+            &format!("SELECT {COLUMNS} FROM tracked_repositories ORDER BY full_name"),
             &[],
         )
         .await?
         .iter()
-        .map(|row| TrackedRepository {
-            full_name: row.get(0),
-            account: row.get(1),
-            state: TrackState::parse(row.get(2)),
-            hook_id: row.get(3),
-            secret_pending: row.get(4),
-            last_error: row.get(5),
-            reconciled_at: row.get(6),
-            backfilled_at: row.get(7),
-        })
+        .map(from_row)
         .collect())
+}
+
+/// One tracked repository as it is now (`None` once it is forgotten).
+pub async fn repository(
+    client: &impl GenericClient,
+    full_name: &str,
+) -> Result<Option<TrackedRepository>, StoreError> {
+    Ok(client
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM tracked_repositories WHERE full_name = lower($1)"),
+            &[&full_name],
+        )
+        .await?
+        .as_ref()
+        .map(from_row))
 }
 
 /// Records the repository's hook and whether GitHub may lack its secret.

@@ -9,13 +9,160 @@ use wiremock::{
 use super::*;
 
 fn client(server: &MockServer) -> GitHubClient {
+    client_waiting(server, Duration::from_secs(3))
+}
+
+fn client_waiting(server: &MockServer, max_rate_limit_wait: Duration) -> GitHubClient {
     GitHubClient::new(ClientSettings {
         base_url: server.uri(),
         credentials: Credentials::Token(SecretString::from("ghp_test")),
         timeout: Duration::from_secs(5),
-        max_rate_limit_wait: Duration::from_secs(3),
+        max_rate_limit_wait,
     })
     .unwrap()
+}
+
+/// Before the caps these calls never returned: a failing test, not a hung one.
+async fn bounded<T>(call: impl Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(60), call)
+        .await
+        .expect("the call returned within a minute")
+}
+
+async fn requests_to(server: &MockServer, to: &str) -> usize {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|request| request.url.path() == to)
+        .count()
+}
+
+fn retry_after_zero() -> ResponseTemplate {
+    ResponseTemplate::new(429)
+        .insert_header("retry-after", "0")
+        .set_body_json(json!({"message": "You have exceeded a secondary rate limit."}))
+}
+
+#[tokio::test]
+async fn retry_after_zero_for_ever_is_an_error_once_the_wait_bound_is_spent() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/user"))
+        .respond_with(retry_after_zero())
+        .mount(&server)
+        .await;
+    let started = Instant::now();
+    let error = bounded(client(&server).get::<Value>("/user"))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, GitHubError::RateLimited(_)), "{error}");
+    // Each `Retry-After: 0` costs the one-second floor: three fit in 3 s.
+    assert_eq!(requests_to(&server, "/user").await, 4);
+    assert!(started.elapsed() >= Duration::from_secs(3));
+}
+
+#[tokio::test]
+async fn a_call_sends_at_most_its_attempts_however_long_it_may_wait() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/user"))
+        .respond_with(retry_after_zero())
+        .mount(&server)
+        .await;
+    let client = client_waiting(&server, Duration::from_secs(600));
+    let error = bounded(client.get::<Value>("/user")).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            GitHubError::GaveUp {
+                attempts: patience::MAX_ATTEMPTS,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert_eq!(
+        requests_to(&server, "/user").await,
+        patience::MAX_ATTEMPTS as usize
+    );
+}
+
+#[tokio::test]
+async fn a_link_to_another_origin_is_an_error_and_is_not_sent_the_token() {
+    let server = MockServer::start().await;
+    let elsewhere = MockServer::start().await;
+    let next = format!("<{}/repos/o/r/hooks?page=2>; rel=\"next\"", elsewhere.uri());
+    Mock::given(method("GET"))
+        .and(path("/repos/o/r/hooks"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("link", next.as_str())
+                .set_body_json(json!([{"id": 1}])),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"id": 2}])))
+        .mount(&elsewhere)
+        .await;
+    let client = client(&server);
+    let error = bounded(client.get_all::<Value>("/repos/o/r/hooks"))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, GitHubError::ForeignLink { .. }), "{error}");
+    let error = client
+        .get_page::<Value>("/repos/o/r/hooks")
+        .await
+        .unwrap_err();
+    assert!(matches!(error, GitHubError::ForeignLink { .. }), "{error}");
+    let error = client
+        .get_page::<Value>(&format!("{}/repos/o/r/hooks?page=2", elsewhere.uri()))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, GitHubError::ForeignLink { .. }), "{error}");
+    assert!(
+        elsewhere
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty(),
+        "the other host never saw a request"
+    );
+}
+
+#[tokio::test]
+async fn a_link_back_to_a_page_already_read_is_an_error() {
+    let server = MockServer::start().await;
+    let itself = format!("<{}/repos/o/r/hooks>; rel=\"next\"", server.uri());
+    Mock::given(method("GET"))
+        .and(path("/repos/o/r/hooks"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("link", itself.as_str())
+                .set_body_json(json!([{"id": 1}])),
+        )
+        .mount(&server)
+        .await;
+    let error = bounded(client(&server).get_all::<Value>("/repos/o/r/hooks"))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, GitHubError::LinkLoop(_)), "{error}");
+}
+
+#[test]
+fn the_api_must_be_https_unless_it_is_on_this_machine() {
+    let settings = |base_url: &str| ClientSettings {
+        base_url: base_url.into(),
+        credentials: Credentials::Token(SecretString::from("ghp_test")),
+        timeout: Duration::from_secs(5),
+        max_rate_limit_wait: Duration::from_secs(3),
+    };
+    let error = GitHubClient::new(settings("http://ghe.example.com/api/v3")).unwrap_err();
+    assert!(error.to_string().contains("must be https"), "{error}");
+    assert!(GitHubClient::new(settings("https://ghe.example.com/api/v3")).is_ok());
+    assert!(GitHubClient::new(settings("http://127.0.0.1:8080")).is_ok());
 }
 
 #[tokio::test]

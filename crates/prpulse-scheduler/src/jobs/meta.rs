@@ -2,7 +2,10 @@
 //! optional source allow-list.
 
 use prpulse_github_api::{GitHubClient, GitHubError, orgs};
-use prpulse_store::{Pool, StoreError, sources::replace_networks};
+use prpulse_store::{Pool, StoreError, sources::replace_networks, tracking};
+use tracing::info;
+
+use crate::round::{JobError, Ran, Round};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MetaError {
@@ -24,4 +27,23 @@ pub async fn refresh_hook_ranges(github: &GitHubClient, pool: &Pool) -> Result<u
     replace_networks(&transaction, "github", &ranges).await?;
     transaction.commit().await.map_err(StoreError::from)?;
     Ok(ranges.len())
+}
+
+/// The `meta` job. Any integration's token will do: /meta is the same for
+/// everyone; with no tracked repository there is nothing to refresh for.
+pub async fn run(round: &mut Round<'_>) -> Result<Ran, JobError> {
+    let scheduler = round.scheduler;
+    let repositories = {
+        let client = scheduler.pool.get().await.map_err(StoreError::from)?;
+        tracking::repositories(&client).await?
+    };
+    let Some(account) = repositories.first().map(|repo| repo.account.as_str()) else {
+        return Ok(Ran::Done);
+    };
+    let github = round.github(account).await?;
+    let ranges = refresh_hook_ranges(github, &scheduler.pool)
+        .await
+        .map_err(|error| anyhow::anyhow!("refreshing GitHub's hook ranges: {error}"))?;
+    info!(ranges, "GitHub hook ranges refreshed");
+    Ok(Ran::Done)
 }

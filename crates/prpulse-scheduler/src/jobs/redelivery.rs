@@ -12,7 +12,14 @@ use prpulse_github_api::{
     deliveries::{self, HookDelivery},
     hooks::HookOwner,
 };
-use prpulse_store::{Pool, StoreError, retention::known_delivery_ids};
+use prpulse_store::{
+    Pool, StoreError, integrations,
+    retention::known_delivery_ids,
+    tracking::{self, TrackState},
+};
+use tracing::{error, info};
+
+use crate::round::{JobError, Ran, Round};
 
 /// How far back GitHub keeps deliveries.
 pub const WINDOW: Duration = Duration::days(3);
@@ -93,6 +100,85 @@ pub async fn redeliver_failed(
         report.requested += 1;
     }
     Ok(report)
+}
+
+/// The `redeliver` job: every tracked repository's hook and every
+/// organisation hook (a lost team event is worth redelivering too). The
+/// unrecovered gauges are set only from a run that saw every hook: a
+/// partial count (a Postgres blip, one hook's GitHub error) would look
+/// like recovered deliveries and silence the alert on those about to
+/// age out, so a failed run leaves them as they were.
+pub async fn run(round: &mut Round<'_>) -> Result<Ran, JobError> {
+    let scheduler = round.scheduler;
+    let client = scheduler.pool.get().await.map_err(StoreError::from)?;
+    let repositories = tracking::repositories(&client).await?;
+    let organizations = integrations::organizations(&client).await?;
+    drop(client);
+    let hooks = repositories
+        .iter()
+        .filter(|repo| repo.state == TrackState::Tracked)
+        .filter_map(|repo| {
+            let owner = HookOwner::Repository(&repo.full_name);
+            repo.hook_id.map(|id| (repo.account.as_str(), owner, id))
+        })
+        .chain(organizations.iter().filter_map(|org| {
+            let owner = HookOwner::Organization(&org.account);
+            org.org_hook_id.map(|id| (org.account.as_str(), owner, id))
+        }));
+    let mut failed = 0;
+    let mut unrecovered = 0;
+    let mut oldest: Option<DateTime<Utc>> = None;
+    for (account, owner, hook_id) in hooks {
+        round.go_on().await?;
+        let result = async {
+            let github = round.github(account).await?;
+            anyhow::Ok(
+                redeliver_failed(
+                    github,
+                    &scheduler.pool,
+                    owner,
+                    hook_id,
+                    scheduler.config.redelivery_max_per_run,
+                )
+                .await?,
+            )
+        }
+        .await;
+        match result {
+            Ok(report) => {
+                if report.requested > 0 {
+                    info!(%owner, requested = report.requested, "asked GitHub to redeliver failed deliveries");
+                }
+                scheduler
+                    .metrics
+                    .redeliveries
+                    .inc_by(report.requested as u64);
+                unrecovered += report.unrecovered;
+                oldest = match (oldest, report.oldest_unrecovered) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+            Err(error) => {
+                failed += 1;
+                error!(%owner, error = %format!("{error:#}"), "redelivery failed");
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(anyhow::anyhow!(
+            "redelivery failed for {failed} hooks; the unrecovered gauges keep their last values"
+        )
+        .into());
+    }
+    let metrics = &scheduler.metrics;
+    metrics
+        .unrecovered
+        .set(i64::try_from(unrecovered).unwrap_or(i64::MAX));
+    metrics
+        .oldest_unrecovered_age
+        .set(oldest.map_or(0, |first| (Utc::now() - first).num_seconds().max(0)));
+    Ok(Ran::Done)
 }
 
 #[cfg(test)]

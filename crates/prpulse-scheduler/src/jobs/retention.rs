@@ -5,6 +5,12 @@ use std::time::Duration;
 
 use chrono::Utc;
 use prpulse_store::{Pool, StoreError, retention::purge_payloads};
+use tracing::info;
+
+use crate::{
+    round::{JobError, Ran},
+    startup::Scheduler,
+};
 
 const BATCH: i64 = 1_000;
 
@@ -20,4 +26,13 @@ pub async fn purge_old_payloads(pool: &Pool, retention: Duration) -> Result<u64,
             return Ok(purged);
         }
     }
+}
+
+/// The `retention` job.
+pub async fn run(scheduler: &Scheduler) -> Result<Ran, JobError> {
+    let purged = purge_old_payloads(&scheduler.pool, scheduler.config.payload_retention).await?;
+    if purged > 0 {
+        info!(purged, "dropped raw payloads past retention");
+    }
+    Ok(Ran::Done)
 }

@@ -5,10 +5,13 @@
 use prpulse_domain::BotPolicy;
 use prpulse_github_api::{GitHubClient, GitHubError, orgs};
 use prpulse_store::{
-    Pool, StoreError,
+    Pool, StoreError, integrations,
     projection::{MemberRow, upsert_members},
     teams::{replace_members, upsert_team},
 };
+use tracing::{error, info};
+
+use crate::round::{JobError, Ran, Round};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TeamSyncError {
@@ -43,4 +46,36 @@ pub async fn sync_teams(
         transaction.commit().await.map_err(StoreError::from)?;
     }
     Ok(teams.len())
+}
+
+/// The `team_sync` job, for every organisation integration.
+pub async fn run(round: &mut Round<'_>) -> Result<Ran, JobError> {
+    let scheduler = round.scheduler;
+    let organizations = {
+        let client = scheduler.pool.get().await.map_err(StoreError::from)?;
+        integrations::organizations(&client).await?
+    };
+    let mut failed = 0;
+    for org in organizations
+        .iter()
+        .map(|integration| integration.account.as_str())
+    {
+        round.go_on().await?;
+        let result = async {
+            let github = round.github(org).await?;
+            anyhow::Ok(sync_teams(github, &scheduler.pool, org, &scheduler.config.bots).await?)
+        }
+        .await;
+        match result {
+            Ok(count) => info!(organization = %org, teams = count, "teams synced"),
+            Err(error) => {
+                failed += 1;
+                error!(organization = %org, error = %format!("{error:#}"), "team sync failed");
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(anyhow::anyhow!("team sync failed for {failed} organisations").into());
+    }
+    Ok(Ran::Done)
 }
