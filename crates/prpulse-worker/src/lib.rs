@@ -1,6 +1,8 @@
 //! prpulse-worker: takes deliveries off the work queue and, in one
-//! Postgres transaction per delivery, records its id and applies its
-//! projection; acks only after the commit (DESIGN.md, "Worker").
+//! Postgres transaction for those the broker has already handed over (up
+//! to `PRPULSE_WORKER_BATCH_SIZE`; one at a time after a failure), records
+//! each id and applies its projection; acks only after the commit
+//! (DESIGN.md, "Worker"). The route of one delivery: docs/delivery-path.md.
 
 pub mod config;
 pub mod consumer;
