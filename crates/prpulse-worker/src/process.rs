@@ -2,14 +2,16 @@
 //! deliveries in one transaction. Public so that tests (and the benchmark)
 //! can drive them without a broker.
 
-use prpulse_domain::BotPolicy;
+use prpulse_domain::{BotPolicy, DeliveryId};
 use prpulse_queue::Envelope;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use prpulse_store::{
     GenericClient, Pool, StoreError,
     deliveries::{self, NewDelivery, Outcome, Recorded},
-    projection::{upsert_members, upsert_repository},
+    projection::{
+        keep_newest, lock_and_refresh_metrics, reviewed_by, upsert_members, upsert_repository,
+    },
 };
 
 use crate::projection::{PayloadError, Projection};
@@ -68,9 +70,12 @@ impl Processor {
             // Dropping the transaction rolls it back.
             return Ok(processed);
         }
-        projection
-            .apply(&transaction, &envelope.delivery_id, &self.bots)
-            .await?;
+        apply_projections(
+            &transaction,
+            &[(&projection, &envelope.delivery_id)],
+            &self.bots,
+        )
+        .await?;
         transaction.commit().await.map_err(StoreError::from)?;
         Ok(processed)
     }
@@ -111,33 +116,75 @@ impl Processor {
             let (envelope, body) = batch[i];
             outcomes[i] = record(&transaction, envelope, body, &projections[i]).await?;
         }
-        let fresh = |i: &usize| outcomes[*i] != Processed::Duplicate;
-
-        // Later deliveries of the batch win, as they would one by one.
-        let mut repositories = BTreeMap::new();
-        let mut people = BTreeMap::new();
-        for i in (0..batch.len()).filter(fresh) {
-            let (repository, members) = projections[i].entities(&self.bots);
-            if let Some((id, full_name)) = repository {
-                repositories.insert(id, full_name);
-            }
-            people.extend(members.into_iter().map(|member| (member.github_id, member)));
-        }
-        for (id, full_name) in repositories {
-            upsert_repository(&transaction, id, full_name).await?;
-        }
-        upsert_members(&transaction, &mut people.into_values().collect::<Vec<_>>()).await?;
-
-        let mut by_pull_request: Vec<usize> = (0..batch.len()).filter(fresh).collect();
-        by_pull_request.sort_by_key(|&i| projections[i].lock_key());
-        for i in by_pull_request {
-            projections[i]
-                .apply_facts(&transaction, &batch[i].0.delivery_id)
-                .await?;
-        }
+        let fresh: Vec<(&Projection, &DeliveryId)> = (0..batch.len())
+            .filter(|&i| outcomes[i] != Processed::Duplicate)
+            .map(|i| (&projections[i], &batch[i].0.delivery_id))
+            .collect();
+        apply_projections(&transaction, &fresh, &self.bots).await?;
         transaction.commit().await.map_err(StoreError::from)?;
         Ok(outcomes)
     }
+}
+
+/// Applies the projections of fresh deliveries in one transaction, taking
+/// row locks in the global order: repositories and members once each by id,
+/// then pull requests by (repository, number). Each repository and person
+/// gets the newest fact among the deliveries (by the payload's own time),
+/// as applying them one by one would give. A person whose bot flag changed
+/// changes the metrics of every pull request they reviewed: those are
+/// recomputed too, in the same order.
+pub async fn apply_projections(
+    client: &impl GenericClient,
+    fresh: &[(&Projection, &DeliveryId)],
+    bots: &BotPolicy,
+) -> Result<(), StoreError> {
+    let mut repositories = BTreeMap::new();
+    let mut people = BTreeMap::new();
+    for (projection, _) in fresh {
+        let (repository, members) = projection.entities(bots);
+        if let Some(row) = repository {
+            keep_newest(&mut repositories, row.github_id, row, |new, old| {
+                new.version() > old.version()
+            });
+        }
+        for member in members {
+            keep_newest(&mut people, member.github_id, member, |new, old| {
+                new.version() > old.version()
+            });
+        }
+    }
+    for row in repositories.values() {
+        upsert_repository(client, row).await?;
+    }
+    let flipped = upsert_members(client, &mut people.into_values().collect::<Vec<_>>()).await?;
+
+    let applied: BTreeSet<(i64, i32)> = fresh
+        .iter()
+        .filter_map(|(projection, _)| projection.pull_request_key())
+        .collect();
+    let mut steps: Vec<(Option<(i64, i32)>, Option<usize>)> = fresh
+        .iter()
+        .enumerate()
+        .map(|(i, (projection, _))| (projection.pull_request_key(), Some(i)))
+        .collect();
+    steps.extend(
+        reviewed_by(client, &flipped)
+            .await?
+            .into_iter()
+            .filter(|key| !applied.contains(key))
+            .map(|key| (Some(key), None)),
+    );
+    steps.sort_by_key(|(key, _)| *key);
+    for (key, step) in steps {
+        match (step, key) {
+            (Some(i), _) => fresh[i].0.apply_facts(client, fresh[i].1).await?,
+            (None, Some((repository, number))) => {
+                lock_and_refresh_metrics(client, repository, number).await?
+            }
+            (None, None) => {}
+        }
+    }
+    Ok(())
 }
 
 /// Records the delivery in the apply-once ledger: `Duplicate` if its id
@@ -164,6 +211,7 @@ async fn record(
             received_at: envelope.received_at,
             outcome,
             payload: body,
+            pull_request: projection.pull_request_key(),
         },
     )
     .await?;
