@@ -55,7 +55,10 @@ fn history() -> impl Strategy<Value = History> {
         any::<bool>(),
         0..PEOPLE,
         // Gaps in seconds; one in three is 0, the same second as the step before.
-        prop::collection::vec((step(), prop_oneof![Just(0i64), 1i64..7200, 1i64..7200]), 0..12),
+        prop::collection::vec(
+            (step(), prop_oneof![Just(0i64), 1i64..7200, 1i64..7200]),
+            0..12,
+        ),
     )
 }
 

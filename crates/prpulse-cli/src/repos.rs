@@ -143,7 +143,7 @@ async fn change(env: &Env, repository: &str, track: bool) -> anyhow::Result<()> 
     }
 }
 
-fn parse_since(since: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+pub(crate) fn parse_since(since: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
     if let Ok(at) = chrono::DateTime::parse_from_rfc3339(since) {
         return Ok(at.with_timezone(&chrono::Utc));
     }

@@ -10,6 +10,7 @@ pub mod integrations;
 pub mod migrate;
 pub mod pool;
 pub mod projection;
+pub mod rebuild;
 pub mod retention;
 pub mod secrets;
 pub mod sources;

@@ -138,26 +138,12 @@ pub async fn apply_projections(
     fresh: &[(&Projection, &DeliveryId)],
     bots: &BotPolicy,
 ) -> Result<(), StoreError> {
-    let mut repositories = BTreeMap::new();
-    let mut people = BTreeMap::new();
-    for (projection, _) in fresh {
-        let (repository, members) = projection.entities(bots);
-        if let Some(row) = repository {
-            keep_newest(&mut repositories, row.github_id, row, |new, old| {
-                new.version() > old.version()
-            });
-        }
-        for member in members {
-            keep_newest(&mut people, member.github_id, member, |new, old| {
-                new.version() > old.version()
-            });
-        }
-    }
-    for row in repositories.values() {
-        upsert_repository(client, row).await?;
-    }
-    let flipped = upsert_members(client, &mut people.into_values().collect::<Vec<_>>()).await?;
-
+    let flipped = upsert_entities(
+        client,
+        fresh.iter().map(|(projection, _)| *projection),
+        bots,
+    )
+    .await?;
     let applied: BTreeSet<(i64, i32)> = fresh
         .iter()
         .filter_map(|(projection, _)| projection.pull_request_key())
@@ -183,6 +169,48 @@ pub async fn apply_projections(
             }
             (None, None) => {}
         }
+    }
+    Ok(())
+}
+
+/// Upserts the repositories and people of `projections`, each once, in id
+/// order, with the newest fact of each (by the payload's own time), as
+/// applying them one by one would give. Returns the people whose bot flag
+/// changed.
+pub async fn upsert_entities<'a>(
+    client: &impl GenericClient,
+    projections: impl Iterator<Item = &'a Projection>,
+    bots: &BotPolicy,
+) -> Result<Vec<i64>, StoreError> {
+    let mut repositories = BTreeMap::new();
+    let mut people = BTreeMap::new();
+    for projection in projections {
+        let (repository, members) = projection.entities(bots);
+        if let Some(row) = repository {
+            keep_newest(&mut repositories, row.github_id, row, |new, old| {
+                new.version() > old.version()
+            });
+        }
+        for member in members {
+            keep_newest(&mut people, member.github_id, member, |new, old| {
+                new.version() > old.version()
+            });
+        }
+    }
+    for row in repositories.values() {
+        upsert_repository(client, row).await?;
+    }
+    upsert_members(client, &mut people.into_values().collect::<Vec<_>>()).await
+}
+
+/// Recomputes the metrics of every pull request that `reviewers` reviewed,
+/// in key order (after their member rows, as the global lock order says).
+pub async fn refresh_reviewed_by(
+    client: &impl GenericClient,
+    reviewers: &[i64],
+) -> Result<(), StoreError> {
+    for (repository, number) in reviewed_by(client, reviewers).await? {
+        lock_and_refresh_metrics(client, repository, number).await?;
     }
     Ok(())
 }

@@ -207,7 +207,8 @@ impl Projection {
                 let pr = &event.pull_request;
                 let review = &event.review;
                 let mut row = pull_request_row(event.repository.id, pr, delivery_id, 0);
-                row.carried_rank = carried_rank(None, false, &pr.state, pr.closed_at, pr.updated_at);
+                row.carried_rank =
+                    carried_rank(None, false, &pr.state, pr.closed_at, pr.updated_at);
                 upsert_pull_request(client, &row).await?;
                 // Webhooks say `dismissed`, the REST API (backfill) `DISMISSED`.
                 let dismissed = event.action == "dismissed"
