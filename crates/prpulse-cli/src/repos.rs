@@ -196,8 +196,9 @@ async fn run_backfill(env: &Env, repository: &str, since: &str) -> anyhow::Resul
     link.close().await;
     let report = result?;
     println!(
-        "{name}: published {} pull requests and {} reviews updated since {since}",
-        report.pull_requests, report.reviews
+        "{name}: published {} pull requests and {} reviews updated since {since} \
+         ({} draft events from their timelines)",
+        report.pull_requests, report.reviews, report.draft_events
     );
     Ok(())
 }
