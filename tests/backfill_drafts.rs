@@ -79,9 +79,9 @@ async fn a_backfilled_draft_gets_the_ready_at_webhooks_give() {
     // What GitHub's REST API shows of the same history: the pull request
     // as it is now (merged, not a draft), its reviews, and its timeline,
     // 150 labels first so that the draft events are on the second page.
-    let merged = serde_json::from_slice::<serde_json::Value>(&webhooks[6].body).unwrap()
-        ["pull_request"]
-        .clone();
+    let merged =
+        serde_json::from_slice::<serde_json::Value>(&webhooks[6].body).unwrap()["pull_request"]
+            .clone();
     let review = |id: i64, who: &Person, state: &str, at| {
         serde_json::json!({
             "id": id, "node_id": format!("PRR_{id}"),

@@ -258,7 +258,12 @@ fn hook_json(owner: &str, id: i64, events: &Value, url: &str) -> Value {
 /// A timeline event as GitHub shows `ready_for_review`, `convert_to_draft`,
 /// `labeled` and the like (a `committed` or `reviewed` entry has another
 /// shape; see [`timeline_commit`]).
-pub fn timeline_event(id: i64, event: &str, at: chrono::DateTime<chrono::Utc>, actor: (i64, &str)) -> Value {
+pub fn timeline_event(
+    id: i64,
+    event: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    actor: (i64, &str),
+) -> Value {
     json!({
         "id": id,
         "node_id": format!("RFRE_{id}"),
@@ -296,7 +301,11 @@ fn paginated(request: &Request, items: &[Value]) -> ResponseTemplate {
         .and_then(|n| n.parse().ok())
         .unwrap_or(30usize)
         .clamp(1, 100);
-    let page = query.get("page").and_then(|n| n.parse().ok()).unwrap_or(1usize).max(1);
+    let page = query
+        .get("page")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1usize)
+        .max(1);
     let start = (page - 1) * per_page;
     let slice: Vec<Value> = items.iter().skip(start).take(per_page).cloned().collect();
     let mut response = ResponseTemplate::new(200).set_body_json(Value::Array(slice));

@@ -126,6 +126,16 @@ impl Processor {
     }
 }
 
+type PullRequestKey = Option<(i64, i32)>;
+
+/// What [`apply_projections`] does to one pull request, in key order.
+enum Step {
+    /// Apply the facts of the i-th fresh delivery.
+    Apply(usize),
+    /// Only recompute the metrics (a reviewer's bot flag changed).
+    Refresh,
+}
+
 /// Applies the projections of fresh deliveries in one transaction, taking
 /// row locks in the global order: repositories and members once each by id,
 /// then pull requests by (repository, number). Each repository and person
@@ -148,26 +158,26 @@ pub async fn apply_projections(
         .iter()
         .filter_map(|(projection, _)| projection.pull_request_key())
         .collect();
-    let mut steps: Vec<(Option<(i64, i32)>, Option<usize>)> = fresh
+    let mut steps: Vec<(PullRequestKey, Step)> = fresh
         .iter()
         .enumerate()
-        .map(|(i, (projection, _))| (projection.pull_request_key(), Some(i)))
+        .map(|(i, (projection, _))| (projection.pull_request_key(), Step::Apply(i)))
         .collect();
     steps.extend(
         reviewed_by(client, &flipped)
             .await?
             .into_iter()
             .filter(|key| !applied.contains(key))
-            .map(|key| (Some(key), None)),
+            .map(|key| (Some(key), Step::Refresh)),
     );
     steps.sort_by_key(|(key, _)| *key);
     for (key, step) in steps {
         match (step, key) {
-            (Some(i), _) => fresh[i].0.apply_facts(client, fresh[i].1).await?,
-            (None, Some((repository, number))) => {
+            (Step::Apply(i), _) => fresh[i].0.apply_facts(client, fresh[i].1).await?,
+            (Step::Refresh, Some((repository, number))) => {
                 lock_and_refresh_metrics(client, repository, number).await?
             }
-            (None, None) => {}
+            (Step::Refresh, None) => {}
         }
     }
     Ok(())

@@ -117,7 +117,11 @@ mod tests {
         let ids: Vec<&str> = all.iter().map(|d| d.id.as_str()).collect();
         assert_eq!(
             ids,
-            ["backfill:opened:77", "backfill:ready:77:5", "backfill:ready:77:7"]
+            [
+                "backfill:opened:77",
+                "backfill:ready:77:5",
+                "backfill:ready:77:7"
+            ]
         );
         assert_eq!(all[0].pull_request["draft"], true);
         assert_eq!(all[0].pull_request["state"], "open");
