@@ -342,3 +342,59 @@ pub async fn reviewed_by(
         .map(|row| (row.get(0), row.get(1)))
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(second: u32) -> Option<Timestamp> {
+        Some(Utc.with_ymd_and_hms(2026, 4, 6, 9, 0, second).unwrap())
+    }
+
+    #[test]
+    fn the_tie_rank_follows_what_githubs_events_mean() {
+        let reopened = carried_rank(Some("reopened"), true, "open", None, at(0));
+        let closed_then = carried_rank(Some("closed"), true, "closed", at(0), at(0));
+        let closed_review = carried_rank(None, false, "closed", at(0), at(0));
+        let edited = carried_rank(Some("edited"), true, "open", None, at(0));
+        let review = carried_rank(None, false, "open", None, at(0));
+        assert!(reopened > closed_then);
+        assert_eq!(closed_then, closed_review);
+        assert!(closed_review > edited);
+        assert!(edited > review);
+        // Closed earlier and edited now: the edit is the change of this second.
+        assert_eq!(
+            carried_rank(Some("edited"), true, "closed", at(0), at(5)),
+            edited
+        );
+    }
+
+    #[test]
+    fn the_newest_fact_wins_and_timeless_facts_never_beat_dated_ones() {
+        let old = MemberRow {
+            github_id: 1,
+            login: "ada",
+            user_type: Some("User"),
+            is_bot: false,
+            observed_at: at(0),
+        };
+        let renamed = MemberRow {
+            login: "ada-l",
+            observed_at: at(9),
+            ..old.clone()
+        };
+        let timeless = MemberRow {
+            login: "zz-from-a-membership-event",
+            observed_at: None,
+            ..old.clone()
+        };
+        let mut rows = std::collections::BTreeMap::new();
+        for row in [renamed.clone(), timeless, old] {
+            keep_newest(&mut rows, row.github_id, row, |new, old| {
+                new.version() > old.version()
+            });
+        }
+        assert_eq!(rows[&1], renamed);
+    }
+}

@@ -384,3 +384,28 @@ pub async fn abandon(client: &impl GenericClient, scope: &Scope) -> Result<(), S
         .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn a_scope_contains_its_repository_since_its_time() {
+        let since = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let scope = Scope {
+            repository_id: Some(10),
+            since: Some(since),
+        };
+        assert!(scope.contains(Some(10), since));
+        assert!(!scope.contains(Some(11), since));
+        assert!(
+            !scope.contains(None, since),
+            "a team event names no repository"
+        );
+        assert!(!scope.contains(Some(10), since - chrono::TimeDelta::seconds(1)));
+        assert!(Scope::default().contains(None, since));
+        assert_ne!(scope.key(), Scope::default().key());
+        assert_eq!(Scope::default().key(), "repository=;since=");
+    }
+}
