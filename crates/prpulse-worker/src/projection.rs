@@ -163,6 +163,21 @@ impl Projection {
         client: &impl GenericClient,
         delivery_id: &DeliveryId,
     ) -> Result<(), StoreError> {
+        self.apply_facts_only(client, delivery_id).await?;
+        if let Some((repository, number)) = self.pull_request_key() {
+            refresh_metrics(client, repository, number).await?;
+        }
+        Ok(())
+    }
+
+    /// [`Self::apply_facts`] without recomputing the metrics: for a rebuild,
+    /// which applies every delivery of a pull request and then recomputes
+    /// once.
+    pub async fn apply_facts_only(
+        &self,
+        client: &impl GenericClient,
+        delivery_id: &DeliveryId,
+    ) -> Result<(), StoreError> {
         match self {
             Self::RawOnly => Ok(()),
             // Membership events carry no time, so the last applied wins; the
@@ -200,8 +215,7 @@ impl Projection {
                 row.opened_as_draft = (event.action == "opened").then(|| pr.draft.unwrap_or(false));
                 row.ready_for_review_at = (event.action == "ready_for_review")
                     .then(|| pr.updated_at.unwrap_or(pr.created_at));
-                upsert_pull_request(client, &row).await?;
-                refresh_metrics(client, row.repository_id, row.number).await
+                upsert_pull_request(client, &row).await
             }
             Self::Review(event) => {
                 let pr = &event.pull_request;
@@ -230,8 +244,7 @@ impl Projection {
                         submitted_at: review.submitted_at,
                     },
                 )
-                .await?;
-                refresh_metrics(client, row.repository_id, row.number).await
+                .await
             }
         }
     }

@@ -17,8 +17,8 @@
 //!    to be about a pull request, to record which one it is), merging the
 //!    newest facts about repositories and people; then classify every
 //!    person again under the current bot policy;
-//! 2. pull requests: for each one in scope, reset it and apply all its
-//!    deliveries again (which recomputes its metrics).
+//! 2. pull requests: for each one in scope, reset it, apply all its
+//!    deliveries again, and recompute its metrics once.
 //!
 //! Team rows and memberships are not rebuilt: membership events carry no
 //! time, so the scheduler's team listing is their source of truth.
@@ -279,12 +279,11 @@ impl Rebuild {
             });
         }
         for (projection, id) in &parsed {
-            projection.apply_facts(client, id).await?;
+            projection.apply_facts_only(client, id).await?;
         }
-        if parsed.is_empty() {
-            // Nothing left to apply: still apply the current definitions.
-            prpulse_store::projection::lock_and_refresh_metrics(client, key.0, key.1).await?;
-        }
+        // Once, from everything applied (and with no delivery left to
+        // apply, still under the current definitions).
+        prpulse_store::projection::lock_and_refresh_metrics(client, key.0, key.1).await?;
         Ok(())
     }
 }
