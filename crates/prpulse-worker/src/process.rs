@@ -10,7 +10,8 @@ use prpulse_store::{
     GenericClient, Pool, StoreError,
     deliveries::{self, NewDelivery, Outcome, Recorded},
     projection::{
-        keep_newest, lock_and_refresh_metrics, reviewed_by, upsert_members, upsert_repository,
+        keep_newest, lock_and_refresh_metrics, refresh_metrics, reviewed_by, upsert_members,
+        upsert_repository,
     },
 };
 
@@ -171,11 +172,20 @@ pub async fn apply_projections(
             .map(|key| (Some(key), Step::Refresh)),
     );
     steps.sort_by_key(|(key, _)| *key);
-    for (key, step) in steps {
+    // Each pull request's metrics are recomputed once, after the last of
+    // its deliveries in the batch (they see every fact applied before).
+    for (index, (key, step)) in steps.iter().enumerate() {
+        let last_of_key = steps.get(index + 1).is_none_or(|(next, _)| next != key);
         match (step, key) {
-            (Step::Apply(i), _) => fresh[i].0.apply_facts(client, fresh[i].1).await?,
+            (Step::Apply(i), None) => fresh[*i].0.apply_facts(client, fresh[*i].1).await?,
+            (Step::Apply(i), Some((repository, number))) => {
+                fresh[*i].0.apply_facts_only(client, fresh[*i].1).await?;
+                if last_of_key {
+                    refresh_metrics(client, *repository, *number).await?;
+                }
+            }
             (Step::Refresh, Some((repository, number))) => {
-                lock_and_refresh_metrics(client, repository, number).await?
+                lock_and_refresh_metrics(client, *repository, *number).await?
             }
             (Step::Refresh, None) => {}
         }
