@@ -1,7 +1,10 @@
 //! Property: for random pull-request histories, any permutation of their
 //! deliveries, with any duplicates, yields the same rows and metrics as
 //! the in-order run, applied one per transaction or in batches. Applied
-//! with the worker's own steps on real Postgres.
+//! with the worker's own steps on real Postgres. Histories include
+//! renamed repositories and people, reviews that show the pull request as
+//! it was (closed, a draft), the `ghost` account, and steps in the same
+//! second (reviews tied on `submitted_at`, deliveries tied on `updated_at`).
 //! `PROPTEST_CASES` (default 24) sets how many histories are tried.
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -9,7 +12,7 @@ use proptest::{
     prelude::*,
     test_runner::{Config, TestRunner},
 };
-use prpulse_e2e::{Delivery, Person, PullRequestBuilder, Repo, TestDb, direct};
+use prpulse_e2e::{Delivery, Person, PrShown, PullRequestBuilder, Repo, TestDb, direct};
 
 #[derive(Clone, Debug)]
 enum Step {
@@ -21,19 +24,25 @@ enum Step {
     Close,
     Reopen,
     Merge,
+    RenameRepository,
+    RenamePerson(usize),
 }
+
+const PEOPLE: usize = 5;
 
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         Just(Step::ReadyForReview),
         Just(Step::ConvertToDraft),
         Just(Step::Synchronize),
-        (0usize..4, 0usize..3).prop_map(|(reviewer, state)| Step::Review { reviewer, state }),
-        (0usize..4, 0usize..3).prop_map(|(reviewer, state)| Step::Review { reviewer, state }),
+        (0..PEOPLE, 0usize..3).prop_map(|(reviewer, state)| Step::Review { reviewer, state }),
+        (0..PEOPLE, 0usize..3).prop_map(|(reviewer, state)| Step::Review { reviewer, state }),
         Just(Step::DismissLastReview),
         Just(Step::Close),
         Just(Step::Reopen),
         Just(Step::Merge),
+        Just(Step::RenameRepository),
+        (0..PEOPLE).prop_map(Step::RenamePerson),
     ]
 }
 
@@ -44,43 +53,65 @@ type History = (bool, usize, Vec<(Step, i64)>);
 fn history() -> impl Strategy<Value = History> {
     (
         any::<bool>(),
-        0usize..4,
-        prop::collection::vec((step(), 1i64..120), 0..10),
+        0..PEOPLE,
+        // Gaps in seconds; one in three is 0, the same second as the step before.
+        prop::collection::vec(
+            (step(), prop_oneof![Just(0i64), 1i64..7200, 1i64..7200]),
+            0..12,
+        ),
     )
 }
 
-fn people() -> [Person; 4] {
+fn people() -> [Person; PEOPLE] {
     [
         Person::user(1, "ada"),
         Person::user(2, "grace"),
         Person::user(3, "linus"),
         Person::bot(4, "dependabot[bot]"),
+        Person::user(10137, "ghost"),
     ]
 }
 
 fn deliveries(histories: &[History]) -> Vec<Delivery> {
-    let people = people();
-    let repo = Repo::new(10, "acme/api");
     let start: DateTime<Utc> = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
     let mut all = Vec::new();
     for (index, (draft, author, steps)) in histories.iter().enumerate() {
+        // Renames apply to this history's later deliveries only; other
+        // histories still show the old names at their own times.
+        let mut people = people();
+        let mut repo = Repo::new(10, "acme/api");
         let number = index as i64 + 1;
-        let builder = PullRequestBuilder::new(&repo, number, &people[*author], start);
-        let builder = if *draft { builder.draft() } else { builder };
+        let pr = |repo: &Repo, people: &[Person; PEOPLE]| {
+            let builder = PullRequestBuilder::new(repo, number, &people[*author], start);
+            if *draft { builder.draft() } else { builder }
+        };
+        let mut builder = pr(&repo, &people);
         all.push(builder.opened());
         let mut at = start;
+        let mut shown = PrShown {
+            draft: *draft,
+            ..PrShown::OPEN
+        };
         let mut reviews: Vec<(i64, usize, DateTime<Utc>)> = Vec::new();
-        for (step, gap) in steps {
-            at += chrono::Duration::minutes(*gap);
+        for (k, (step, gap)) in steps.iter().enumerate() {
+            at += chrono::Duration::seconds(*gap);
             all.push(match step {
-                Step::ReadyForReview => builder.ready_for_review(at),
-                Step::ConvertToDraft => builder.converted_to_draft(at),
+                Step::ReadyForReview => {
+                    shown.draft = false;
+                    builder.ready_for_review(at)
+                }
+                Step::ConvertToDraft => {
+                    shown.draft = true;
+                    builder.converted_to_draft(at)
+                }
                 Step::Synchronize => builder.synchronize(at),
                 Step::Review { reviewer, state } => {
-                    let id = number * 1000 + reviews.len() as i64;
+                    // Ids grow with time but not with the order of the
+                    // steps, so ties in one second are broken by id alone.
+                    let id = number * 1000 + 97 * (reviews.len() as i64 + 1) % 89;
                     reviews.push((id, *reviewer, at));
                     let state = ["approved", "changes_requested", "commented"][*state];
-                    builder.review(id, &people[*reviewer], state, at)
+                    builder.review_of(shown, id, &people[*reviewer], state, at)
                 }
                 Step::DismissLastReview => match reviews.last() {
                     Some((id, reviewer, submitted)) => {
@@ -88,11 +119,29 @@ fn deliveries(histories: &[History]) -> Vec<Delivery> {
                     }
                     None => continue,
                 },
-                Step::Close => builder.closed(at),
-                Step::Reopen => builder.reopened(at),
+                Step::Close => {
+                    shown.closed_at = Some(at);
+                    shown.draft = false;
+                    builder.closed(at)
+                }
+                Step::Reopen => {
+                    shown.closed_at = None;
+                    builder.reopened(at)
+                }
                 Step::Merge => {
                     all.push(builder.merged(at, &people[1]));
                     break;
+                }
+                Step::RenameRepository => {
+                    repo = Repo::new(10, &format!("acme/api-{index}-{k}"));
+                    builder = pr(&repo, &people);
+                    continue;
+                }
+                Step::RenamePerson(who) => {
+                    let person = &mut people[*who];
+                    person.login = format!("{}-{index}-{k}", person.login);
+                    builder = pr(&repo, &people);
+                    continue;
                 }
             });
         }
@@ -116,7 +165,7 @@ async fn rows_after(db: &TestDb, deliveries: &[Delivery]) -> (Vec<serde_json::Va
     for delivery in deliveries {
         direct::apply(&processor, delivery).await;
     }
-    (db.pr_metrics().await, db.deliveries().await)
+    (db.projection_rows().await, db.deliveries().await)
 }
 
 /// The same, in batches of `size` (the worker's batch step).
@@ -132,7 +181,7 @@ async fn rows_after_batches(
             .await
             .unwrap_or_else(|error| panic!("a batch of {}: {error}", batch.len()));
     }
-    (db.pr_metrics().await, db.deliveries().await)
+    (db.projection_rows().await, db.deliveries().await)
 }
 
 #[test]

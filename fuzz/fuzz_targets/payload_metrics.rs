@@ -32,6 +32,7 @@ fuzz_target!(|input: &[u8]| {
     }
     if let Ok(event) = serde_json::from_slice::<PullRequestReviewEvent>(input) {
         let review = ReviewFact {
+            review_id: event.review.id,
             reviewer_id: event.review.user.as_ref().map(|user| user.id),
             reviewer_is_bot: false,
             submitted_at: event.review.submitted_at,

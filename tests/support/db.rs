@@ -68,6 +68,28 @@ impl TestDb {
             .collect()
     }
 
+    /// Every row the projection holds, as JSON (`pr_metrics` and each
+    /// projection table, minus the bookkeeping times `now()` sets): what
+    /// "the same rows" means for order independence and rebuilds.
+    pub async fn projection_rows(&self) -> Vec<serde_json::Value> {
+        let client = self.client().await;
+        let mut rows = Vec::new();
+        for sql in [
+            "SELECT row_to_json(m)::text FROM pr_metrics m ORDER BY repository_id, number",
+            "SELECT row_to_json(p)::text FROM pull_requests p ORDER BY repository_id, number",
+            "SELECT row_to_json(r)::text FROM reviews r ORDER BY github_id",
+            "SELECT json_build_object('id', github_id, 'login', login, 'type', user_type,
+                     'bot', is_bot, 'at', observed_at)::text FROM members ORDER BY github_id",
+            "SELECT json_build_object('id', github_id, 'name', full_name, 'at', observed_at)::text
+             FROM repositories ORDER BY github_id",
+        ] {
+            for row in client.query(sql, &[]).await.unwrap() {
+                rows.push(serde_json::from_str(row.get::<_, &str>(0)).unwrap());
+            }
+        }
+        rows
+    }
+
     /// The `pr_metrics` row of `repository#number`.
     pub async fn pr(&self, repository: &str, number: i64) -> serde_json::Value {
         self.pr_metrics()

@@ -38,6 +38,8 @@ struct State {
     /// Full pull requests by repository, and their reviews by number.
     pulls: BTreeMap<String, Vec<Value>>,
     reviews: BTreeMap<(String, i64), Vec<Value>>,
+    /// Issue timelines by repository and number (empty when not set).
+    timelines: BTreeMap<(String, i64), Vec<Value>>,
     /// Teams by organisation, each with its members.
     teams: BTreeMap<String, Vec<(Value, Vec<Value>)>>,
     meta_hooks: Vec<String>,
@@ -181,6 +183,14 @@ impl FakeGitHub {
         state.reviews.insert((repo.to_owned(), number), reviews);
     }
 
+    /// The issue timeline of pull request `number`, oldest first, as
+    /// `GET /repos/{repo}/issues/{number}/timeline` pages through it.
+    pub fn set_timeline(&self, repo: &str, number: i64, events: Vec<Value>) {
+        self.state()
+            .timelines
+            .insert((repo.to_owned(), number), events);
+    }
+
     pub fn set_team(&self, org: &str, id: i64, slug: &str, members: &[(i64, &str)]) {
         let team = json!({"id": id, "node_id": format!("T_{id}"), "name": slug, "slug": slug,
                           "description": null, "privacy": "closed", "permission": "pull"});
@@ -259,6 +269,77 @@ fn hook_json(owner: &str, id: i64, events: &Value, url: &str) -> Value {
         "deliveries_url": format!("{api}/deliveries"),
         "last_response": {"code": null, "status": "unused", "message": null}
     })
+}
+
+/// A timeline event as GitHub shows `ready_for_review`, `convert_to_draft`,
+/// `labeled` and the like (a `committed` or `reviewed` entry has another
+/// shape; see [`timeline_commit`]).
+pub fn timeline_event(
+    id: i64,
+    event: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    actor: (i64, &str),
+) -> Value {
+    json!({
+        "id": id,
+        "node_id": format!("RFRE_{id}"),
+        "url": format!("https://api.github.com/repos/acme/api/issues/events/{id}"),
+        "actor": {"login": actor.1, "id": actor.0, "node_id": format!("U_{}", actor.0),
+                  "type": "User", "site_admin": false},
+        "event": event,
+        "commit_id": null,
+        "commit_url": null,
+        "created_at": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "performed_via_github_app": null,
+    })
+}
+
+/// A `committed` timeline entry: no `id`, no `created_at`, a git author.
+pub fn timeline_commit(sha: &str, at: chrono::DateTime<chrono::Utc>) -> Value {
+    json!({
+        "sha": sha,
+        "node_id": format!("C_{sha}"),
+        "url": format!("https://api.github.com/repos/acme/api/git/commits/{sha}"),
+        "author": {"name": "Ada", "email": "ada@example.com",
+                   "date": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)},
+        "message": "Change things",
+        "event": "committed",
+    })
+}
+
+/// `items` split in pages as GitHub does (`per_page` up to 100, default
+/// 30; `page` from 1), with a `Link: <…>; rel="next"` header while more
+/// pages follow.
+fn paginated(request: &Request, items: &[Value]) -> ResponseTemplate {
+    let query: BTreeMap<String, String> = request.url.query_pairs().into_owned().collect();
+    let per_page = query
+        .get("per_page")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(30usize)
+        .clamp(1, 100);
+    let page = query
+        .get("page")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1usize)
+        .max(1);
+    let start = (page - 1) * per_page;
+    let slice: Vec<Value> = items.iter().skip(start).take(per_page).cloned().collect();
+    let mut response = ResponseTemplate::new(200).set_body_json(Value::Array(slice));
+    if start + per_page < items.len() {
+        // wiremock's request URL lacks the port; the Host header has it.
+        let host = request
+            .headers
+            .get("host")
+            .and_then(|host| host.to_str().ok())
+            .unwrap_or("localhost");
+        let next = format!(
+            "http://{host}{}?per_page={per_page}&page={}",
+            request.url.path(),
+            page + 1
+        );
+        response = response.insert_header("link", format!("<{next}>; rel=\"next\""));
+    }
+    response
 }
 
 fn not_found() -> ResponseTemplate {
@@ -503,6 +584,23 @@ impl Respond for Api {
                         .cloned()
                         .unwrap_or_default(),
                 ))
+            }
+            ("GET", ["repos", owner, name, "issues", number, "timeline"]) => {
+                let repo = format!("{owner}/{name}");
+                let number: i64 = number.parse().unwrap_or_default();
+                let known = state
+                    .pulls
+                    .get(&repo)
+                    .is_some_and(|pulls| pulls.iter().any(|p| p["number"] == number));
+                if !known {
+                    return not_found();
+                }
+                let events = state
+                    .timelines
+                    .get(&(repo, number))
+                    .cloned()
+                    .unwrap_or_default();
+                paginated(request, &events)
             }
             ("GET", ["orgs", org, "teams"]) => ok(Value::Array(
                 state

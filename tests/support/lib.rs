@@ -14,7 +14,7 @@ pub mod proxy;
 pub mod stack;
 
 pub use db::TestDb;
-pub use payloads::{Delivery, Person, PullRequestBuilder, Repo};
+pub use payloads::{Delivery, Person, PrShown, PullRequestBuilder, Repo};
 pub use stack::{Stack, StackOptions};
 
 /// An HTTP client for tests. reqwest is built without a bundled crypto

@@ -245,6 +245,23 @@ struct PrState {
     merged_by: Option<Person>,
 }
 
+/// What a review payload's reduced pull request shows: the pull request as
+/// it was when the review was submitted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PrShown {
+    pub closed_at: Option<DateTime<Utc>>,
+    pub merged_at: Option<DateTime<Utc>>,
+    pub draft: bool,
+}
+
+impl PrShown {
+    pub const OPEN: Self = Self {
+        closed_at: None,
+        merged_at: None,
+        draft: false,
+    };
+}
+
 fn closed_state(at: DateTime<Utc>, merged_by: Option<&Person>) -> PrState {
     PrState {
         state: "closed",
@@ -338,7 +355,8 @@ impl PullRequestBuilder {
         self.event("closed", closed_state(at, Some(by)))
     }
 
-    /// `state` as webhooks spell it: `approved`, `changes_requested`, `commented`.
+    /// `state` as webhooks spell it: `approved`, `changes_requested`,
+    /// `commented`. The pull request shows as open and ready.
     pub fn review(
         &self,
         review_id: i64,
@@ -346,7 +364,20 @@ impl PullRequestBuilder {
         state: &str,
         at: DateTime<Utc>,
     ) -> Delivery {
-        self.review_event("submitted", review_id, reviewer, state, at)
+        self.review_event("submitted", review_id, reviewer, state, at, PrShown::OPEN)
+    }
+
+    /// A review of the pull request as `shown` (closed, merged, a draft),
+    /// as GitHub's reduced copy would show it then.
+    pub fn review_of(
+        &self,
+        shown: PrShown,
+        review_id: i64,
+        reviewer: &Person,
+        state: &str,
+        at: DateTime<Utc>,
+    ) -> Delivery {
+        self.review_event("submitted", review_id, reviewer, state, at, shown)
     }
 
     /// A dismissal keeps the original `submitted_at`, as GitHub does.
@@ -356,7 +387,14 @@ impl PullRequestBuilder {
         reviewer: &Person,
         submitted_at: DateTime<Utc>,
     ) -> Delivery {
-        self.review_event("dismissed", review_id, reviewer, "dismissed", submitted_at)
+        self.review_event(
+            "dismissed",
+            review_id,
+            reviewer,
+            "dismissed",
+            submitted_at,
+            PrShown::OPEN,
+        )
     }
 
     fn open_state(&self, updated_at: DateTime<Utc>, draft: bool) -> PrState {
@@ -407,8 +445,18 @@ impl PullRequestBuilder {
         reviewer: &Person,
         state: &str,
         at: DateTime<Utc>,
+        shown: PrShown,
     ) -> Delivery {
-        let pr_state = self.open_state(at.max(self.created_at), false);
+        let pr_state = PrState {
+            state: if shown.closed_at.is_some() {
+                "closed"
+            } else {
+                "open"
+            },
+            closed_at: shown.closed_at,
+            merged_at: shown.merged_at,
+            ..self.open_state(at.max(self.created_at), shown.draft)
+        };
         let mut review = json!({
                     "id": review_id,
                     "node_id": format!("PRR_{review_id}"),

@@ -46,6 +46,7 @@ fn parse_and_compute(c: &mut Criterion) {
     };
     let reviews: Vec<ReviewFact> = (0..4)
         .map(|i| ReviewFact {
+            review_id: 500 + i,
             reviewer_id: Some(reviewer.id + i),
             reviewer_is_bot: i == 3,
             submitted_at: Some(created + Duration::minutes(40 + 10 * i)),

@@ -1,9 +1,10 @@
 //! `prpulse`: what operators run by hand (dead letters, migrations,
-//! secret keys, integrations, tracked repositories). Configuration comes from the
+//! secret keys, integrations, tracked repositories, rebuilds). Configuration comes from the
 //! same `PRPULSE_*` variables as the services.
 
 mod dlq;
 mod integrations;
+mod rebuild;
 mod repos;
 mod secrets;
 mod sources;
@@ -39,6 +40,9 @@ enum Command {
     /// Repositories prpulse tracks (their webhooks).
     #[command(subcommand)]
     Repo(repos::RepoCommand),
+    /// Recompute the projection (pull requests, reviews, people, metrics)
+    /// from the stored raw payloads, beside running workers. Resumable.
+    Rebuild(rebuild::RebuildArgs),
 }
 
 pub async fn run(cli: Cli, env: &Env) -> anyhow::Result<()> {
@@ -50,6 +54,7 @@ pub async fn run(cli: Cli, env: &Env) -> anyhow::Result<()> {
     let service = ServiceConfig::from_env(env, 0)?;
     match cli.command {
         Command::Repo(_) | Command::Integration(_) => unreachable!("handled above"),
+        Command::Rebuild(args) => rebuild::run(args, &service, env).await,
         Command::Dlq(command) => dlq::run(command, &service).await,
         Command::Secrets(command) => secrets::run(command, &service).await,
         Command::Sources(command) => sources::run(command, &service).await,

@@ -141,7 +141,7 @@ async fn change(env: &Env, repository: &str, track: bool) -> anyhow::Result<()> 
     }
 }
 
-fn parse_since(since: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+pub(crate) fn parse_since(since: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
     if let Ok(at) = chrono::DateTime::parse_from_rfc3339(since) {
         return Ok(at.with_timezone(&chrono::Utc));
     }
@@ -194,8 +194,9 @@ async fn run_backfill(env: &Env, repository: &str, since: &str) -> anyhow::Resul
     link.close().await;
     let report = result?;
     println!(
-        "{name}: published {} pull requests and {} reviews updated since {since}",
-        report.pull_requests, report.reviews
+        "{name}: published {} pull requests and {} reviews updated since {since} \
+         ({} draft events from their timelines)",
+        report.pull_requests, report.reviews, report.draft_events
     );
     Ok(())
 }

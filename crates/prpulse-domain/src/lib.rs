@@ -11,5 +11,7 @@ pub mod repo;
 pub use bots::BotPolicy;
 pub use delivery::{DeliveryId, DeliveryIdError};
 pub use event::{EventDisposition, EventName, EventNameError};
-pub use metrics::{PrMetrics, PullRequestFacts, ReviewFact, ReviewState, compute_metrics};
+pub use metrics::{
+    GHOST_USER_ID, PrMetrics, PullRequestFacts, ReviewFact, ReviewState, compute_metrics,
+};
 pub use repo::{RepoFullName, RepoFullNameError};

@@ -58,9 +58,16 @@ pub struct PullRequestFacts {
     pub merged_at: Option<Timestamp>,
 }
 
+/// GitHub's user id of `ghost`, the placeholder it shows for every deleted
+/// account: two ghosts are not one person.
+pub const GHOST_USER_ID: i64 = 10137;
+
 /// One review ever submitted on the pull request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReviewFact {
+    /// GitHub's review id: orders reviews submitted in the same second
+    /// (`submitted_at` has one-second precision), as GitHub numbers them.
+    pub review_id: i64,
     pub reviewer_id: Option<i64>,
     pub reviewer_is_bot: bool,
     pub submitted_at: Option<Timestamp>,
@@ -79,9 +86,12 @@ pub struct PrMetrics {
     pub cycle_time_seconds: Option<i64>,
     /// `first_review_at − created_at`.
     pub review_time_seconds: Option<i64>,
-    /// `first_review_at − ready_at`: review time without the draft phase.
+    /// The first counted review at or after `ready_at`, minus `ready_at`:
+    /// review time without the draft phase. A review made while it was
+    /// still a draft is not a pickup, and does not hide a later one.
     pub pickup_time_seconds: Option<i64>,
-    /// `first_approval_at − ready_at`.
+    /// The first approval at or after `ready_at`, minus `ready_at` (the
+    /// same rule as pickup).
     pub time_to_first_approval_seconds: Option<i64>,
     /// `merged_at − first_approval_at`.
     pub merge_after_approval_seconds: Option<i64>,
@@ -105,18 +115,29 @@ impl PrMetrics {
 
 pub fn compute_metrics(pr: &PullRequestFacts, reviews: &[ReviewFact]) -> PrMetrics {
     let ready_at = ready_at(pr);
-    let mut counted: Vec<(Timestamp, ReviewState)> = reviews
+    // (submitted_at, review id): a total order, so ties in the same second
+    // give the same rounds whatever order the reviews were stored in.
+    let mut counted: Vec<(Timestamp, i64, ReviewState)> = reviews
         .iter()
         .filter(|review| counts_as_review(pr, review))
-        .filter_map(|review| review.submitted_at.map(|at| (at, review.state)))
+        .filter_map(|review| {
+            review
+                .submitted_at
+                .map(|at| (at, review.review_id, review.state))
+        })
         .collect();
-    counted.sort_by_key(|(at, _)| *at);
+    counted.sort_by_key(|(at, id, _)| (*at, *id));
 
-    let first_review_at = counted.first().map(|(at, _)| *at);
-    let first_approval_at = counted
-        .iter()
-        .find(|(_, state)| *state == ReviewState::Approved)
-        .map(|(at, _)| *at);
+    let first_review_at = counted.first().map(|(at, ..)| *at);
+    let approvals = || {
+        counted
+            .iter()
+            .filter(|(_, _, state)| *state == ReviewState::Approved)
+            .map(|(at, ..)| *at)
+    };
+    let first_approval_at = approvals().next();
+    let first_review_since_ready = first_since(ready_at, counted.iter().map(|(at, ..)| *at));
+    let first_approval_since_ready = first_since(ready_at, approvals());
 
     PrMetrics {
         ready_at,
@@ -124,8 +145,8 @@ pub fn compute_metrics(pr: &PullRequestFacts, reviews: &[ReviewFact]) -> PrMetri
         first_approval_at,
         cycle_time_seconds: span(Some(pr.created_at), pr.merged_at),
         review_time_seconds: span(Some(pr.created_at), first_review_at),
-        pickup_time_seconds: span(ready_at, first_review_at),
-        time_to_first_approval_seconds: span(ready_at, first_approval_at),
+        pickup_time_seconds: span(ready_at, first_review_since_ready),
+        time_to_first_approval_seconds: span(ready_at, first_approval_since_ready),
         merge_after_approval_seconds: span(first_approval_at, pr.merged_at),
         review_rounds: review_rounds(&counted),
     }
@@ -145,24 +166,37 @@ fn ready_at(pr: &PullRequestFacts) -> Option<Timestamp> {
     }
 }
 
-/// A review by a human other than the author, in any state.
+/// A review by a human other than the author, in any state. Every deleted
+/// account is the same `ghost`, so a ghost reviewing a ghost's pull
+/// request is two people, not a self-review.
 fn counts_as_review(pr: &PullRequestFacts, review: &ReviewFact) -> bool {
-    let self_review = review.reviewer_id.is_some() && review.reviewer_id == pr.author_id;
+    let self_review = review.reviewer_id.is_some()
+        && review.reviewer_id != Some(GHOST_USER_ID)
+        && review.reviewer_id == pr.author_id;
     !review.reviewer_is_bot && !self_review
 }
 
-fn review_rounds(counted: &[(Timestamp, ReviewState)]) -> i32 {
+fn review_rounds(counted: &[(Timestamp, i64, ReviewState)]) -> i32 {
     if counted.is_empty() {
         return 0;
     }
     let re_reviews = counted
         .iter()
         .enumerate()
-        .filter(|(index, (_, state))| {
+        .filter(|(index, (_, _, state))| {
             *state == ReviewState::ChangesRequested && index + 1 < counted.len()
         })
         .count();
     1 + i32::try_from(re_reviews).unwrap_or(i32::MAX - 1)
+}
+
+/// The first of `times` (in order) at or after `from`.
+fn first_since(
+    from: Option<Timestamp>,
+    mut times: impl Iterator<Item = Timestamp>,
+) -> Option<Timestamp> {
+    let from = from?;
+    times.find(|at| *at >= from)
 }
 
 /// Whole seconds from `from` to `to`; `None` if either is missing or the

@@ -59,3 +59,19 @@ pub async fn reviews(
 pub async fn repository(client: &GitHubClient, repo: &str) -> Result<Value, GitHubError> {
     client.get(&format!("/repos/{repo}")).await
 }
+
+/// The issue timeline of pull request `number`, every page: backfill reads
+/// its `ready_for_review` and `convert_to_draft` events, which the pulls
+/// endpoints do not show. Events of other kinds have other shapes (a
+/// `committed` event has no `id` or `created_at`), hence JSON values.
+pub async fn timeline(
+    client: &GitHubClient,
+    repo: &str,
+    number: i64,
+) -> Result<Vec<Value>, GitHubError> {
+    client
+        .get_all(&format!(
+            "/repos/{repo}/issues/{number}/timeline?per_page=100"
+        ))
+        .await
+}

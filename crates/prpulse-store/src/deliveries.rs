@@ -33,6 +33,9 @@ pub struct NewDelivery<'a> {
     pub received_at: DateTime<Utc>,
     pub outcome: Outcome,
     pub payload: &'a [u8],
+    /// The pull request (repository id, number) it is about, if any: how
+    /// `prpulse rebuild` finds every delivery of one pull request.
+    pub pull_request: Option<(i64, i32)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,8 +55,9 @@ pub async fn record(
     let statement = client
         .prepare_cached(
             "INSERT INTO deliveries
-                 (delivery_id, event, action, hook_id, source, received_at, outcome, payload)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 (delivery_id, event, action, hook_id, source, received_at, outcome, payload,
+                  repository_id, pull_request_number)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
              ON CONFLICT (delivery_id) DO NOTHING",
         )
         .await?;
@@ -69,6 +73,8 @@ pub async fn record(
                 &delivery.received_at,
                 &delivery.outcome.as_str(),
                 &delivery.payload,
+                &delivery.pull_request.map(|(repository, _)| repository),
+                &delivery.pull_request.map(|(_, number)| number),
             ],
         )
         .await?;

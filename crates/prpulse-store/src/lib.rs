@@ -10,6 +10,7 @@ pub mod integrations;
 pub mod migrate;
 pub mod pool;
 pub mod projection;
+pub mod rebuild;
 pub mod rekey;
 pub mod retention;
 pub mod sealed;

@@ -5,37 +5,17 @@
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
-use prpulse_domain::{BotPolicy, PullRequestFacts, ReviewFact, ReviewState, compute_metrics};
+use prpulse_domain::{PullRequestFacts, ReviewFact, ReviewState, compute_metrics};
 
 use crate::StoreError;
 
+mod entities;
+
+pub use entities::{
+    MemberRow, RepositoryRow, keep_newest, reclassify_members, upsert_members, upsert_repository,
+};
+
 pub type Timestamp = DateTime<Utc>;
-
-#[derive(Clone, Debug)]
-pub struct MemberRow<'a> {
-    pub github_id: i64,
-    pub login: &'a str,
-    pub user_type: Option<&'a str>,
-    pub is_bot: bool,
-}
-
-impl<'a> MemberRow<'a> {
-    /// A GitHub account as a payload or the API shows it, a bot or not as
-    /// `bots` decides.
-    pub fn classified(
-        github_id: i64,
-        login: &'a str,
-        user_type: Option<&'a str>,
-        bots: &BotPolicy,
-    ) -> Self {
-        Self {
-            github_id,
-            login,
-            user_type,
-            is_bot: bots.is_bot(login, user_type),
-        }
-    }
-}
 
 #[derive(Clone, Debug)]
 pub struct PullRequestRow<'a> {
@@ -44,13 +24,19 @@ pub struct PullRequestRow<'a> {
     pub number: i32,
     pub author_id: Option<i64>,
     /// 1 for a full `pull_request` payload, 0 for the reduced copy inside
-    /// a review payload.
+    /// a review payload: gates the fields only full payloads carry (sizes).
     pub version_rank: i16,
+    /// The payload's own time (`updated_at`).
     pub version_at: Timestamp,
     pub version_delivery: &'a str,
+    /// Breaks same-second ties between payloads for the fields reduced
+    /// copies carry too (title, state, draft, closed_at, author, branches):
+    /// see [`carried_rank`].
+    pub carried_rank: i16,
     pub title: Option<&'a str>,
     pub state: &'a str,
-    pub draft: bool,
+    /// `None` when the payload does not say (a reduced copy without it).
+    pub draft: Option<bool>,
     pub closed_at: Option<Timestamp>,
     pub additions: Option<i32>,
     pub deletions: Option<i32>,
@@ -78,100 +64,6 @@ pub struct ReviewRow {
     pub submitted_at: Option<Timestamp>,
 }
 
-pub async fn upsert_repository(
-    client: &impl GenericClient,
-    github_id: i64,
-    full_name: &str,
-) -> Result<(), StoreError> {
-    // Not `INSERT … ON CONFLICT DO UPDATE … WHERE changed`: that locks the
-    // existing row even when the WHERE is false, until commit, so every
-    // delivery of a repository queued behind the one before. An UPDATE
-    // whose WHERE is false locks nothing.
-    let statement = client
-        .prepare_cached(
-            "WITH updated AS (
-                 UPDATE repositories SET full_name = $2, updated_at = now()
-                 WHERE github_id = $1 AND full_name IS DISTINCT FROM $2
-                 RETURNING 1),
-             inserted AS (
-                 INSERT INTO repositories (github_id, full_name)
-                 SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM repositories WHERE github_id = $1)
-                 ON CONFLICT (github_id) DO NOTHING
-                 RETURNING 1)
-             SELECT EXISTS (SELECT 1 FROM repositories WHERE github_id = $1)
-                    OR EXISTS (SELECT 1 FROM updated) OR EXISTS (SELECT 1 FROM inserted)",
-        )
-        .await?;
-    let settled: bool = client
-        .query_one(&statement, &[&github_id, &full_name])
-        .await?
-        .get(0);
-    if !settled {
-        // Another transaction inserted it since our snapshot: its row is
-        // committed now, so update it as the later writer.
-        let update = client
-            .prepare_cached(
-                "UPDATE repositories SET full_name = $2, updated_at = now()
-                 WHERE github_id = $1 AND full_name IS DISTINCT FROM $2",
-            )
-            .await?;
-        client.execute(&update, &[&github_id, &full_name]).await?;
-    }
-    Ok(())
-}
-
-/// Upserts members in ascending id order, so that two transactions that
-/// touch the same people lock them in the same order and cannot deadlock.
-pub async fn upsert_members(
-    client: &impl GenericClient,
-    members: &mut [MemberRow<'_>],
-) -> Result<(), StoreError> {
-    members.sort_by_key(|member| member.github_id);
-    // As for repositories: an unchanged member is not locked.
-    let statement = client
-        .prepare_cached(
-            "WITH updated AS (
-                 UPDATE members SET login = $2, user_type = $3, is_bot = $4, updated_at = now()
-                 WHERE github_id = $1
-                   AND (login, user_type, is_bot) IS DISTINCT FROM ($2, $3, $4)
-                 RETURNING 1),
-             inserted AS (
-                 INSERT INTO members (github_id, login, user_type, is_bot)
-                 SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM members WHERE github_id = $1)
-                 ON CONFLICT (github_id) DO NOTHING
-                 RETURNING 1)
-             SELECT EXISTS (SELECT 1 FROM members WHERE github_id = $1)
-                    OR EXISTS (SELECT 1 FROM updated) OR EXISTS (SELECT 1 FROM inserted)",
-        )
-        .await?;
-    let update = client
-        .prepare_cached(
-            "UPDATE members SET login = $2, user_type = $3, is_bot = $4, updated_at = now()
-             WHERE github_id = $1
-               AND (login, user_type, is_bot) IS DISTINCT FROM ($2, $3, $4)",
-        )
-        .await?;
-    let mut previous = None;
-    for member in members.iter() {
-        if previous == Some(member.github_id) {
-            continue;
-        }
-        previous = Some(member.github_id);
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [
-            &member.github_id,
-            &member.login,
-            &member.user_type,
-            &member.is_bot,
-        ];
-        let settled: bool = client.query_one(&statement, &params).await?.get(0);
-        if !settled {
-            // Inserted by another transaction since our snapshot.
-            client.execute(&update, &params).await?;
-        }
-    }
-    Ok(())
-}
-
 /// Upserts the pull request and leaves its row locked until the
 /// transaction ends, so concurrent deliveries of one pull request apply
 /// one after the other and each metrics refresh sees all committed facts.
@@ -179,89 +71,120 @@ pub async fn upsert_pull_request(
     client: &impl GenericClient,
     row: &PullRequestRow<'_>,
 ) -> Result<(), StoreError> {
-    let versioned = client
+    let insert = client
         .prepare_cached(
-            "INSERT INTO pull_requests AS pr (
+            "INSERT INTO pull_requests (
                  github_id, repository_id, number, author_id,
                  version_rank, version_at, version_delivery,
+                 carried_rank, carried_at, carried_delivery,
                  title, state, draft, closed_at, additions, deletions, changed_files,
                  head_ref, base_ref, created_at, merged_at,
                  opened_as_draft, first_ready_for_review_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                     $15, $16, $17, $18, $19, $20)
-             ON CONFLICT (repository_id, number) DO UPDATE SET
-                 author_id = coalesce(EXCLUDED.author_id, pr.author_id),
-                 version_rank = EXCLUDED.version_rank,
-                 version_at = EXCLUDED.version_at,
-                 version_delivery = EXCLUDED.version_delivery,
-                 title = EXCLUDED.title,
-                 state = EXCLUDED.state,
-                 draft = EXCLUDED.draft,
-                 closed_at = EXCLUDED.closed_at,
-                 additions = coalesce(EXCLUDED.additions, pr.additions),
-                 deletions = coalesce(EXCLUDED.deletions, pr.deletions),
-                 changed_files = coalesce(EXCLUDED.changed_files, pr.changed_files),
-                 head_ref = coalesce(EXCLUDED.head_ref, pr.head_ref),
-                 base_ref = coalesce(EXCLUDED.base_ref, pr.base_ref)
-             WHERE (EXCLUDED.version_rank, EXCLUDED.version_at, EXCLUDED.version_delivery)
-                 > (pr.version_rank, pr.version_at, pr.version_delivery)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $6, $7, $9, $10, coalesce($11, false),
+                     $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+             ON CONFLICT (repository_id, number) DO NOTHING",
         )
         .await?;
-    client
-        .execute(
-            &versioned,
-            &[
-                &row.github_id,
-                &row.repository_id,
-                &row.number,
-                &row.author_id,
-                &row.version_rank,
-                &row.version_at,
-                &row.version_delivery,
-                &row.title,
-                &row.state,
-                &row.draft,
-                &row.closed_at,
-                &row.additions,
-                &row.deletions,
-                &row.changed_files,
-                &row.head_ref,
-                &row.base_ref,
-                &row.created_at,
-                &row.merged_at,
-                &row.opened_as_draft,
-                &row.ready_for_review_at,
-            ],
-        )
-        .await?;
-    // Facts that only accumulate are applied whatever the version; this
-    // UPDATE also takes the row lock when the upsert above changed nothing.
-    let accumulated = client
-        .prepare_cached(
-            "UPDATE pull_requests SET
-                 github_id = least(github_id, $3),
-                 created_at = least(created_at, $4),
-                 merged_at = least(merged_at, $5),
-                 opened_as_draft = coalesce(opened_as_draft, $6),
-                 first_ready_for_review_at = least(first_ready_for_review_at, $7)
-             WHERE repository_id = $1 AND number = $2",
-        )
-        .await?;
-    client
-        .execute(
-            &accumulated,
-            &[
-                &row.repository_id,
-                &row.number,
-                &row.github_id,
-                &row.created_at,
-                &row.merged_at,
-                &row.opened_as_draft,
-                &row.ready_for_review_at,
-            ],
-        )
-        .await?;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 21] = [
+        &row.github_id,
+        &row.repository_id,
+        &row.number,
+        &row.author_id,
+        &row.version_rank,
+        &row.version_at,
+        &row.version_delivery,
+        &row.carried_rank,
+        &row.title,
+        &row.state,
+        &row.draft,
+        &row.closed_at,
+        &row.additions,
+        &row.deletions,
+        &row.changed_files,
+        &row.head_ref,
+        &row.base_ref,
+        &row.created_at,
+        &row.merged_at,
+        &row.opened_as_draft,
+        &row.ready_for_review_at,
+    ];
+    if client.execute(&insert, &params).await? == 1 {
+        // Inserted: the row is ours (locked) and holds every fact already.
+        return Ok(());
+    }
+    // Every delivery of the pull request takes its row lock here, also when
+    // nothing changes. Each group of scalars is replaced only by a newer
+    // version of that group; accumulated facts apply whatever the version.
+    let update = client.prepare_cached(&UPDATE_STATEMENT).await?;
+    client.execute(&update, &params).await?;
     Ok(())
+}
+
+/// The UPDATE half of [`upsert_pull_request`], with the parameters of its
+/// INSERT.
+static UPDATE_STATEMENT: std::sync::LazyLock<String> = std::sync::LazyLock::new(update_statement);
+
+fn update_statement() -> String {
+    let carried = "($6, $8, $7) > (pr.carried_at, pr.carried_rank, pr.carried_delivery)";
+    let full = "($5, $6, $7) > (pr.version_rank, pr.version_at, pr.version_delivery)";
+    let newer = |group: &str, column: &str, value: &str| {
+        format!("{column} = CASE WHEN {group} THEN {value} ELSE pr.{column} END")
+    };
+    let sets = [
+        newer(carried, "carried_rank", "$8"),
+        newer(carried, "carried_at", "$6"),
+        newer(carried, "carried_delivery", "$7"),
+        // A deleted author shows as null in some payloads: keep who it was.
+        newer(carried, "author_id", "coalesce($4, pr.author_id)"),
+        newer(carried, "title", "coalesce($9, pr.title)"),
+        newer(carried, "state", "$10"),
+        newer(carried, "draft", "coalesce($11, pr.draft)"),
+        newer(carried, "closed_at", "$12"),
+        newer(carried, "head_ref", "coalesce($16, pr.head_ref)"),
+        newer(carried, "base_ref", "coalesce($17, pr.base_ref)"),
+        newer(full, "version_rank", "$5"),
+        newer(full, "version_at", "$6"),
+        newer(full, "version_delivery", "$7"),
+        newer(full, "additions", "coalesce($13, pr.additions)"),
+        newer(full, "deletions", "coalesce($14, pr.deletions)"),
+        newer(full, "changed_files", "coalesce($15, pr.changed_files)"),
+        "github_id = least(pr.github_id, $1)".to_owned(),
+        "created_at = least(pr.created_at, $18)".to_owned(),
+        "merged_at = least(pr.merged_at, $19)".to_owned(),
+        "opened_as_draft = coalesce(pr.opened_as_draft, $20)".to_owned(),
+        "first_ready_for_review_at = least(pr.first_ready_for_review_at, $21)".to_owned(),
+    ];
+    format!(
+        "UPDATE pull_requests AS pr SET {} WHERE repository_id = $2 AND number = $3",
+        sets.join(", ")
+    )
+}
+
+/// The same-second tie rank of a payload's carried scalars. GitHub's
+/// `updated_at` has one-second precision, so two deliveries of one second
+/// can disagree; this follows what GitHub's events mean: a `reopened`
+/// comes after a close (3); a payload closed in that very second
+/// (`closed_at` = `updated_at`) shows the close, which the others of that
+/// second may predate (2); a full `pull_request` payload is the change
+/// itself (1); a review's reduced copy (0) may predate a change of that
+/// second. Equal ranks fall back on the delivery id (arbitrary, but the
+/// same in any order).
+pub fn carried_rank(
+    action: Option<&str>,
+    full: bool,
+    state: &str,
+    closed_at: Option<Timestamp>,
+    updated_at: Option<Timestamp>,
+) -> i16 {
+    if full && action == Some("reopened") {
+        3
+    } else if state == "closed" && closed_at.is_some() && closed_at == updated_at {
+        2
+    } else if full {
+        1
+    } else {
+        0
+    }
 }
 
 pub async fn upsert_review(client: &impl GenericClient, row: &ReviewRow) -> Result<(), StoreError> {
@@ -326,9 +249,11 @@ pub async fn refresh_metrics(
         .prepare_cached(
             "SELECT r.reviewer_id, coalesce(m.is_bot, false), r.submitted_at,
                     CASE WHEN r.dismissed THEN 'dismissed'
-                         ELSE coalesce(r.submitted_state, 'dismissed') END
+                         ELSE coalesce(r.submitted_state, 'dismissed') END,
+                    r.github_id
              FROM reviews r LEFT JOIN members m ON m.github_id = r.reviewer_id
-             WHERE r.repository_id = $1 AND r.pull_request_number = $2",
+             WHERE r.repository_id = $1 AND r.pull_request_number = $2
+             ORDER BY r.submitted_at, r.github_id",
         )
         .await?;
     let reviews: Vec<ReviewFact> = client
@@ -336,6 +261,7 @@ pub async fn refresh_metrics(
         .await?
         .iter()
         .map(|row| ReviewFact {
+            review_id: row.get(4),
             reviewer_id: row.get(0),
             reviewer_is_bot: row.get(1),
             submitted_at: row.get(2),
@@ -372,4 +298,103 @@ pub async fn refresh_metrics(
         )
         .await?;
     Ok(())
+}
+
+/// Locks the pull request's row and recomputes its metrics: for a pull
+/// request no delivery touched, whose reviewer became (or stopped being) a
+/// bot. Nothing happens if it does not exist.
+pub async fn lock_and_refresh_metrics(
+    client: &impl GenericClient,
+    repository_id: i64,
+    number: i32,
+) -> Result<(), StoreError> {
+    let lock = client
+        .prepare_cached(
+            "SELECT 1 FROM pull_requests WHERE repository_id = $1 AND number = $2 FOR UPDATE",
+        )
+        .await?;
+    if client
+        .query_opt(&lock, &[&repository_id, &number])
+        .await?
+        .is_some()
+    {
+        refresh_metrics(client, repository_id, number).await?;
+    }
+    Ok(())
+}
+
+/// The pull requests (repository id, number) that any of `reviewers` reviewed.
+pub async fn reviewed_by(
+    client: &impl GenericClient,
+    reviewers: &[i64],
+) -> Result<Vec<(i64, i32)>, StoreError> {
+    if reviewers.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(client
+        .query(
+            "SELECT DISTINCT repository_id, pull_request_number FROM reviews
+             WHERE reviewer_id = ANY($1) ORDER BY 1, 2",
+            &[&reviewers],
+        )
+        .await?
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(second: u32) -> Option<Timestamp> {
+        Some(Utc.with_ymd_and_hms(2026, 4, 6, 9, 0, second).unwrap())
+    }
+
+    #[test]
+    fn the_tie_rank_follows_what_githubs_events_mean() {
+        let reopened = carried_rank(Some("reopened"), true, "open", None, at(0));
+        let closed_then = carried_rank(Some("closed"), true, "closed", at(0), at(0));
+        let closed_review = carried_rank(None, false, "closed", at(0), at(0));
+        let edited = carried_rank(Some("edited"), true, "open", None, at(0));
+        let review = carried_rank(None, false, "open", None, at(0));
+        assert!(reopened > closed_then);
+        assert_eq!(closed_then, closed_review);
+        assert!(closed_review > edited);
+        assert!(edited > review);
+        // Closed earlier and edited now: the edit is the change of this second.
+        assert_eq!(
+            carried_rank(Some("edited"), true, "closed", at(0), at(5)),
+            edited
+        );
+    }
+
+    #[test]
+    fn the_newest_fact_wins_and_timeless_facts_never_beat_dated_ones() {
+        let old = MemberRow {
+            github_id: 1,
+            login: "ada",
+            user_type: Some("User"),
+            is_bot: false,
+            observed_at: at(0),
+        };
+        let renamed = MemberRow {
+            login: "ada-l",
+            observed_at: at(9),
+            ..old.clone()
+        };
+        let timeless = MemberRow {
+            login: "zz-from-a-membership-event",
+            observed_at: None,
+            ..old.clone()
+        };
+        let mut rows = std::collections::BTreeMap::new();
+        for row in [renamed.clone(), timeless, old] {
+            keep_newest(&mut rows, row.github_id, row, |new, old| {
+                new.version() > old.version()
+            });
+        }
+        assert_eq!(rows[&1], renamed);
+    }
 }

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod process;
 pub mod projection;
 pub mod queue_depth;
+pub mod rebuild;
 pub mod startup;
 
 pub use config::WorkerConfig;

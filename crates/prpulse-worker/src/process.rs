@@ -2,14 +2,17 @@
 //! deliveries in one transaction. Public so that tests (and the benchmark)
 //! can drive them without a broker.
 
-use prpulse_domain::BotPolicy;
+use prpulse_domain::{BotPolicy, DeliveryId};
 use prpulse_queue::Envelope;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use prpulse_store::{
     GenericClient, Pool, StoreError,
     deliveries::{self, NewDelivery, Outcome, Recorded},
-    projection::{upsert_members, upsert_repository},
+    projection::{
+        keep_newest, lock_and_refresh_metrics, refresh_metrics, reviewed_by, upsert_members,
+        upsert_repository,
+    },
 };
 
 use crate::projection::{PayloadError, Projection};
@@ -68,9 +71,12 @@ impl Processor {
             // Dropping the transaction rolls it back.
             return Ok(processed);
         }
-        projection
-            .apply(&transaction, &envelope.delivery_id, &self.bots)
-            .await?;
+        apply_projections(
+            &transaction,
+            &[(&projection, &envelope.delivery_id)],
+            &self.bots,
+        )
+        .await?;
         transaction.commit().await.map_err(StoreError::from)?;
         Ok(processed)
     }
@@ -111,33 +117,122 @@ impl Processor {
             let (envelope, body) = batch[i];
             outcomes[i] = record(&transaction, envelope, body, &projections[i]).await?;
         }
-        let fresh = |i: &usize| outcomes[*i] != Processed::Duplicate;
-
-        // Later deliveries of the batch win, as they would one by one.
-        let mut repositories = BTreeMap::new();
-        let mut people = BTreeMap::new();
-        for i in (0..batch.len()).filter(fresh) {
-            let (repository, members) = projections[i].entities(&self.bots);
-            if let Some((id, full_name)) = repository {
-                repositories.insert(id, full_name);
-            }
-            people.extend(members.into_iter().map(|member| (member.github_id, member)));
-        }
-        for (id, full_name) in repositories {
-            upsert_repository(&transaction, id, full_name).await?;
-        }
-        upsert_members(&transaction, &mut people.into_values().collect::<Vec<_>>()).await?;
-
-        let mut by_pull_request: Vec<usize> = (0..batch.len()).filter(fresh).collect();
-        by_pull_request.sort_by_key(|&i| projections[i].lock_key());
-        for i in by_pull_request {
-            projections[i]
-                .apply_facts(&transaction, &batch[i].0.delivery_id)
-                .await?;
-        }
+        let fresh: Vec<(&Projection, &DeliveryId)> = (0..batch.len())
+            .filter(|&i| outcomes[i] != Processed::Duplicate)
+            .map(|i| (&projections[i], &batch[i].0.delivery_id))
+            .collect();
+        apply_projections(&transaction, &fresh, &self.bots).await?;
         transaction.commit().await.map_err(StoreError::from)?;
         Ok(outcomes)
     }
+}
+
+type PullRequestKey = Option<(i64, i32)>;
+
+/// What [`apply_projections`] does to one pull request, in key order.
+enum Step {
+    /// Apply the facts of the i-th fresh delivery.
+    Apply(usize),
+    /// Only recompute the metrics (a reviewer's bot flag changed).
+    Refresh,
+}
+
+/// Applies the projections of fresh deliveries in one transaction, taking
+/// row locks in the global order: repositories and members once each by id,
+/// then pull requests by (repository, number). Each repository and person
+/// gets the newest fact among the deliveries (by the payload's own time),
+/// as applying them one by one would give. A person whose bot flag changed
+/// changes the metrics of every pull request they reviewed: those are
+/// recomputed too, in the same order.
+pub async fn apply_projections(
+    client: &impl GenericClient,
+    fresh: &[(&Projection, &DeliveryId)],
+    bots: &BotPolicy,
+) -> Result<(), StoreError> {
+    let flipped = upsert_entities(
+        client,
+        fresh.iter().map(|(projection, _)| *projection),
+        bots,
+    )
+    .await?;
+    let applied: BTreeSet<(i64, i32)> = fresh
+        .iter()
+        .filter_map(|(projection, _)| projection.pull_request_key())
+        .collect();
+    let mut steps: Vec<(PullRequestKey, Step)> = fresh
+        .iter()
+        .enumerate()
+        .map(|(i, (projection, _))| (projection.pull_request_key(), Step::Apply(i)))
+        .collect();
+    steps.extend(
+        reviewed_by(client, &flipped)
+            .await?
+            .into_iter()
+            .filter(|key| !applied.contains(key))
+            .map(|key| (Some(key), Step::Refresh)),
+    );
+    steps.sort_by_key(|(key, _)| *key);
+    // Each pull request's metrics are recomputed once, after the last of
+    // its deliveries in the batch (they see every fact applied before).
+    for (index, (key, step)) in steps.iter().enumerate() {
+        let last_of_key = steps.get(index + 1).is_none_or(|(next, _)| next != key);
+        match (step, key) {
+            (Step::Apply(i), None) => fresh[*i].0.apply_facts(client, fresh[*i].1).await?,
+            (Step::Apply(i), Some((repository, number))) => {
+                fresh[*i].0.apply_facts_only(client, fresh[*i].1).await?;
+                if last_of_key {
+                    refresh_metrics(client, *repository, *number).await?;
+                }
+            }
+            (Step::Refresh, Some((repository, number))) => {
+                lock_and_refresh_metrics(client, *repository, *number).await?
+            }
+            (Step::Refresh, None) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Upserts the repositories and people of `projections`, each once, in id
+/// order, with the newest fact of each (by the payload's own time), as
+/// applying them one by one would give. Returns the people whose bot flag
+/// changed.
+pub async fn upsert_entities<'a>(
+    client: &impl GenericClient,
+    projections: impl Iterator<Item = &'a Projection>,
+    bots: &BotPolicy,
+) -> Result<Vec<i64>, StoreError> {
+    let mut repositories = BTreeMap::new();
+    let mut people = BTreeMap::new();
+    for projection in projections {
+        let (repository, members) = projection.entities(bots);
+        if let Some(row) = repository {
+            keep_newest(&mut repositories, row.github_id, row, |new, old| {
+                new.version() > old.version()
+            });
+        }
+        for member in members {
+            keep_newest(&mut people, member.github_id, member, |new, old| {
+                new.version() > old.version()
+            });
+        }
+    }
+    for row in repositories.values() {
+        upsert_repository(client, row).await?;
+    }
+    upsert_members(client, &mut people.into_values().collect::<Vec<_>>()).await
+}
+
+/// Recomputes the metrics of every pull request that `reviewers` reviewed,
+/// in key order (after their member rows, as the global lock order says).
+pub async fn refresh_reviewed_by(
+    client: &impl GenericClient,
+    reviewers: &[i64],
+) -> Result<(), StoreError> {
+    for (repository, number) in reviewed_by(client, reviewers).await? {
+        lock_and_refresh_metrics(client, repository, number).await?;
+    }
+    Ok(())
 }
 
 /// Records the delivery in the apply-once ledger: `Duplicate` if its id
@@ -164,6 +259,7 @@ async fn record(
             received_at: envelope.received_at,
             outcome,
             payload: body,
+            pull_request: projection.pull_request_key(),
         },
     )
     .await?;

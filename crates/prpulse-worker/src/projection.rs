@@ -10,8 +10,8 @@ use prpulse_store::GenericClient;
 use prpulse_store::{
     StoreError,
     projection::{
-        MemberRow, PullRequestRow, ReviewRow, refresh_metrics, upsert_members, upsert_pull_request,
-        upsert_repository, upsert_review,
+        MemberRow, PullRequestRow, RepositoryRow, ReviewRow, Timestamp, carried_rank,
+        refresh_metrics, upsert_pull_request, upsert_review,
     },
     teams::{add_member, mark_team_deleted, remove_member, upsert_team},
 };
@@ -76,6 +76,31 @@ impl Projection {
         }
     }
 
+    /// [`Self::lock_key`] as the ledger stores it (ranges were checked).
+    pub fn pull_request_key(&self) -> Option<(i64, i32)> {
+        self.lock_key()
+            .map(|(repository, number)| (repository, i32::try_from(number).unwrap_or(i32::MAX)))
+    }
+
+    /// The payload's own time: when what it shows was true. A pull
+    /// request's `updated_at`; for a review the later of that and the
+    /// review's submission (a dismissal keeps the original `submitted_at`).
+    /// Team and membership payloads carry no time.
+    pub fn observed_at(&self) -> Option<Timestamp> {
+        match self {
+            Self::PullRequest(event) => Some(version_at(&event.pull_request)),
+            Self::Review(event) => Some(
+                event
+                    .review
+                    .submitted_at
+                    .map_or(version_at(&event.pull_request), |at| {
+                        at.max(version_at(&event.pull_request))
+                    }),
+            ),
+            Self::Team(_) | Self::Membership(_) | Self::RawOnly => None,
+        }
+    }
+
     pub fn is_projected(&self) -> bool {
         !matches!(self, Self::RawOnly)
     }
@@ -98,42 +123,33 @@ impl Projection {
         in_range("pull_request.changed_files", pull_request.changed_files)
     }
 
-    /// Writes the projection. Run inside the delivery's transaction.
-    pub async fn apply(
-        &self,
-        client: &impl GenericClient,
-        delivery_id: &DeliveryId,
-        bots: &BotPolicy,
-    ) -> Result<(), StoreError> {
-        let (repository, mut people) = self.entities(bots);
-        if let Some((id, full_name)) = repository {
-            upsert_repository(client, id, full_name).await?;
-        }
-        if !people.is_empty() {
-            upsert_members(client, &mut people).await?;
-        }
-        self.apply_facts(client, delivery_id).await
-    }
-
     /// The repository and the people this projection upserts before its
     /// facts. A batch upserts those of all its deliveries first, each once
     /// and in id order, so that concurrent batches take these row locks in
     /// one order.
+    /// Each fact carries the payload's own time ([`Self::observed_at`]).
     pub fn entities<'a>(
         &'a self,
         bots: &BotPolicy,
-    ) -> (Option<(i64, &'a str)>, Vec<MemberRow<'a>>) {
+    ) -> (Option<RepositoryRow<'a>>, Vec<MemberRow<'a>>) {
+        let at = self.observed_at();
+        let repository = |repository: &'a prpulse_github::payload::Repository| RepositoryRow {
+            github_id: repository.id,
+            full_name: &repository.full_name,
+            observed_at: at,
+        };
         match self {
             Self::RawOnly | Self::Team(_) => (None, Vec::new()),
-            Self::Membership(event) => (None, members(bots, [Some(&event.member)])),
+            Self::Membership(event) => (None, members(bots, at, [Some(&event.member)])),
             Self::PullRequest(event) => (
-                Some((event.repository.id, &event.repository.full_name)),
-                members(bots, [event.pull_request.user.as_ref()]),
+                Some(repository(&event.repository)),
+                members(bots, at, [event.pull_request.user.as_ref()]),
             ),
             Self::Review(event) => (
-                Some((event.repository.id, &event.repository.full_name)),
+                Some(repository(&event.repository)),
                 members(
                     bots,
+                    at,
                     [event.pull_request.user.as_ref(), event.review.user.as_ref()],
                 ),
             ),
@@ -143,6 +159,21 @@ impl Projection {
     /// Writes everything but [`Self::entities`]: teams, the pull request,
     /// the review, and the metrics. The entities must be upserted first.
     pub async fn apply_facts(
+        &self,
+        client: &impl GenericClient,
+        delivery_id: &DeliveryId,
+    ) -> Result<(), StoreError> {
+        self.apply_facts_only(client, delivery_id).await?;
+        if let Some((repository, number)) = self.pull_request_key() {
+            refresh_metrics(client, repository, number).await?;
+        }
+        Ok(())
+    }
+
+    /// [`Self::apply_facts`] without recomputing the metrics: for a rebuild,
+    /// which applies every delivery of a pull request and then recomputes
+    /// once.
+    pub async fn apply_facts_only(
         &self,
         client: &impl GenericClient,
         delivery_id: &DeliveryId,
@@ -173,16 +204,25 @@ impl Projection {
             Self::PullRequest(event) => {
                 let pr = &event.pull_request;
                 let mut row = pull_request_row(event.repository.id, pr, delivery_id, 1);
+                row.draft = Some(pr.draft.unwrap_or(false));
+                row.carried_rank = carried_rank(
+                    Some(&event.action),
+                    true,
+                    &pr.state,
+                    pr.closed_at,
+                    pr.updated_at,
+                );
                 row.opened_as_draft = (event.action == "opened").then(|| pr.draft.unwrap_or(false));
                 row.ready_for_review_at = (event.action == "ready_for_review")
                     .then(|| pr.updated_at.unwrap_or(pr.created_at));
-                upsert_pull_request(client, &row).await?;
-                refresh_metrics(client, row.repository_id, row.number).await
+                upsert_pull_request(client, &row).await
             }
             Self::Review(event) => {
                 let pr = &event.pull_request;
                 let review = &event.review;
-                let row = pull_request_row(event.repository.id, pr, delivery_id, 0);
+                let mut row = pull_request_row(event.repository.id, pr, delivery_id, 0);
+                row.carried_rank =
+                    carried_rank(None, false, &pr.state, pr.closed_at, pr.updated_at);
                 upsert_pull_request(client, &row).await?;
                 // Webhooks say `dismissed`, the REST API (backfill) `DISMISSED`.
                 let dismissed = event.action == "dismissed"
@@ -204,8 +244,7 @@ impl Projection {
                         submitted_at: review.submitted_at,
                     },
                 )
-                .await?;
-                refresh_metrics(client, row.repository_id, row.number).await
+                .await
             }
         }
     }
@@ -234,13 +273,20 @@ async fn record_team(
 
 fn members<'a, const N: usize>(
     bots: &BotPolicy,
+    at: Option<Timestamp>,
     users: [Option<&'a User>; N],
 ) -> Vec<MemberRow<'a>> {
     users
         .into_iter()
         .flatten()
-        .map(|user| MemberRow::classified(user.id, &user.login, user.kind.as_deref(), bots))
+        .map(|user| {
+            MemberRow::classified(user.id, &user.login, user.kind.as_deref(), bots).seen_at(at)
+        })
         .collect()
+}
+
+fn version_at(pr: &PullRequest) -> Timestamp {
+    pr.updated_at.unwrap_or(pr.created_at)
 }
 
 /// Ranges were checked in [`Projection::parse`].
@@ -257,11 +303,12 @@ fn pull_request_row<'a>(
         number: small(pr.number),
         author_id: pr.user.as_ref().map(|user| user.id),
         version_rank,
-        version_at: pr.updated_at.unwrap_or(pr.created_at),
+        version_at: version_at(pr),
         version_delivery: delivery_id.as_str(),
+        carried_rank: 0,
         title: pr.title.as_deref(),
         state: &pr.state,
-        draft: pr.draft.unwrap_or(false),
+        draft: pr.draft,
         closed_at: pr.closed_at,
         additions: pr.additions.map(small),
         deletions: pr.deletions.map(small),

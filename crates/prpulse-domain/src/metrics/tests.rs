@@ -22,8 +22,10 @@ fn opened() -> PullRequestFacts {
     }
 }
 
+/// Review ids grow with time, as GitHub's do.
 fn review(reviewer: i64, minutes: i64, state: ReviewState) -> ReviewFact {
     ReviewFact {
+        review_id: minutes * 100 + reviewer,
         reviewer_id: Some(reviewer),
         reviewer_is_bot: reviewer == BOT,
         submitted_at: Some(at(minutes)),
@@ -120,6 +122,7 @@ fn bot_reviews_never_count_as_first_review() {
 #[test]
 fn a_dismissed_review_still_happened() {
     let dismissed_only = ReviewFact {
+        review_id: 1,
         state: ReviewState::Dismissed,
         ..review(ALICE, 15, ReviewState::Dismissed)
     };
@@ -171,6 +174,79 @@ fn draft_time_counts_in_review_time_but_not_in_pickup_time() {
     assert_eq!(metrics.pickup_time_seconds, Some(30 * 60));
     assert_eq!(metrics.time_to_first_approval_seconds, Some(30 * 60));
     assert_eq!(metrics.cycle_time_seconds, Some(300 * 60));
+}
+
+#[test]
+fn a_review_while_still_a_draft_does_not_hide_the_pickup_after_ready() {
+    // Reviewed at 10 while a draft, made ready at 100, reviewed at 130.
+    let pr = PullRequestFacts {
+        opened_as_draft: Some(true),
+        first_ready_for_review_at: Some(at(100)),
+        ..opened()
+    };
+    let reviews = [
+        review(ALICE, 10, ReviewState::Approved),
+        review(BOB, 130, ReviewState::Approved),
+    ];
+    let metrics = compute_metrics(&pr, &reviews);
+    assert_eq!(metrics.first_review_at, Some(at(10)));
+    assert_eq!(metrics.review_time_seconds, Some(10 * 60));
+    assert_eq!(metrics.pickup_time_seconds, Some(30 * 60));
+    assert_eq!(metrics.first_approval_at, Some(at(10)));
+    assert_eq!(metrics.time_to_first_approval_seconds, Some(30 * 60));
+    // Only draft-time reviews: no pickup yet.
+    let metrics = compute_metrics(&pr, &reviews[..1]);
+    assert_eq!(metrics.pickup_time_seconds, None);
+    assert_eq!(metrics.time_to_first_approval_seconds, None);
+}
+
+#[test]
+fn a_review_in_the_second_it_was_made_ready_is_a_pickup_of_zero() {
+    let pr = PullRequestFacts {
+        opened_as_draft: Some(true),
+        first_ready_for_review_at: Some(at(100)),
+        ..opened()
+    };
+    let metrics = compute_metrics(&pr, &[review(ALICE, 100, ReviewState::Commented)]);
+    assert_eq!(metrics.pickup_time_seconds, Some(0));
+}
+
+#[test]
+fn a_ghost_reviewing_a_ghosts_pull_request_is_a_review() {
+    let pr = PullRequestFacts {
+        author_id: Some(GHOST_USER_ID),
+        ..opened()
+    };
+    let metrics = compute_metrics(&pr, &[review(GHOST_USER_ID, 7, ReviewState::Approved)]);
+    assert_eq!(metrics.first_review_at, Some(at(7)));
+    assert_eq!(metrics.first_approval_at, Some(at(7)));
+    // Anyone else reviewing their own pull request is still no review.
+    let metrics = compute_metrics(&opened(), &[review(AUTHOR, 7, ReviewState::Approved)]);
+    assert_eq!(metrics.first_review_at, None);
+}
+
+#[test]
+fn reviews_in_the_same_second_are_ordered_by_review_id() {
+    // Changes requested and an approval in one second: by id the approval
+    // came last, so the request was answered (within that second) or not.
+    let request = ReviewFact {
+        review_id: 7,
+        ..review(ALICE, 10, ReviewState::ChangesRequested)
+    };
+    let approval = ReviewFact {
+        review_id: 8,
+        ..review(BOB, 10, ReviewState::Approved)
+    };
+    let answered = [approval.clone(), request.clone()];
+    assert_eq!(compute_metrics(&opened(), &answered).review_rounds, 2);
+    let unanswered = [
+        ReviewFact {
+            review_id: 9,
+            ..request
+        },
+        approval,
+    ];
+    assert_eq!(compute_metrics(&opened(), &unanswered).review_rounds, 1);
 }
 
 #[test]

@@ -9,10 +9,14 @@ use prpulse_github_api::{GitHubClient, GitHubError, pulls};
 use prpulse_queue::{Envelope, PublishError, Publisher, Source};
 use serde_json::{Value, json};
 
+mod drafts;
+
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Report {
     pub pull_requests: usize,
     pub reviews: usize,
+    /// Synthetic `opened` / `ready_for_review` deliveries from timelines.
+    pub draft_events: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +66,26 @@ pub async fn backfill(
         )
         .await?;
         report.pull_requests += 1;
+        // The draft history: the same `opened` and `ready_for_review`
+        // deliveries webhooks bring, so ready_at comes out the same.
+        let timeline = pulls::timeline(github, repo, number).await?;
+        for draft in drafts::deliveries(&body["pull_request"], &timeline) {
+            let body = json!({
+                "action": draft.action,
+                "number": number,
+                "pull_request": draft.pull_request,
+                "repository": repository,
+            });
+            publish(
+                publisher,
+                EventName::PULL_REQUEST,
+                &draft.id,
+                draft.action,
+                &body,
+            )
+            .await?;
+            report.draft_events += 1;
+        }
         for review in pulls::reviews(github, repo, number).await? {
             // A pending review has not been submitted: not a review yet.
             if review["submitted_at"].is_null() || review["state"] == "PENDING" {

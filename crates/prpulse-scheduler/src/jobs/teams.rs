@@ -34,10 +34,14 @@ pub async fn sync_teams(
         let mut client = pool.get().await.map_err(StoreError::from)?;
         let transaction = client.transaction().await.map_err(StoreError::from)?;
         upsert_team(&transaction, team.id, org, Some(&team.slug), &team.name).await?;
+        // The listing shows the accounts as they are now: a fact of now,
+        // newer than any payload already received.
+        let now = Some(chrono::Utc::now());
         let mut rows: Vec<MemberRow<'_>> = members
             .iter()
             .map(|member| {
                 MemberRow::classified(member.id, &member.login, member.kind.as_deref(), bots)
+                    .seen_at(now)
             })
             .collect();
         upsert_members(&transaction, &mut rows).await?;

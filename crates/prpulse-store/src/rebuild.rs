@@ -1,0 +1,411 @@
+//! The queries of `prpulse rebuild`: reading the ledger in pages, finding
+//! every delivery of one pull request, resetting a pull request's rows,
+//! and the checkpoint that lets an interrupted rebuild resume.
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+
+use crate::StoreError;
+
+/// Which part of the history a rebuild recomputes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// Only this repository's pull requests (GitHub's repository id).
+    pub repository_id: Option<i64>,
+    /// Only pull requests with a delivery received at or after this time
+    /// (each rebuilt from all its deliveries, older ones too).
+    pub since: Option<DateTime<Utc>>,
+}
+
+impl Scope {
+    /// The scope as the checkpoint table keys it.
+    pub fn key(&self) -> String {
+        format!(
+            "repository={};since={}",
+            self.repository_id
+                .map(|id| id.to_string())
+                .unwrap_or_default(),
+            self.since.map(|at| at.to_rfc3339()).unwrap_or_default()
+        )
+    }
+
+    /// Whether a delivery of `repository_id` received at `received_at` is in scope.
+    pub fn contains(&self, repository_id: Option<i64>, received_at: DateTime<Utc>) -> bool {
+        self.repository_id
+            .is_none_or(|id| repository_id == Some(id))
+            && self.since.is_none_or(|since| received_at >= since)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Reading every delivery: filling in which pull request each is about,
+    /// and the newest facts about repositories and people.
+    Deliveries,
+    /// Resetting and re-applying each pull request.
+    PullRequests,
+    Done,
+}
+
+impl Phase {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Deliveries => "deliveries",
+            Self::PullRequests => "pull_requests",
+            Self::Done => "done",
+        }
+    }
+
+    fn parse(raw: &str) -> Self {
+        match raw {
+            "deliveries" => Self::Deliveries,
+            "pull_requests" => Self::PullRequests,
+            _ => Self::Done,
+        }
+    }
+}
+
+/// Where a rebuild of one scope got to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub run_id: i64,
+    pub phase: Phase,
+    /// The last delivery id the deliveries phase finished.
+    pub last_delivery_id: Option<String>,
+    /// The last pull request the pull-requests phase finished.
+    pub last_pull_request: Option<(i64, i32)>,
+    /// True if this run was started before and is being resumed.
+    pub resumed: bool,
+}
+
+/// The unfinished run of `scope`, or a new one.
+pub async fn open_run(
+    client: &impl GenericClient,
+    scope: &Scope,
+) -> Result<Checkpoint, StoreError> {
+    let key = scope.key();
+    if let Some(row) = client
+        .query_opt(
+            "SELECT id, phase, last_delivery_id, last_repository_id, last_number
+             FROM rebuild_runs WHERE scope = $1 AND finished_at IS NULL",
+            &[&key],
+        )
+        .await?
+    {
+        let repository: Option<i64> = row.get(3);
+        let number: Option<i32> = row.get(4);
+        return Ok(Checkpoint {
+            run_id: row.get(0),
+            phase: Phase::parse(row.get(1)),
+            last_delivery_id: row.get(2),
+            last_pull_request: repository.zip(number),
+            resumed: true,
+        });
+    }
+    let row = client
+        .query_one(
+            "INSERT INTO rebuild_runs (scope, phase) VALUES ($1, $2) RETURNING id",
+            &[&key, &Phase::Deliveries.as_str()],
+        )
+        .await?;
+    Ok(Checkpoint {
+        run_id: row.get(0),
+        phase: Phase::Deliveries,
+        last_delivery_id: None,
+        last_pull_request: None,
+        resumed: false,
+    })
+}
+
+/// Stores where the run got to; in the transaction of the work it covers,
+/// so the checkpoint and the work commit together.
+pub async fn save(client: &impl GenericClient, checkpoint: &Checkpoint) -> Result<(), StoreError> {
+    let (repository, number) = checkpoint.last_pull_request.unzip();
+    client
+        .execute(
+            "UPDATE rebuild_runs SET phase = $2, last_delivery_id = $3, last_repository_id = $4,
+                 last_number = $5, updated_at = now(),
+                 finished_at = CASE WHEN $2 = 'done' THEN now() END
+             WHERE id = $1",
+            &[
+                &checkpoint.run_id,
+                &checkpoint.phase.as_str(),
+                &checkpoint.last_delivery_id,
+                &repository,
+                &number,
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// One delivery as the ledger holds it.
+#[derive(Clone, Debug)]
+pub struct StoredDelivery {
+    pub delivery_id: String,
+    pub event: String,
+    pub received_at: DateTime<Utc>,
+    /// `None` once retention removed it.
+    pub payload: Option<Vec<u8>>,
+    pub pull_request: Option<(i64, i32)>,
+}
+
+fn stored(row: &tokio_postgres::Row) -> StoredDelivery {
+    let repository: Option<i64> = row.get(4);
+    let number: Option<i32> = row.get(5);
+    StoredDelivery {
+        delivery_id: row.get(0),
+        event: row.get(1),
+        received_at: row.get(2),
+        payload: row.get(3),
+        pull_request: repository.zip(number),
+    }
+}
+
+/// Deliveries with a payload that the deliveries phase reads: those in
+/// scope, and those not yet known to be about a pull request (to find out).
+const READ_IN_SCOPE: &str = "FROM deliveries
+     WHERE delivery_id > $1 AND payload IS NOT NULL
+       AND (repository_id IS NULL
+            OR (($2::bigint IS NULL OR repository_id = $2)
+                AND ($3::timestamptz IS NULL OR received_at >= $3)))";
+
+/// The next `limit` deliveries after `after`, by id, for the deliveries phase.
+pub async fn deliveries_after(
+    client: &impl GenericClient,
+    scope: &Scope,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<StoredDelivery>, StoreError> {
+    Ok(client
+        .query(
+            &format!(
+                "SELECT delivery_id, event, received_at, payload, repository_id,
+                        pull_request_number {READ_IN_SCOPE}
+                 ORDER BY delivery_id LIMIT $4"
+            ),
+            &[&after, &scope.repository_id, &scope.since, &limit],
+        )
+        .await?
+        .iter()
+        .map(stored)
+        .collect())
+}
+
+/// How many deliveries [`deliveries_after`] has yet to return: the
+/// deliveries phase's total.
+pub async fn count_deliveries_after(
+    client: &impl GenericClient,
+    scope: &Scope,
+    after: &str,
+) -> Result<i64, StoreError> {
+    Ok(client
+        .query_one(
+            &format!("SELECT count(*) {READ_IN_SCOPE}"),
+            &[&after, &scope.repository_id, &scope.since],
+        )
+        .await?
+        .get(0))
+}
+
+/// Records which pull request a delivery is about (rows from before V8).
+pub async fn set_pull_request(
+    client: &impl GenericClient,
+    delivery_id: &str,
+    (repository_id, number): (i64, i32),
+) -> Result<(), StoreError> {
+    client
+        .execute(
+            "UPDATE deliveries SET repository_id = $2, pull_request_number = $3
+             WHERE delivery_id = $1 AND repository_id IS NULL",
+            &[&delivery_id, &repository_id, &number],
+        )
+        .await?;
+    Ok(())
+}
+
+const KEYS_IN_SCOPE: &str = "FROM deliveries
+     WHERE repository_id IS NOT NULL
+       AND ($1::bigint IS NULL OR repository_id = $1)
+       AND ($2::timestamptz IS NULL OR received_at >= $2)
+       AND (repository_id, pull_request_number) > ($3, $4)";
+
+/// The next `limit` pull requests in scope after `after`, in key order.
+pub async fn pull_requests_after(
+    client: &impl GenericClient,
+    scope: &Scope,
+    after: Option<(i64, i32)>,
+    limit: i64,
+) -> Result<Vec<(i64, i32)>, StoreError> {
+    let (repository, number) = after.unwrap_or((i64::MIN, i32::MIN));
+    Ok(client
+        .query(
+            &format!(
+                "SELECT DISTINCT repository_id, pull_request_number {KEYS_IN_SCOPE}
+                 ORDER BY 1, 2 LIMIT $5"
+            ),
+            &[
+                &scope.repository_id,
+                &scope.since,
+                &repository,
+                &number,
+                &limit,
+            ],
+        )
+        .await?
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect())
+}
+
+pub async fn count_pull_requests_after(
+    client: &impl GenericClient,
+    scope: &Scope,
+    after: Option<(i64, i32)>,
+) -> Result<i64, StoreError> {
+    let (repository, number) = after.unwrap_or((i64::MIN, i32::MIN));
+    Ok(client
+        .query_one(
+            &format!(
+                "SELECT count(*) FROM (SELECT DISTINCT repository_id, pull_request_number
+                 {KEYS_IN_SCOPE}) keys"
+            ),
+            &[&scope.repository_id, &scope.since, &repository, &number],
+        )
+        .await?
+        .get(0))
+}
+
+/// Locks the pull request's row (if it exists) and then reads every
+/// delivery of it, payload or not. Locking first is what makes a rebuild
+/// safe beside live workers: a worker's delivery of this pull request
+/// either committed before the lock (and is read here) or waits for the
+/// lock and applies on top of the rebuilt row.
+/// Returns its `created_at` (if the row exists) and the deliveries.
+pub async fn lock_and_read_pull_request(
+    client: &impl GenericClient,
+    (repository_id, number): (i64, i32),
+) -> Result<(Option<DateTime<Utc>>, Vec<StoredDelivery>), StoreError> {
+    let created_at = client
+        .query_opt(
+            "SELECT created_at FROM pull_requests WHERE repository_id = $1 AND number = $2
+             FOR UPDATE",
+            &[&repository_id, &number],
+        )
+        .await?
+        .map(|row| row.get(0));
+    let deliveries = client
+        .query(
+            "SELECT delivery_id, event, received_at, payload, repository_id, pull_request_number
+             FROM deliveries WHERE repository_id = $1 AND pull_request_number = $2
+             ORDER BY delivery_id",
+            &[&repository_id, &number],
+        )
+        .await?
+        .iter()
+        .map(stored)
+        .collect();
+    Ok((created_at, deliveries))
+}
+
+/// Deletes the pull request and its reviews, to be re-applied from the
+/// ledger in the same transaction.
+pub async fn reset_pull_request(
+    client: &impl GenericClient,
+    (repository_id, number): (i64, i32),
+) -> Result<(), StoreError> {
+    client
+        .execute(
+            "DELETE FROM reviews WHERE repository_id = $1 AND pull_request_number = $2",
+            &[&repository_id, &number],
+        )
+        .await?;
+    client
+        .execute(
+            "DELETE FROM pull_requests WHERE repository_id = $1 AND number = $2",
+            &[&repository_id, &number],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Projected deliveries whose payload retention removed and that name no
+/// pull request: removed before prpulse recorded which pull request they
+/// were about (before V8), or team and membership events.
+pub async fn purged_without_pull_request(client: &impl GenericClient) -> Result<i64, StoreError> {
+    Ok(client
+        .query_one(
+            "SELECT count(*) FROM deliveries
+             WHERE payload IS NULL AND repository_id IS NULL AND outcome = 'projected'",
+            &[],
+        )
+        .await?
+        .get(0))
+}
+
+/// When the last delivery that [`purged_without_pull_request`] counts was
+/// received: a pull request created after that cannot have lost one.
+pub async fn last_purge_without_pull_request(
+    client: &impl GenericClient,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    Ok(client
+        .query_one(
+            "SELECT max(received_at) FROM deliveries
+             WHERE payload IS NULL AND repository_id IS NULL AND outcome = 'projected'",
+            &[],
+        )
+        .await?
+        .get(0))
+}
+
+/// The repository id of `owner/name` (case-insensitive, as GitHub's names).
+pub async fn repository_id(
+    client: &impl GenericClient,
+    full_name: &str,
+) -> Result<Option<i64>, StoreError> {
+    Ok(client
+        .query_opt(
+            "SELECT github_id FROM repositories WHERE lower(full_name) = lower($1)",
+            &[&full_name],
+        )
+        .await?
+        .map(|row| row.get(0)))
+}
+
+/// Ends the unfinished run of `scope` without finishing it, so the next
+/// rebuild of that scope starts over.
+pub async fn abandon(client: &impl GenericClient, scope: &Scope) -> Result<(), StoreError> {
+    client
+        .execute(
+            "UPDATE rebuild_runs SET phase = 'abandoned', finished_at = now(), updated_at = now()
+             WHERE scope = $1 AND finished_at IS NULL",
+            &[&scope.key()],
+        )
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn a_scope_contains_its_repository_since_its_time() {
+        let since = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let scope = Scope {
+            repository_id: Some(10),
+            since: Some(since),
+        };
+        assert!(scope.contains(Some(10), since));
+        assert!(!scope.contains(Some(11), since));
+        assert!(
+            !scope.contains(None, since),
+            "a team event names no repository"
+        );
+        assert!(!scope.contains(Some(10), since - chrono::TimeDelta::seconds(1)));
+        assert!(Scope::default().contains(None, since));
+        assert_ne!(scope.key(), Scope::default().key());
+        assert_eq!(Scope::default().key(), "repository=;since=");
+    }
+}
