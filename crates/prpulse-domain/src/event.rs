@@ -43,6 +43,15 @@ const ENQUEUED: &[&str] = &[
     "installation_repositories",
 ];
 
+/// The events of a repository hook that prpulse installs. Each one is
+/// enqueued (a test below holds the two lists together).
+pub const REPOSITORY_HOOK_EVENTS: &[&str] =
+    &[EventName::PULL_REQUEST, EventName::PULL_REQUEST_REVIEW];
+
+/// The events of an organisation hook: team changes reach prpulse at once
+/// instead of at the next periodic team listing.
+pub const ORGANIZATION_HOOK_EVENTS: &[&str] = &[EventName::TEAM, EventName::MEMBERSHIP];
+
 impl EventName {
     pub const PULL_REQUEST: &'static str = "pull_request";
     pub const PULL_REQUEST_REVIEW: &'static str = "pull_request_review";
@@ -98,6 +107,20 @@ mod tests {
         assert_eq!(disposition("membership"), EventDisposition::Enqueue);
         assert_eq!(disposition("push"), EventDisposition::Ignore);
         assert_eq!(disposition("issues"), EventDisposition::Ignore);
+    }
+
+    #[test]
+    fn every_event_a_hook_subscribes_to_is_enqueued() {
+        for name in REPOSITORY_HOOK_EVENTS
+            .iter()
+            .chain(ORGANIZATION_HOOK_EVENTS)
+        {
+            assert_eq!(
+                EventName::parse(name).unwrap().disposition(),
+                EventDisposition::Enqueue,
+                "a hook would subscribe to {name}, which ingest does not enqueue"
+            );
+        }
     }
 
     #[test]

@@ -7,12 +7,9 @@ use serde_json::json;
 
 use crate::{GitHubClient, GitHubError};
 
-/// The events prpulse consumes from a repository hook.
-pub const REPOSITORY_EVENTS: &[&str] = &["pull_request", "pull_request_review"];
-
-/// The events prpulse consumes from an organisation hook: team changes
-/// reach prpulse at once instead of at the next periodic team listing.
-pub const ORGANIZATION_EVENTS: &[&str] = &["team", "membership"];
+// Which events each kind of hook carries is prpulse's decision, made
+// beside the events ingest enqueues (one list, one test), not GitHub's.
+use prpulse_domain::event::{ORGANIZATION_HOOK_EVENTS, REPOSITORY_HOOK_EVENTS};
 
 /// Whose hooks: a repository's (`owner/name`) or an organisation's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,8 +29,8 @@ impl HookOwner<'_> {
 
     pub fn events(&self) -> &'static [&'static str] {
         match self {
-            Self::Repository(_) => REPOSITORY_EVENTS,
-            Self::Organization(_) => ORGANIZATION_EVENTS,
+            Self::Repository(_) => REPOSITORY_HOOK_EVENTS,
+            Self::Organization(_) => ORGANIZATION_HOOK_EVENTS,
         }
     }
 }
