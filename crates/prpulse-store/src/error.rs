@@ -17,6 +17,9 @@ pub enum StoreError {
     Crypto(#[from] crate::crypto::CryptoError),
     #[error("database TLS: {0}")]
     Tls(String),
+    /// A stored value prpulse cannot use (e.g. an unknown time zone).
+    #[error("stored data is unusable: {0}")]
+    Corrupt(String),
 }
 
 fn describe(error: &tokio_postgres::Error) -> String {
@@ -51,7 +54,11 @@ impl StoreError {
         match self {
             Self::Pool(_) => Retryability::Unavailable,
             Self::Postgres(error) => postgres_retryability(error),
-            Self::BadUrl(_) | Self::Migration(_) | Self::Crypto(_) | Self::Tls(_) => {
+            Self::BadUrl(_)
+            | Self::Migration(_)
+            | Self::Crypto(_)
+            | Self::Tls(_)
+            | Self::Corrupt(_) => {
                 Retryability::Permanent
             }
         }

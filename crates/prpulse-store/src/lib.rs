@@ -2,6 +2,8 @@
 //! runs. Callers pass transactions in, so the worker decides what commits
 //! together.
 
+pub mod api_tokens;
+pub mod calendars;
 pub mod connect;
 pub mod crypto;
 pub mod deliveries;
@@ -10,6 +12,7 @@ pub mod integrations;
 pub mod migrate;
 pub mod pool;
 pub mod projection;
+pub mod read;
 pub mod retention;
 pub mod secrets;
 pub mod sources;
