@@ -56,7 +56,11 @@ pub async fn authenticate(state: &AppState, token: SecretString) -> Result<Calle
     if !exposed.starts_with(TOKEN_PREFIX) || exposed.len() != TOKEN_PREFIX.len() + 64 {
         return Err(ApiError::BadToken);
     }
-    let client = state.pool.get().await.map_err(prpulse_store::StoreError::from)?;
+    let client = state
+        .pool
+        .get()
+        .await
+        .map_err(prpulse_store::StoreError::from)?;
     match find_active_token(&client, &token).await? {
         Some((_, token_name)) => Ok(Caller { token_name }),
         None => Err(ApiError::BadToken),

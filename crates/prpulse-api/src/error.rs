@@ -12,10 +12,7 @@ pub enum ApiError {
     #[error("the bearer token is unknown or revoked")]
     BadToken,
     #[error("parameter {parameter:?}: {reason}")]
-    BadParameter {
-        parameter: String,
-        reason: String,
-    },
+    BadParameter { parameter: String, reason: String },
     #[error("the database cannot answer right now: {0}")]
     Store(#[from] StoreError),
 }
@@ -75,7 +72,10 @@ mod tests {
 
     #[test]
     fn each_failure_maps_to_the_contract() {
-        assert_eq!(ApiError::MissingToken.status_code(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            ApiError::MissingToken.status_code(),
+            StatusCode::UNAUTHORIZED
+        );
         assert_eq!(ApiError::BadToken.status_code(), StatusCode::UNAUTHORIZED);
         let bad = ApiError::bad("group_by", "expected none, repository, team or author");
         assert_eq!(bad.status_code(), StatusCode::BAD_REQUEST);

@@ -13,7 +13,11 @@ pub async fn livez() -> HttpResponse {
 
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let database = matches!(
-        tokio::time::timeout(Duration::from_secs(2), prpulse_store::pool::ping(&state.pool)).await,
+        tokio::time::timeout(
+            Duration::from_secs(2),
+            prpulse_store::pool::ping(&state.pool)
+        )
+        .await,
         Ok(Ok(()))
     );
     let body = serde_json::json!({ "database": database });

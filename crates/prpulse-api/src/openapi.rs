@@ -92,12 +92,18 @@ mod tests {
         let groups: Vec<Group> = rollup(
             Vec::new(),
             Bucket::None,
-            Range { from: at, until: at },
+            Range {
+                from: at,
+                until: at,
+            },
             true,
         );
         let group = serde_json::to_value(GroupOut::from(groups[0].clone())).unwrap();
         assert_eq!(keys(&group), properties("Group"));
-        assert_eq!(keys(&group["cycle_time_seconds"]), properties("Distribution"));
+        assert_eq!(
+            keys(&group["cycle_time_seconds"]),
+            properties("Distribution")
+        );
         let row = PullRequestRow {
             repository: "acme/api".into(),
             number: 1,
@@ -128,7 +134,10 @@ mod tests {
                 number: 1,
             },
         };
-        assert_eq!(keys(&serde_json::to_value(&row).unwrap()), properties("PullRequest"));
+        assert_eq!(
+            keys(&serde_json::to_value(&row).unwrap()),
+            properties("PullRequest")
+        );
         let summary = crate::summary::Summary {
             group_by: "none",
             bucket: "none",
@@ -138,7 +147,10 @@ mod tests {
             bots: "exclude",
             groups: Vec::new(),
         };
-        assert_eq!(keys(&serde_json::to_value(&summary).unwrap()), properties("Summary"));
+        assert_eq!(
+            keys(&serde_json::to_value(&summary).unwrap()),
+            properties("Summary")
+        );
         let error = serde_json::json!({"error": "", "reason": "", "parameter": ""});
         assert_eq!(keys(&error), properties("Error"));
     }

@@ -41,7 +41,10 @@ pub async fn dashboard(state: web::Data<AppState>, request: HttpRequest) -> Http
     let mut params = match SummaryParams::parse(request.query_string(), Utc::now().date_naive()) {
         Ok(params) => params,
         Err(error) => {
-            return html(StatusCode::BAD_REQUEST, render::error_page(&error.to_string()));
+            return html(
+                StatusCode::BAD_REQUEST,
+                render::error_page(&error.to_string()),
+            );
         }
     };
     // The page groups its table by team or repository (team unless asked).

@@ -52,7 +52,9 @@ impl Application {
                 .wrap_fn(move |request, service| {
                     // The pattern, never the path: bounded labels, and no
                     // query string (or anything else a caller sent) in them.
-                    let route = request.match_pattern().unwrap_or_else(|| "unmatched".into());
+                    let route = request
+                        .match_pattern()
+                        .unwrap_or_else(|| "unmatched".into());
                     let started = Instant::now();
                     let state = state_for_metrics.clone();
                     service.call(request).map(move |result| {
@@ -67,7 +69,10 @@ impl Application {
                     })
                 })
                 .route("/api/v1/summary", web::get().to(routes::summary))
-                .route("/api/v1/pull-requests", web::get().to(routes::pull_requests))
+                .route(
+                    "/api/v1/pull-requests",
+                    web::get().to(routes::pull_requests),
+                )
                 .route("/api/v1/openapi.json", web::get().to(routes::openapi))
                 .route("/livez", web::get().to(livez))
                 .route("/readyz", web::get().to(readyz))

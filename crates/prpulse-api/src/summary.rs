@@ -7,7 +7,11 @@ use prpulse_domain::{
     WorkingCalendar,
     rollup::{Distribution, Entry, Group, Span, rollup},
 };
-use prpulse_store::{Pool, StoreError, calendars::{Calendars, all_calendars}, read::{SpanRow, span_rows}};
+use prpulse_store::{
+    Pool, StoreError,
+    calendars::{Calendars, all_calendars},
+    read::{SpanRow, span_rows},
+};
 use serde::Serialize;
 
 use crate::params::{GroupBy, Hours, SummaryParams};
@@ -79,7 +83,12 @@ pub async fn summarise(pool: &Pool, params: &SummaryParams) -> Result<Summary, S
         .iter()
         .flat_map(|row| entries(row, params, &calendars))
         .collect::<Vec<_>>();
-    let groups = rollup(entries, params.bucket, range, params.group_by == GroupBy::None);
+    let groups = rollup(
+        entries,
+        params.bucket,
+        range,
+        params.group_by == GroupBy::None,
+    );
     Ok(Summary {
         group_by: params.group_by.as_str(),
         bucket: match params.bucket {
@@ -90,7 +99,11 @@ pub async fn summarise(pool: &Pool, params: &SummaryParams) -> Result<Summary, S
         from: params.from,
         to: params.to,
         hours: params.hours.as_str(),
-        bots: if params.include_bots { "include" } else { "exclude" },
+        bots: if params.include_bots {
+            "include"
+        } else {
+            "exclude"
+        },
         groups: groups.into_iter().map(GroupOut::from).collect(),
     })
 }
@@ -115,7 +128,10 @@ pub fn entries(row: &SpanRow, params: &SummaryParams, calendars: &Calendars) -> 
             let calendar = (params.hours == Hours::Business).then(|| {
                 let team = match params.group_by {
                     GroupBy::Team => key.as_ref(),
-                    _ => row.teams.iter().find(|slug| calendars.teams.contains_key(*slug)),
+                    _ => row
+                        .teams
+                        .iter()
+                        .find(|slug| calendars.teams.contains_key(*slug)),
                 };
                 team.and_then(|slug| calendars.teams.get(slug).cloned())
                     .unwrap_or_else(|| calendars.fallback())

@@ -1,7 +1,10 @@
 //! `prpulse`: what operators run by hand (dead letters, migrations,
-//! secret keys, integrations, tracked repositories). Configuration comes from the
+//! secret keys, integrations, tracked repositories, API tokens, working
+//! calendars). Configuration comes from the
 //! same `PRPULSE_*` variables as the services.
 
+mod api_tokens;
+mod calendars;
 mod dlq;
 mod integrations;
 mod repos;
@@ -39,6 +42,12 @@ enum Command {
     /// Repositories prpulse tracks (their webhooks).
     #[command(subcommand)]
     Repo(repos::RepoCommand),
+    /// Bearer tokens for prpulse-api (stored hashed).
+    #[command(subcommand)]
+    ApiToken(api_tokens::ApiTokenCommand),
+    /// Working calendars for business hours (per team and a default).
+    #[command(subcommand)]
+    Calendar(calendars::CalendarCommand),
 }
 
 pub async fn run(cli: Cli, env: &Env) -> anyhow::Result<()> {
@@ -53,6 +62,8 @@ pub async fn run(cli: Cli, env: &Env) -> anyhow::Result<()> {
         Command::Dlq(command) => dlq::run(command, &service).await,
         Command::Secrets(command) => secrets::run(command, &service).await,
         Command::Sources(command) => sources::run(command, &service).await,
+        Command::ApiToken(command) => api_tokens::run(command, &service).await,
+        Command::Calendar(command) => calendars::run(command, &service).await,
         Command::Migrate => {
             prpulse_store::migrate::migrate(service.database_url.expose_secret()).await?;
             println!("database is up to date");

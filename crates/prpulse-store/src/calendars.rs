@@ -4,10 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use deadpool_postgres::GenericClient;
-use prpulse_domain::{
-    DailyHours, WorkingCalendar, WorkingDays,
-    calendar::parse_time_zone,
-};
+use prpulse_domain::{DailyHours, WorkingCalendar, WorkingDays, calendar::parse_time_zone};
 
 use crate::StoreError;
 

@@ -58,9 +58,7 @@ impl StoreError {
             | Self::Migration(_)
             | Self::Crypto(_)
             | Self::Tls(_)
-            | Self::Corrupt(_) => {
-                Retryability::Permanent
-            }
+            | Self::Corrupt(_) => Retryability::Permanent,
         }
     }
 

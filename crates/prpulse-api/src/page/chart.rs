@@ -17,8 +17,16 @@ const BOTTOM: f64 = 28.0;
 /// The chart of `span` over `weeks` (one group per week, in order).
 pub fn weekly(span: Span, title: &str, weeks: &[GroupOut]) -> String {
     let series: [(&str, &str, Vec<Option<f64>>); 2] = [
-        ("p50", "#2563eb", weeks.iter().map(|w| w.span(span).p50).collect()),
-        ("p90", "#dc2626", weeks.iter().map(|w| w.span(span).p90).collect()),
+        (
+            "p50",
+            "#2563eb",
+            weeks.iter().map(|w| w.span(span).p50).collect(),
+        ),
+        (
+            "p90",
+            "#dc2626",
+            weeks.iter().map(|w| w.span(span).p90).collect(),
+        ),
     ];
     let top = series
         .iter()
@@ -58,7 +66,10 @@ pub fn weekly(span: Span, title: &str, weeks: &[GroupOut]) -> String {
     let label_every = weeks.len().div_ceil(6).max(1);
     for (index, week) in weeks.iter().enumerate() {
         if index % label_every == 0 {
-            let label = week.bucket.map(|b| b.format("%d %b").to_string()).unwrap_or_default();
+            let label = week
+                .bucket
+                .map(|b| b.format("%d %b").to_string())
+                .unwrap_or_default();
             let _ = write!(
                 svg,
                 r##"<text x="{x:.1}" y="{ly}" font-size="11" text-anchor="middle" fill="#6b7280">{label}</text>"##,
@@ -82,7 +93,10 @@ pub fn weekly(span: Span, title: &str, weeks: &[GroupOut]) -> String {
         }
         for (index, value) in values.iter().enumerate() {
             let Some(value) = value else { continue };
-            let bucket = weeks[index].bucket.map(|b| b.to_string()).unwrap_or_default();
+            let bucket = weeks[index]
+                .bucket
+                .map(|b| b.to_string())
+                .unwrap_or_default();
             let _ = write!(
                 svg,
                 r#"<circle cx="{cx:.1}" cy="{cy:.1}" r="3" fill="{colour}" data-series="{name}" data-bucket="{bucket}" data-value="{value}"><title>{name} week of {bucket}: {text}</title></circle>"#,

@@ -134,8 +134,16 @@ pub fn dashboard(params: &SummaryParams, view: &View) -> String {
         business = selected(params.hours == Hours::Business),
         wall_link = escape(&query(params, Hours::Wall)),
         business_link = escape(&query(params, Hours::Business)),
-        wall_on = if params.hours == Hours::Wall { "on" } else { "" },
-        business_on = if params.hours == Hours::Business { "on" } else { "" },
+        wall_on = if params.hours == Hours::Wall {
+            "on"
+        } else {
+            ""
+        },
+        business_on = if params.hours == Hours::Business {
+            "on"
+        } else {
+            ""
+        },
     );
     body.push_str(r#"<section class="charts">"#);
     for (span, title) in [
@@ -218,7 +226,9 @@ fn summary_table(body: &mut String, params: &SummaryParams, view: &View) {
             &key,
             "review_rounds.mean",
             rounds,
-            rounds.map(|r| format!("{r:.1}")).unwrap_or_else(|| "–".into()),
+            rounds
+                .map(|r| format!("{r:.1}"))
+                .unwrap_or_else(|| "–".into()),
         ));
         body.push_str("</tr>");
     }
@@ -228,7 +238,9 @@ fn summary_table(body: &mut String, params: &SummaryParams, view: &View) {
 fn waiting_table(body: &mut String, view: &View) {
     body.push_str(r#"<div class="card"><h2>Waiting for review</h2><div class="scroll"><table id="waiting"><thead><tr><th>Pull request</th><th>Title</th><th>Author</th><th>Teams</th><th>Waiting</th></tr></thead><tbody>"#);
     if view.waiting.is_empty() {
-        body.push_str(r#"<tr><td colspan="5" class="muted">Nothing is waiting for a first review.</td></tr>"#);
+        body.push_str(
+            r#"<tr><td colspan="5" class="muted">Nothing is waiting for a first review.</td></tr>"#,
+        );
     }
     let now = Utc::now();
     for row in &view.waiting {

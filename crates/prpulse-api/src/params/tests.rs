@@ -43,9 +43,15 @@ fn a_summary_reads_every_parameter() {
     assert!(params.include_bots);
     assert_eq!(params.hours, Hours::Business);
     let range = params.range();
-    assert_eq!(range.from, Utc.with_ymd_and_hms(2026, 3, 2, 0, 0, 0).unwrap());
+    assert_eq!(
+        range.from,
+        Utc.with_ymd_and_hms(2026, 3, 2, 0, 0, 0).unwrap()
+    );
     // `to` is included: the range ends at the midnight after it.
-    assert_eq!(range.until, Utc.with_ymd_and_hms(2026, 3, 16, 0, 0, 0).unwrap());
+    assert_eq!(
+        range.until,
+        Utc.with_ymd_and_hms(2026, 3, 16, 0, 0, 0).unwrap()
+    );
 }
 
 #[test]

@@ -66,7 +66,11 @@ fn wall_hours_are_the_stored_spans_and_each_team_counts_the_pull_request() {
 
 #[test]
 fn business_hours_use_the_team_calendar_under_team_grouping() {
-    let entries = entries(&row(), &params(GroupBy::Team, Hours::Business), &calendars());
+    let entries = entries(
+        &row(),
+        &params(GroupBy::Team, Hours::Business),
+        &calendars(),
+    );
     // core has no calendar: the default, UTC 09-17. Friday 16-17 and
     // Monday 09-12: 4 hours of cycle time, 2 of review time.
     assert_eq!(entries[0].spans[0], Some(4.0 * 3600.0));
@@ -83,12 +87,20 @@ fn otherwise_business_hours_use_the_first_team_with_a_calendar() {
     // (Berlin): web's calendar is used. Opened Friday 16:30 UTC.
     let mut row = row();
     row.spans[0] = Some(row.spans[0].unwrap() - 1800);
-    let by_repo = entries(&row, &params(GroupBy::Repository, Hours::Business), &calendars());
+    let by_repo = entries(
+        &row,
+        &params(GroupBy::Repository, Hours::Business),
+        &calendars(),
+    );
     assert_eq!(by_repo[0].key.as_deref(), Some("acme/api"));
     // Berlin: nothing on Friday (closed at 16:00 UTC), Monday 08-12 UTC.
     assert_eq!(by_repo[0].spans[0], Some(4.0 * 3600.0));
     row.teams = vec!["core".into()];
-    let default = entries(&row, &params(GroupBy::Repository, Hours::Business), &calendars());
+    let default = entries(
+        &row,
+        &params(GroupBy::Repository, Hours::Business),
+        &calendars(),
+    );
     // UTC 09-17: Friday 16:30-17:00 and Monday 09-12.
     assert_eq!(default[0].spans[0], Some(3.5 * 3600.0));
     row.teams.clear();

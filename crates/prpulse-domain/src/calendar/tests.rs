@@ -161,12 +161,18 @@ fn an_empty_or_reversed_span_is_zero() {
     let calendar = WorkingCalendar::default();
     let at = utc(2026, 3, 2, 10, 0);
     assert_eq!(calendar.working_seconds(at, at), 0);
-    assert_eq!(calendar.working_seconds(at, at - chrono::Duration::hours(1)), 0);
+    assert_eq!(
+        calendar.working_seconds(at, at - chrono::Duration::hours(1)),
+        0
+    );
 }
 
 #[test]
 fn days_hours_zones_and_holidays_parse_and_name_what_is_wrong() {
-    assert_eq!("mon-fri".parse::<WorkingDays>().unwrap().to_string(), "Mon-Fri");
+    assert_eq!(
+        "mon-fri".parse::<WorkingDays>().unwrap().to_string(),
+        "Mon-Fri"
+    );
     assert_eq!(
         "Sun-Thu".parse::<WorkingDays>().unwrap().to_string(),
         "Mon-Thu,Sun"
@@ -199,7 +205,13 @@ fn days_hours_zones_and_holidays_parse_and_name_what_is_wrong() {
 }
 
 fn calendar() -> impl Strategy<Value = WorkingCalendar> {
-    let zones = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe"];
+    let zones = [
+        "UTC",
+        "Europe/Berlin",
+        "America/New_York",
+        "Asia/Kolkata",
+        "Australia/Lord_Howe",
+    ];
     (
         0..zones.len(),
         1u8..128,
