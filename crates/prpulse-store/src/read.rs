@@ -228,6 +228,8 @@ pub async fn waiting_for_review(
          JOIN pull_requests pr ON pr.repository_id = m.repository_id AND pr.number = m.number
          WHERE m.state = 'open' AND NOT m.draft AND m.ready_at IS NOT NULL
            AND ($1::bool OR NOT m.author_is_bot)
+           -- A pickup time means a qualifying review after ready_at.
+           AND m.pickup_time_seconds IS NULL
            AND NOT EXISTS (
                 SELECT 1 FROM reviews rv LEFT JOIN members rm ON rm.github_id = rv.reviewer_id
                 WHERE rv.repository_id = pr.repository_id AND rv.pull_request_number = pr.number

@@ -55,7 +55,7 @@ pub fn weekly(span: Span, title: &str, weeks: &[GroupOut]) -> String {
         let value = top * f64::from(quarter) / 4.0;
         let _ = write!(
             svg,
-            r##"<line x1="{LEFT}" x2="{x2}" y1="{y0:.1}" y2="{y0:.1}" stroke="#e5e7eb"/><text x="{lx}" y="{ly:.1}" font-size="11" text-anchor="end" fill="#6b7280">{label}</text>"##,
+            r##"<line x1="{LEFT}" x2="{x2}" y1="{y0:.1}" y2="{y0:.1}" stroke="#e5e7eb"/><text x="{lx}" y="{ly:.1}" font-size="13" text-anchor="end" fill="#6b7280">{label}</text>"##,
             x2 = WIDTH - RIGHT,
             y0 = y(value),
             lx = LEFT - 6.0,
@@ -72,7 +72,7 @@ pub fn weekly(span: Span, title: &str, weeks: &[GroupOut]) -> String {
                 .unwrap_or_default();
             let _ = write!(
                 svg,
-                r##"<text x="{x:.1}" y="{ly}" font-size="11" text-anchor="middle" fill="#6b7280">{label}</text>"##,
+                r##"<text x="{x:.1}" y="{ly}" font-size="13" text-anchor="middle" fill="#6b7280">{label}</text>"##,
                 x = x(index),
                 ly = HEIGHT - 8.0,
             );
