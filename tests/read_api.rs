@@ -495,6 +495,39 @@ async fn the_page_signs_in_and_shows_the_api_numbers() {
 }
 
 #[tokio::test]
+async fn prpulse_report_prints_the_same_summary() {
+    let (_db, api, token) = seeded().await;
+    let args = [
+        "report",
+        "--group-by",
+        "team",
+        "--since",
+        "14d",
+        "--to",
+        "2026-03-15",
+    ];
+    let json = api.cli(&[&args[..], &["--format", "json"]].concat()).await;
+    assert!(json.status.success(), "{json:?}");
+    let printed: Value = serde_json::from_slice(&json.stdout).unwrap();
+    let served = api
+        .json(&format!("/api/v1/summary?{RANGE}&group_by=team"), &token)
+        .await;
+    assert_eq!(printed, served);
+    let csv = api.cli(&[&args[..], &["--format", "csv"]].concat()).await;
+    let csv = String::from_utf8(csv.stdout).unwrap();
+    // web: merged 2, cycle times 24 h and 120 h.
+    assert!(csv.contains("\nweb,,2,2,259200,"), "{csv}");
+    let table = api.cli(&args).await;
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("core") && l.contains("16.0h")),
+        "{table}"
+    );
+}
+
+#[tokio::test]
 async fn metrics_count_requests_and_sigterm_drains() {
     let (_db, mut api, token) = seeded().await;
     assert_eq!(api.get("/api/v1/summary", Some(&token)).await.status(), 200);

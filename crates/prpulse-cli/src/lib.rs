@@ -7,6 +7,7 @@ mod api_tokens;
 mod calendars;
 mod dlq;
 mod integrations;
+mod report;
 mod repos;
 mod secrets;
 mod sources;
@@ -48,6 +49,8 @@ enum Command {
     /// Working calendars for business hours (per team and a default).
     #[command(subcommand)]
     Calendar(calendars::CalendarCommand),
+    /// The summary of prpulse-api's /api/v1/summary, in a terminal.
+    Report(report::ReportArgs),
 }
 
 pub async fn run(cli: Cli, env: &Env) -> anyhow::Result<()> {
@@ -64,6 +67,7 @@ pub async fn run(cli: Cli, env: &Env) -> anyhow::Result<()> {
         Command::Sources(command) => sources::run(command, &service).await,
         Command::ApiToken(command) => api_tokens::run(command, &service).await,
         Command::Calendar(command) => calendars::run(command, &service).await,
+        Command::Report(args) => report::run(args, &service).await,
         Command::Migrate => {
             prpulse_store::migrate::migrate(service.database_url.expose_secret()).await?;
             println!("database is up to date");
