@@ -27,6 +27,11 @@ impl ApiServer {
     /// Starts prpulse-api on free ports, logging at debug into a file of
     /// its own (so a test can read what it logged), and waits for /readyz.
     pub async fn start(db: &TestDb) -> Self {
+        Self::start_with(db, &[]).await
+    }
+
+    /// The same with `env` on top (e.g. `RUST_LOG=warn` for a benchmark).
+    pub async fn start_with(db: &TestDb, env: &[(&str, &str)]) -> Self {
         let log_file = std::env::temp_dir().join(format!("prpulse-api-{}.log", db.name));
         let http = crate::http_client().build().unwrap();
         for attempt in 1..=3 {
@@ -37,6 +42,7 @@ impl ApiServer {
                 .env("PRPULSE_METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
                 .env("PRPULSE_API_WORKERS", "2")
                 .env("RUST_LOG", "debug")
+                .envs(env.iter().copied())
                 .stdout(log.try_clone().unwrap())
                 .stderr(log)
                 .spawn()
@@ -93,6 +99,10 @@ impl ApiServer {
         let body = response.text().await.unwrap();
         assert_eq!(status, 200, "{path}: {body}");
         serde_json::from_str(&body).unwrap()
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
     }
 
     pub fn http(&self) -> &reqwest::Client {
