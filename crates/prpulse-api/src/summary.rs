@@ -10,7 +10,7 @@ use prpulse_domain::{
 use prpulse_store::{
     Pool, StoreError,
     calendars::{Calendars, all_calendars},
-    read::{SpanRow, span_rows},
+    read::{SpanRow, each_span_row},
 };
 use serde::Serialize;
 
@@ -73,16 +73,23 @@ impl GroupOut {
 pub async fn summarise(pool: &Pool, params: &SummaryParams) -> Result<Summary, StoreError> {
     let client = pool.get().await?;
     let range = params.range();
-    let rows = span_rows(&client, range.from, range.until, params.include_bots).await?;
     let calendars = match params.hours {
         Hours::Business => all_calendars(&client).await?,
         Hours::Wall => Calendars::default(),
     };
+    let mut all = Vec::new();
+    each_span_row(
+        &client,
+        range.from,
+        range.until,
+        params.include_bots,
+        |row| {
+            all.extend(entries(&row, params, &calendars));
+        },
+    )
+    .await?;
     drop(client);
-    let entries = rows
-        .iter()
-        .flat_map(|row| entries(row, params, &calendars))
-        .collect::<Vec<_>>();
+    let entries = all;
     let groups = rollup(
         entries,
         params.bucket,
@@ -127,16 +134,16 @@ pub fn entries(row: &SpanRow, params: &SummaryParams, calendars: &Calendars) -> 
         .map(|key| {
             let calendar = (params.hours == Hours::Business).then(|| {
                 let team = match params.group_by {
-                    GroupBy::Team => key.as_ref(),
+                    GroupBy::Team => key.as_deref(),
                     _ => row
                         .teams
                         .iter()
-                        .find(|slug| calendars.teams.contains_key(*slug)),
+                        .find(|slug| calendars.teams.contains_key(*slug))
+                        .map(String::as_str),
                 };
-                team.and_then(|slug| calendars.teams.get(slug).cloned())
-                    .unwrap_or_else(|| calendars.fallback())
+                calendars.of_team(team)
             });
-            entry(row, key, calendar.as_ref())
+            entry(row, key, calendar)
         })
         .collect()
 }

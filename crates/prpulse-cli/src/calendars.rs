@@ -81,7 +81,7 @@ pub async fn run(command: CalendarCommand, service: &ServiceConfig) -> anyhow::R
                     Some(_) => "(default)".into(),
                     None => "(default, built in)".into(),
                 },
-                &calendars.fallback(),
+                calendars.fallback(),
             )];
             for (slug, calendar) in &calendars.teams {
                 rows.push(row(slug.clone(), calendar));

@@ -1,12 +1,14 @@
 //! Working calendars, per GitHub team slug and a default (slug NULL).
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::LazyLock};
 
 use chrono::NaiveDate;
 use deadpool_postgres::GenericClient;
 use prpulse_domain::{DailyHours, WorkingCalendar, WorkingDays, calendar::parse_time_zone};
 
 use crate::StoreError;
+
+static BUILT_IN: LazyLock<WorkingCalendar> = LazyLock::new(WorkingCalendar::default);
 
 /// The stored calendars: the default one (if set) and each team's.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -18,8 +20,15 @@ pub struct Calendars {
 impl Calendars {
     /// The calendar of people with no team calendar: the stored default,
     /// else UTC Monday to Friday 09:00-17:00.
-    pub fn fallback(&self) -> WorkingCalendar {
-        self.default.clone().unwrap_or_default()
+    pub fn fallback(&self) -> &WorkingCalendar {
+        self.default.as_ref().unwrap_or(&BUILT_IN)
+    }
+
+    /// The calendar of `team_slug`, else the fallback.
+    pub fn of_team(&self, team_slug: Option<&str>) -> &WorkingCalendar {
+        team_slug
+            .and_then(|slug| self.teams.get(slug))
+            .unwrap_or_else(|| self.fallback())
     }
 }
 

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
+use futures_util::TryStreamExt;
 use serde::Serialize;
 use tokio_postgres::{Row, types::ToSql};
 
@@ -171,19 +172,22 @@ pub struct SpanRow {
 }
 
 /// Pull requests with a span that ended in `[from, until)`: merged,
-/// first reviewed or first approved then.
+/// first reviewed or first approved then, handed to `each` one at a time
+/// as they stream in (a summary of 100,000 rows never holds them all).
 ///
 /// Teams come from one query of every membership, looked up per row: a
 /// subquery per row cost ~30 µs each, 3 s of a 100,000-row summary.
-pub async fn span_rows(
+pub async fn each_span_row(
     client: &impl GenericClient,
     from: Timestamp,
     until: Timestamp,
     include_bots: bool,
-) -> Result<Vec<SpanRow>, StoreError> {
+    mut each: impl FnMut(SpanRow),
+) -> Result<(), StoreError> {
     let teams = author_teams(client).await?;
+    let params: [&(dyn ToSql + Sync); 3] = [&from, &until, &include_bots];
     let rows = client
-        .query(
+        .query_raw(
             "SELECT m.repository, m.author, pr.author_id, m.merged_at, m.first_review_at,
                     m.first_approval_at, m.cycle_time_seconds, m.review_time_seconds,
                     m.pickup_time_seconds, m.time_to_first_approval_seconds,
@@ -194,27 +198,26 @@ pub async fn span_rows(
                     OR (m.first_review_at >= $1 AND m.first_review_at < $2)
                     OR (m.first_approval_at >= $1 AND m.first_approval_at < $2))
                AND ($3::bool OR NOT m.author_is_bot)",
-            &[&from, &until, &include_bots],
+            params,
         )
         .await?;
-    Ok(rows
-        .iter()
-        .map(|row| {
-            let author_id: Option<i64> = row.get(2);
-            SpanRow {
-                repository: row.get(0),
-                author: row.get(1),
-                teams: author_id
-                    .and_then(|id| teams.get(&id).cloned())
-                    .unwrap_or_default(),
-                merged_at: row.get(3),
-                first_review_at: row.get(4),
-                first_approval_at: row.get(5),
-                spans: [row.get(6), row.get(7), row.get(8), row.get(9), row.get(10)],
-                review_rounds: row.get(11),
-            }
-        })
-        .collect())
+    let mut rows = std::pin::pin!(rows);
+    while let Some(row) = rows.try_next().await? {
+        let author_id: Option<i64> = row.get(2);
+        each(SpanRow {
+            repository: row.get(0),
+            author: row.get(1),
+            teams: author_id
+                .and_then(|id| teams.get(&id).cloned())
+                .unwrap_or_default(),
+            merged_at: row.get(3),
+            first_review_at: row.get(4),
+            first_approval_at: row.get(5),
+            spans: [row.get(6), row.get(7), row.get(8), row.get(9), row.get(10)],
+            review_rounds: row.get(11),
+        });
+    }
+    Ok(())
 }
 
 /// Every member's current team slugs (deleted teams excluded), sorted.
