@@ -158,12 +158,26 @@ fn entry(row: &SpanRow, key: Option<String>, calendar: Option<&WorkingCalendar>)
         review_rounds: Some(f64::from(row.review_rounds)),
     };
     for (index, span) in Span::ALL.into_iter().enumerate() {
-        entry.spans[index] = match (row.spans[index], entry.end_of(span), calendar) {
-            (Some(wall), _, None) => Some(wall as f64),
-            // The stored wall span and its end give its start, whatever
-            // the rule behind the span (ready_at, created_at, approval).
-            (Some(wall), Some(end), Some(calendar)) => {
-                let start: DateTime<Utc> = end - chrono::Duration::seconds(wall);
+        entry.spans[index] = match (row.spans[index], calendar) {
+            (Some(wall), None) => Some(wall as f64),
+            (Some(wall), Some(calendar)) => {
+                // The stored wall span and one end give the other, so the
+                // rule behind each span stays the worker's. Pickup and
+                // approval run from ready_at (pickup's end need not be
+                // first_review_at: a review while still a draft is not a
+                // pickup); the others end at the time they are bucketed by.
+                let (start, end): (DateTime<Utc>, DateTime<Utc>) = match span {
+                    Span::PickupTime | Span::TimeToFirstApproval => {
+                        let Some(start) = row.ready_at else { continue };
+                        (start, start + chrono::Duration::seconds(wall))
+                    }
+                    _ => {
+                        let Some(end) = entry.end_of(span) else {
+                            continue;
+                        };
+                        (end - chrono::Duration::seconds(wall), end)
+                    }
+                };
                 Some(calendar.working_seconds(start, end) as f64)
             }
             _ => None,

@@ -166,6 +166,8 @@ pub struct SpanRow {
     pub merged_at: Option<Timestamp>,
     pub first_review_at: Option<Timestamp>,
     pub first_approval_at: Option<Timestamp>,
+    /// Where pickup time and time to first approval start.
+    pub ready_at: Option<Timestamp>,
     /// Cycle, review, pickup, time to first approval, merge after approval.
     pub spans: [Option<i64>; 5],
     pub review_rounds: i32,
@@ -191,7 +193,7 @@ pub async fn each_span_row(
             "SELECT m.repository, m.author, pr.author_id, m.merged_at, m.first_review_at,
                     m.first_approval_at, m.cycle_time_seconds, m.review_time_seconds,
                     m.pickup_time_seconds, m.time_to_first_approval_seconds,
-                    m.merge_after_approval_seconds, m.review_rounds
+                    m.merge_after_approval_seconds, m.review_rounds, m.ready_at
              FROM pr_metrics m
              JOIN pull_requests pr ON pr.repository_id = m.repository_id AND pr.number = m.number
              WHERE ((m.merged_at >= $1 AND m.merged_at < $2)
@@ -215,6 +217,7 @@ pub async fn each_span_row(
             first_approval_at: row.get(5),
             spans: [row.get(6), row.get(7), row.get(8), row.get(9), row.get(10)],
             review_rounds: row.get(11),
+            ready_at: row.get(12),
         });
     }
     Ok(())

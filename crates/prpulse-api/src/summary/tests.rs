@@ -27,6 +27,7 @@ fn row() -> SpanRow {
         merged_at: Some(merged),
         first_review_at: Some(reviewed),
         first_approval_at: None,
+        ready_at: Some(created),
         spans: [
             Some((merged - created).num_seconds()),
             Some((reviewed - created).num_seconds()),
@@ -106,4 +107,19 @@ fn otherwise_business_hours_use_the_first_team_with_a_calendar() {
     row.teams.clear();
     let by_team = entries(&row, &params(GroupBy::Team, Hours::Business), &calendars());
     assert!(by_team.is_empty(), "an author in no team has no team row");
+}
+
+#[test]
+fn business_pickup_runs_from_ready_at_whatever_review_came_first() {
+    // Opened as a draft Friday 16:00, reviewed while a draft on Friday at
+    // 16:30, ready Monday 08:00, picked up (reviewed again) Monday 10:00:
+    // one working hour (from 09:00) of pickup, though first_review_at is
+    // Friday (measuring back from it would give Friday 14:30-16:30).
+    let mut row = row();
+    row.ready_at = Some(Utc.with_ymd_and_hms(2026, 3, 9, 8, 0, 0).unwrap());
+    row.first_review_at = Some(Utc.with_ymd_and_hms(2026, 3, 6, 16, 30, 0).unwrap());
+    row.spans[2] = Some(2 * 3600);
+    row.teams.clear();
+    let entries = entries(&row, &params(GroupBy::None, Hours::Business), &calendars());
+    assert_eq!(entries[0].spans[2], Some(3600.0));
 }
