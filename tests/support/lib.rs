@@ -3,6 +3,7 @@
 //! built here (never copied from elsewhere), and the shared fixtures read
 //! in place.
 
+pub mod api;
 pub mod broker;
 pub mod db;
 pub mod direct;

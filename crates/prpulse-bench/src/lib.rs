@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod load;
 pub mod report;
 pub mod rss;
+pub mod summary;
 pub mod workload;
 
 use std::time::Duration;

@@ -1,10 +1,14 @@
 //! `prpulse`: what operators run by hand (dead letters, migrations,
-//! secret keys, integrations, tracked repositories, rebuilds). Configuration comes from the
-//! same `PRPULSE_*` variables as the services.
+//! secret keys, integrations, tracked repositories, rebuilds, API tokens,
+//! working calendars, reports). Configuration comes from the same
+//! `PRPULSE_*` variables as the services.
 
+mod api_tokens;
+mod calendars;
 mod dlq;
 mod integrations;
 mod rebuild;
+mod report;
 mod repos;
 mod secrets;
 mod sources;
@@ -43,6 +47,14 @@ enum Command {
     /// Recompute the projection (pull requests, reviews, people, metrics)
     /// from the stored raw payloads, beside running workers. Resumable.
     Rebuild(rebuild::RebuildArgs),
+    /// Bearer tokens for prpulse-api (stored hashed).
+    #[command(subcommand)]
+    ApiToken(api_tokens::ApiTokenCommand),
+    /// Working calendars for business hours (per team and a default).
+    #[command(subcommand)]
+    Calendar(calendars::CalendarCommand),
+    /// The summary of prpulse-api's /api/v1/summary, in a terminal.
+    Report(report::ReportArgs),
 }
 
 pub async fn run(cli: Cli, env: &Env) -> anyhow::Result<()> {
@@ -58,6 +70,9 @@ pub async fn run(cli: Cli, env: &Env) -> anyhow::Result<()> {
         Command::Dlq(command) => dlq::run(command, &service).await,
         Command::Secrets(command) => secrets::run(command, &service).await,
         Command::Sources(command) => sources::run(command, &service).await,
+        Command::ApiToken(command) => api_tokens::run(command, &service).await,
+        Command::Calendar(command) => calendars::run(command, &service).await,
+        Command::Report(args) => report::run(args, &service).await,
         Command::Migrate => {
             prpulse_store::migrate::migrate(service.database_url.expose_secret()).await?;
             println!("database is up to date");

@@ -3,12 +3,15 @@
 //! into metrics. No I/O lives here.
 
 pub mod bots;
+pub mod calendar;
 pub mod delivery;
 pub mod event;
 pub mod metrics;
 pub mod repo;
+pub mod rollup;
 
 pub use bots::BotPolicy;
+pub use calendar::{CalendarError, DailyHours, WorkingCalendar, WorkingDays};
 pub use delivery::{DeliveryId, DeliveryIdError};
 pub use event::{EventDisposition, EventName, EventNameError};
 pub use metrics::{

@@ -20,6 +20,9 @@ pub enum StoreError {
     /// A compare-and-set lost to other writers of the same rows every time.
     #[error("{0}: other writers kept changing the row; try again")]
     Contended(&'static str),
+    /// A stored value prpulse cannot use (e.g. an unknown time zone).
+    #[error("stored data is unusable: {0}")]
+    Corrupt(String),
 }
 
 fn describe(error: &tokio_postgres::Error) -> String {
@@ -55,9 +58,11 @@ impl StoreError {
             Self::Pool(_) => Retryability::Unavailable,
             Self::Contended(_) => Retryability::Transient,
             Self::Postgres(error) => postgres_retryability(error),
-            Self::BadUrl(_) | Self::Migration(_) | Self::Crypto(_) | Self::Tls(_) => {
-                Retryability::Permanent
-            }
+            Self::BadUrl(_)
+            | Self::Migration(_)
+            | Self::Crypto(_)
+            | Self::Tls(_)
+            | Self::Corrupt(_) => Retryability::Permanent,
         }
     }
 

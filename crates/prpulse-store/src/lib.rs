@@ -2,6 +2,8 @@
 //! runs. Callers pass transactions in, so the worker decides what commits
 //! together.
 
+pub mod api_tokens;
+pub mod calendars;
 pub mod connect;
 pub mod crypto;
 pub mod deliveries;
@@ -12,6 +14,7 @@ pub mod pool;
 pub mod projection;
 pub mod rebuild;
 pub mod rekey;
+pub mod read;
 pub mod retention;
 pub mod sealed;
 pub mod secrets;

@@ -1,0 +1,190 @@
+//! `GET /api/v1/summary`: the rows of `pr_metrics` a range selects,
+//! measured in wall or business seconds, grouped and bucketed by
+//! `prpulse_domain::rollup`.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use prpulse_domain::{
+    WorkingCalendar,
+    rollup::{Distribution, Entry, Group, Span, rollup},
+};
+use prpulse_store::{
+    Pool, StoreError,
+    calendars::{Calendars, all_calendars},
+    read::{SpanRow, each_span_row},
+};
+use serde::Serialize;
+
+use crate::params::{GroupBy, Hours, SummaryParams};
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Summary {
+    pub group_by: &'static str,
+    pub bucket: &'static str,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub hours: &'static str,
+    pub bots: &'static str,
+    pub groups: Vec<GroupOut>,
+}
+
+/// One group in one bucket, as the API spells it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GroupOut {
+    pub key: Option<String>,
+    pub bucket: Option<NaiveDate>,
+    pub merged: u64,
+    pub cycle_time_seconds: Distribution,
+    pub review_time_seconds: Distribution,
+    pub pickup_time_seconds: Distribution,
+    pub time_to_first_approval_seconds: Distribution,
+    pub merge_after_approval_seconds: Distribution,
+    pub review_rounds: Distribution,
+}
+
+impl From<Group> for GroupOut {
+    fn from(group: Group) -> Self {
+        let [cycle, review, pickup, approval, merge] = group.spans;
+        Self {
+            key: group.key,
+            bucket: group.bucket,
+            merged: group.merged,
+            cycle_time_seconds: cycle,
+            review_time_seconds: review,
+            pickup_time_seconds: pickup,
+            time_to_first_approval_seconds: approval,
+            merge_after_approval_seconds: merge,
+            review_rounds: group.review_rounds,
+        }
+    }
+}
+
+impl GroupOut {
+    pub fn span(&self, span: Span) -> &Distribution {
+        match span {
+            Span::CycleTime => &self.cycle_time_seconds,
+            Span::ReviewTime => &self.review_time_seconds,
+            Span::PickupTime => &self.pickup_time_seconds,
+            Span::TimeToFirstApproval => &self.time_to_first_approval_seconds,
+            Span::MergeAfterApproval => &self.merge_after_approval_seconds,
+        }
+    }
+}
+
+pub async fn summarise(pool: &Pool, params: &SummaryParams) -> Result<Summary, StoreError> {
+    let client = pool.get().await?;
+    let range = params.range();
+    let calendars = match params.hours {
+        Hours::Business => all_calendars(&client).await?,
+        Hours::Wall => Calendars::default(),
+    };
+    let mut all = Vec::new();
+    each_span_row(
+        &client,
+        range.from,
+        range.until,
+        params.include_bots,
+        |row| {
+            all.extend(entries(&row, params, &calendars));
+        },
+    )
+    .await?;
+    drop(client);
+    let entries = all;
+    let groups = rollup(
+        entries,
+        params.bucket,
+        range,
+        params.group_by == GroupBy::None,
+    );
+    Ok(Summary {
+        group_by: params.group_by.as_str(),
+        bucket: match params.bucket {
+            prpulse_domain::rollup::Bucket::None => "none",
+            prpulse_domain::rollup::Bucket::Week => "week",
+            prpulse_domain::rollup::Bucket::Month => "month",
+        },
+        from: params.from,
+        to: params.to,
+        hours: params.hours.as_str(),
+        bots: if params.include_bots {
+            "include"
+        } else {
+            "exclude"
+        },
+        groups: groups.into_iter().map(GroupOut::from).collect(),
+    })
+}
+
+/// The entries one pull request contributes: one per group it counts in
+/// (each team of its author under `group_by=team`, else one), its spans
+/// in the hours asked for.
+///
+/// Business hours use, under `group_by=team`, the calendar of the team
+/// the entry counts for (so each team's row is in its own working
+/// hours); otherwise the calendar of the author's first team (by slug)
+/// that has one; otherwise the default calendar.
+pub fn entries(row: &SpanRow, params: &SummaryParams, calendars: &Calendars) -> Vec<Entry> {
+    let keys: Vec<Option<String>> = match params.group_by {
+        GroupBy::None => vec![None],
+        GroupBy::Repository => vec![Some(row.repository.clone())],
+        GroupBy::Author => vec![row.author.clone()],
+        GroupBy::Team => row.teams.iter().cloned().map(Some).collect(),
+    };
+    keys.into_iter()
+        .map(|key| {
+            let calendar = (params.hours == Hours::Business).then(|| {
+                let team = match params.group_by {
+                    GroupBy::Team => key.as_deref(),
+                    _ => row
+                        .teams
+                        .iter()
+                        .find(|slug| calendars.teams.contains_key(*slug))
+                        .map(String::as_str),
+                };
+                calendars.of_team(team)
+            });
+            entry(row, key, calendar)
+        })
+        .collect()
+}
+
+fn entry(row: &SpanRow, key: Option<String>, calendar: Option<&WorkingCalendar>) -> Entry {
+    let mut entry = Entry {
+        key,
+        merged_at: row.merged_at,
+        first_review_at: row.first_review_at,
+        first_approval_at: row.first_approval_at,
+        spans: [None; 5],
+        review_rounds: Some(f64::from(row.review_rounds)),
+    };
+    for (index, span) in Span::ALL.into_iter().enumerate() {
+        entry.spans[index] = match (row.spans[index], calendar) {
+            (Some(wall), None) => Some(wall as f64),
+            (Some(wall), Some(calendar)) => {
+                // The stored wall span and one end give the other, so the
+                // rule behind each span stays the worker's. Pickup and
+                // approval run from ready_at (pickup's end need not be
+                // first_review_at: a review while still a draft is not a
+                // pickup); the others end at the time they are bucketed by.
+                let (start, end): (DateTime<Utc>, DateTime<Utc>) = match span {
+                    Span::PickupTime | Span::TimeToFirstApproval => {
+                        let Some(start) = row.ready_at else { continue };
+                        (start, start + chrono::Duration::seconds(wall))
+                    }
+                    _ => {
+                        let Some(end) = entry.end_of(span) else {
+                            continue;
+                        };
+                        (end - chrono::Duration::seconds(wall), end)
+                    }
+                };
+                Some(calendar.working_seconds(start, end) as f64)
+            }
+            _ => None,
+        };
+    }
+    entry
+}
+
+#[cfg(test)]
+mod tests;

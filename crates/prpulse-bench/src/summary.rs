@@ -1,0 +1,143 @@
+//! `prpulse-bench-summary`: how fast prpulse-api answers a summary grouped
+//! by team and week over many pull requests, and how much memory it takes
+//! (README, "Benchmarks"). Targets: p50 <= 50 ms, p99 <= 200 ms, peak RSS
+//! <= 64 MB, for 100,000 pull requests.
+
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use prpulse_e2e::{TestDb, api::ApiServer};
+
+use crate::rss;
+
+pub struct SummaryBench {
+    pub pull_requests: u32,
+    pub requests: u32,
+    pub database_url: String,
+}
+
+/// What one query shape measured.
+pub struct Measured {
+    pub query: String,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+pub async fn run(bench: &SummaryBench) -> anyhow::Result<()> {
+    let db = TestDb::create_named_on(&bench.database_url, "prpulse_bench").await;
+    let started = Instant::now();
+    seed(&db, bench.pull_requests).await?;
+    eprintln!(
+        "seeded {} pull requests in {:.1} s (database {})",
+        bench.pull_requests,
+        started.elapsed().as_secs_f64(),
+        db.name
+    );
+    let api = ApiServer::start_with(&db, &[("RUST_LOG", "warn")]).await;
+    let token = api.create_token("bench").await;
+    let range = "from=2025-01-01&to=2025-12-31";
+    let mut results = Vec::new();
+    for query in [
+        format!("group_by=team&bucket=week&{range}"),
+        format!("group_by=team&bucket=week&{range}&hours=business"),
+        format!("group_by=none&bucket=none&{range}"),
+    ] {
+        results.push(measure(&api, &token, &query, bench.requests).await?);
+    }
+    let rss = api.pid().and_then(rss::peak_mib);
+    println!(
+        "summary over {} pull requests ({} requests each, one at a time)",
+        bench.pull_requests, bench.requests
+    );
+    println!(
+        "{:<70} {:>8} {:>8} {:>8}",
+        "query", "p50 ms", "p99 ms", "max ms"
+    );
+    for result in &results {
+        println!(
+            "{:<70} {:>8.1} {:>8.1} {:>8.1}",
+            result.query, result.p50_ms, result.p99_ms, result.max_ms
+        );
+    }
+    match rss {
+        Some(mib) => println!("prpulse-api peak RSS: {mib:.1} MiB"),
+        None => println!("prpulse-api peak RSS: unknown (no /proc)"),
+    }
+    Ok(())
+}
+
+async fn measure(
+    api: &ApiServer,
+    token: &str,
+    query: &str,
+    requests: u32,
+) -> anyhow::Result<Measured> {
+    let path = format!("/api/v1/summary?{query}");
+    // Warm the pool, the plan cache and Postgres' buffers.
+    for _ in 0..3 {
+        api.json(&path, token).await;
+    }
+    let mut histogram = Histogram::<u64>::new(3)?;
+    for _ in 0..requests {
+        let started = Instant::now();
+        let response = api.get(&path, Some(token)).await;
+        anyhow::ensure!(response.status() == 200, "{path}: {}", response.status());
+        response.bytes().await?;
+        histogram.record(started.elapsed().as_micros() as u64)?;
+    }
+    let ms = |micros: u64| Duration::from_micros(micros).as_secs_f64() * 1000.0;
+    Ok(Measured {
+        query: query.to_owned(),
+        p50_ms: ms(histogram.value_at_quantile(0.5)),
+        p99_ms: ms(histogram.value_at_quantile(0.99)),
+        max_ms: ms(histogram.max()),
+    })
+}
+
+/// `count` pull requests over 2025 in 20 repositories by 200 people in 10
+/// teams (each person in one or two), with spans of hours to days, and a
+/// calendar for half the teams.
+async fn seed(db: &TestDb, count: u32) -> anyhow::Result<()> {
+    let client = db.client().await;
+    client
+        .batch_execute(&format!(
+            "INSERT INTO repositories (github_id, full_name)
+                 SELECT r, 'acme/repo-' || r FROM generate_series(1, 20) r;
+             INSERT INTO members (github_id, login, is_bot)
+                 SELECT m, 'person-' || m, m % 50 = 0 FROM generate_series(1, 200) m;
+             INSERT INTO github_teams (github_id, organization, slug, name)
+                 SELECT t, 'acme', 'team-' || t, 'Team ' || t FROM generate_series(1, 10) t;
+             INSERT INTO github_team_members (team_id, member_id)
+                 SELECT 1 + m % 10, m FROM generate_series(1, 200) m
+                 UNION SELECT 1 + m % 7, m FROM generate_series(1, 200) m WHERE m % 3 = 0;
+             INSERT INTO working_calendars (team_slug, time_zone, working_days, day_start, day_end)
+                 SELECT 'team-' || t, 'Europe/Berlin', '{{1,2,3,4,5}}', '09:00', '17:00'
+                 FROM generate_series(1, 5) t;
+             INSERT INTO pull_requests (
+                 repository_id, number, github_id, author_id, version_rank, version_at,
+                 version_delivery, state, draft, created_at, ready_at, first_review_at,
+                 first_approval_at, merged_at, review_rounds)
+             SELECT 1 + n % 20, n, n, 1 + n % 200, 1, created, 'seed', 'closed', false,
+                    created, created, created + review, created + review + approve,
+                    created + review + approve + merge, 1 + n % 3
+             FROM (
+                 SELECT n,
+                     timestamptz '2025-01-01' + make_interval(secs => n * (31536000.0 / {count})) AS created,
+                     make_interval(mins => ((n::bigint * 7919) % 3000 + 1)::int) AS review,
+                     make_interval(mins => ((n::bigint * 104729) % 2000)::int) AS approve,
+                     make_interval(mins => ((n::bigint * 1299709) % 5000 + 1)::int) AS merge
+                 FROM generate_series(1, {count}) n
+             ) seeded;
+             UPDATE pull_requests SET
+                 cycle_time_seconds = extract(epoch FROM merged_at - created_at)::bigint,
+                 review_time_seconds = extract(epoch FROM first_review_at - created_at)::bigint,
+                 pickup_time_seconds = extract(epoch FROM first_review_at - ready_at)::bigint,
+                 time_to_first_approval_seconds = extract(epoch FROM first_approval_at - ready_at)::bigint,
+                 merge_after_approval_seconds = extract(epoch FROM merged_at - first_approval_at)::bigint;"
+        ))
+        .await?;
+    // On its own: VACUUM cannot run inside the batch's implicit transaction.
+    client.batch_execute("VACUUM ANALYZE").await?;
+    Ok(())
+}

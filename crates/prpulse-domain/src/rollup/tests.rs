@@ -1,0 +1,166 @@
+use chrono::{TimeZone, Utc};
+
+use super::*;
+
+fn utc(y: i32, m: u32, d: u32, h: u32) -> Timestamp {
+    Utc.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap()
+}
+
+fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap()
+}
+
+/// March 2026: Monday the 2nd to Sunday the 15th (two weeks).
+fn two_weeks() -> Range {
+    Range {
+        from: utc(2026, 3, 2, 0),
+        until: utc(2026, 3, 16, 0),
+    }
+}
+
+fn merged(key: Option<&str>, at: Timestamp, cycle: f64, rounds: f64) -> Entry {
+    Entry {
+        key: key.map(str::to_owned),
+        merged_at: Some(at),
+        first_review_at: None,
+        first_approval_at: None,
+        spans: [Some(cycle), None, None, None, None],
+        review_rounds: Some(rounds),
+    }
+}
+
+#[test]
+fn percentiles_interpolate_like_percentile_cont() {
+    // SELECT percentile_cont(ARRAY[0.5,0.75,0.9]) WITHIN GROUP (ORDER BY v)
+    // FROM unnest('{1,2,3,4}'::float8[]) v  =>  {2.5,3.25,3.7}
+    let d = Distribution::of(vec![4.0, 1.0, 3.0, 2.0]);
+    assert_eq!(d.count, 4);
+    assert_eq!(d.p50, Some(2.5));
+    assert_eq!(d.p75, Some(3.25));
+    assert!((d.p90.unwrap() - 3.7).abs() < 1e-9);
+    assert_eq!(d.mean, Some(2.5));
+    let one = Distribution::of(vec![7.0]);
+    assert_eq!(
+        (one.p50, one.p90, one.mean),
+        (Some(7.0), Some(7.0), Some(7.0))
+    );
+    // 10 values 10..100: position 0.9*9 = 8.1 -> 90 + 0.1*10 = 91.
+    let ten = Distribution::of((1..=10).map(|v| f64::from(v) * 10.0).collect());
+    assert!((ten.p90.unwrap() - 91.0).abs() < 1e-9);
+    assert_eq!(ten.p50, Some(55.0));
+}
+
+#[test]
+fn an_empty_set_has_a_zero_count_and_no_statistics() {
+    let empty = Distribution::of(Vec::new());
+    assert_eq!(empty, Distribution::default());
+    assert_eq!(empty.count, 0);
+    assert_eq!(empty.p50, None);
+    let groups = rollup(Vec::new(), Bucket::None, two_weeks(), true);
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0].key, None);
+    assert_eq!(groups[0].merged, 0);
+    assert_eq!(groups[0].spans[0], Distribution::default());
+    assert!(rollup(Vec::new(), Bucket::None, two_weeks(), false).is_empty());
+}
+
+#[test]
+fn weeks_start_on_monday_and_months_on_the_first() {
+    // Sunday 2026-03-08 23:00 is in the week of Monday 2 March; Monday
+    // 2026-03-09 00:00 starts the next.
+    assert_eq!(
+        Bucket::Week.start_of(utc(2026, 3, 8, 23)),
+        Some(date(2026, 3, 2))
+    );
+    assert_eq!(
+        Bucket::Week.start_of(utc(2026, 3, 9, 0)),
+        Some(date(2026, 3, 9))
+    );
+    // A week may start in the previous year.
+    assert_eq!(
+        Bucket::Week.start_of(utc(2026, 1, 1, 12)),
+        Some(date(2025, 12, 29))
+    );
+    assert_eq!(
+        Bucket::Month.start_of(utc(2026, 2, 28, 23)),
+        Some(date(2026, 2, 1))
+    );
+    assert_eq!(Bucket::None.start_of(utc(2026, 2, 28, 23)), None);
+}
+
+#[test]
+fn a_span_counts_in_the_bucket_in_which_it_ended() {
+    // Reviewed in week 1, merged in week 2: the review time counts in
+    // week 1, the cycle time and the merge in week 2.
+    let entry = Entry {
+        key: None,
+        merged_at: Some(utc(2026, 3, 10, 12)),
+        first_review_at: Some(utc(2026, 3, 6, 12)),
+        first_approval_at: Some(utc(2026, 3, 9, 12)),
+        spans: [Some(100.0), Some(10.0), Some(5.0), Some(50.0), Some(20.0)],
+        review_rounds: Some(2.0),
+    };
+    let groups = rollup(vec![entry], Bucket::Week, two_weeks(), true);
+    assert_eq!(groups.len(), 2);
+    let (first, second) = (&groups[0], &groups[1]);
+    assert_eq!(first.bucket, Some(date(2026, 3, 2)));
+    assert_eq!(first.merged, 0);
+    assert_eq!(first.spans[Span::ReviewTime.index()].p50, Some(10.0));
+    assert_eq!(first.spans[Span::PickupTime.index()].p50, Some(5.0));
+    assert_eq!(first.spans[Span::CycleTime.index()].count, 0);
+    assert_eq!(first.review_rounds.count, 0);
+    assert_eq!(second.bucket, Some(date(2026, 3, 9)));
+    assert_eq!(second.merged, 1);
+    assert_eq!(second.spans[Span::CycleTime.index()].p50, Some(100.0));
+    assert_eq!(
+        second.spans[Span::MergeAfterApproval.index()].p50,
+        Some(20.0)
+    );
+    assert_eq!(
+        second.spans[Span::TimeToFirstApproval.index()].p50,
+        Some(50.0)
+    );
+    assert_eq!(second.review_rounds.mean, Some(2.0));
+}
+
+#[test]
+fn the_range_selects_by_the_end_of_each_span() {
+    let before = merged(None, utc(2026, 3, 1, 23), 1.0, 1.0);
+    let first = merged(None, utc(2026, 3, 2, 0), 2.0, 1.0);
+    let last = merged(None, utc(2026, 3, 15, 23), 3.0, 1.0);
+    let after = merged(None, utc(2026, 3, 16, 0), 4.0, 1.0);
+    let groups = rollup(
+        vec![before, first, last, after],
+        Bucket::None,
+        two_weeks(),
+        true,
+    );
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0].merged, 2);
+    assert_eq!(groups[0].spans[0].mean, Some(2.5));
+}
+
+#[test]
+fn each_key_gets_every_bucket_and_keys_are_sorted() {
+    let entries = vec![
+        merged(Some("web"), utc(2026, 3, 3, 9), 30.0, 1.0),
+        merged(Some("api"), utc(2026, 3, 12, 9), 10.0, 1.0),
+        merged(Some("api"), utc(2026, 3, 13, 9), 20.0, 3.0),
+    ];
+    let groups = rollup(entries, Bucket::Week, two_weeks(), false);
+    let shape: Vec<(Option<&str>, Option<NaiveDate>, u64)> = groups
+        .iter()
+        .map(|g| (g.key.as_deref(), g.bucket, g.merged))
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            (Some("api"), Some(date(2026, 3, 2)), 0),
+            (Some("api"), Some(date(2026, 3, 9)), 2),
+            (Some("web"), Some(date(2026, 3, 2)), 1),
+            (Some("web"), Some(date(2026, 3, 9)), 0),
+        ]
+    );
+    assert_eq!(groups[1].spans[0].p50, Some(15.0));
+    assert_eq!(groups[1].review_rounds.mean, Some(2.0));
+}
