@@ -438,3 +438,66 @@ async fn listing_the_dead_letter_queue_30_times_keeps_every_letter_for_replay() 
     assert_eq!(on_work_queue, expected, "every letter replayed, once");
     broker::delete_topology(&topology).await;
 }
+
+#[tokio::test]
+async fn a_statement_that_hangs_times_out_and_is_retried_instead_of_holding_the_worker() {
+    let stack = Stack::start_with(StackOptions {
+        worker_env: vec![("PRPULSE_WORKER_STATEMENT_TIMEOUT_MS".into(), "500".into())],
+        ..StackOptions::default()
+    })
+    .await;
+    // The first write of pull request 9 hangs, as a stuck server would;
+    // the next one goes through.
+    stack
+        .db
+        .inject_pull_request_fault(
+            9,
+            "CREATE SEQUENCE hang_attempts;",
+            "IF nextval('hang_attempts') = 1 THEN PERFORM pg_sleep(600); END IF;",
+        )
+        .await;
+    assert_eq!(stack.deliver(&pull_request(9).opened()).await.status(), 202);
+    stack.wait_for_deliveries(1).await;
+    let attempts = stack.db.count("SELECT last_value FROM hang_attempts").await;
+    assert_eq!(attempts, 2, "the hung attempt, then its retry");
+    assert_eq!(stack.db.pr("acme/api", 9).await["author"], "ada");
+}
+
+#[tokio::test]
+async fn a_lock_never_granted_ends_in_lock_timeouts_and_the_dead_letter_queue() {
+    let stack = Stack::start_with(StackOptions {
+        worker_env: vec![
+            ("PRPULSE_WORKER_STATEMENT_TIMEOUT_MS".into(), "0".into()),
+            ("PRPULSE_WORKER_LOCK_TIMEOUT_MS".into(), "300".into()),
+        ],
+        ..StackOptions::default()
+    })
+    .await;
+    // Someone holds a lock the write of pull request 12 needs, and keeps it.
+    let holder = stack.db.client().await;
+    holder
+        .execute("SELECT pg_advisory_lock(4212)", &[])
+        .await
+        .unwrap();
+    stack
+        .db
+        .inject_pull_request_fault(12, "", "PERFORM pg_advisory_xact_lock(4212);")
+        .await;
+    let blocked = pull_request(12).opened();
+    assert_eq!(stack.deliver(&blocked).await.status(), 202);
+    wait_for_dead_letters(&stack, 1).await;
+    let letter = broker::take_one(&stack.topology.dead_queue())
+        .await
+        .unwrap();
+    let headers = letter.delivery.properties.headers().clone().unwrap();
+    assert_eq!(
+        get_str(&headers, "github-delivery"),
+        Some(blocked.id.as_str())
+    );
+    let reason = get_str(&headers, "prpulse-dead-reason").unwrap_or_default();
+    assert!(
+        reason.starts_with("gave up after 4 attempts") && reason.contains("SQLSTATE 55P03"),
+        "each attempt gave up on the lock and was retried: {reason}"
+    );
+    drop(holder);
+}
