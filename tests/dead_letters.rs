@@ -287,6 +287,9 @@ async fn a_poison_delivery_amid_a_batch_is_dead_lettered_alone_and_the_rest_comm
     stack.spawn_worker_with(&[
         ("PRPULSE_WORKER_BATCH_SIZE", "16"),
         ("PRPULSE_WORKER_CONCURRENCY", "1"),
+        // Small payloads only: the byte budget then allows the full
+        // prefetch, and batches of 16.
+        ("PRPULSE_MAX_BODY_BYTES", "1048576"),
         ("RUST_LOG", "warn"),
     ]);
     wait_for_dead_letters(&stack, 1).await;
