@@ -7,7 +7,14 @@ use chrono::{TimeZone, Utc};
 use prpulse_e2e::{
     Delivery, Person, PullRequestBuilder, Repo, Stack, StackOptions, broker, direct,
 };
-use prpulse_queue::headers::get_str;
+use prpulse_queue::{
+    Topology,
+    headers::{get_str, put_str},
+    lapin::{
+        options::{QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions},
+        types::{AMQPValue, FieldTable},
+    },
+};
 
 fn pull_request(number: i64) -> PullRequestBuilder {
     let author = Person::user(1, "ada");
@@ -280,6 +287,9 @@ async fn a_poison_delivery_amid_a_batch_is_dead_lettered_alone_and_the_rest_comm
     stack.spawn_worker_with(&[
         ("PRPULSE_WORKER_BATCH_SIZE", "16"),
         ("PRPULSE_WORKER_CONCURRENCY", "1"),
+        // Small payloads only: the byte budget then allows the full
+        // prefetch, and batches of 16.
+        ("PRPULSE_MAX_BODY_BYTES", "1048576"),
         ("RUST_LOG", "warn"),
     ]);
     wait_for_dead_letters(&stack, 1).await;
@@ -327,4 +337,170 @@ async fn wait_until_empty(queue: &str) {
         assert!(Instant::now() < deadline, "{queue} not empty after 30 s");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Runs `prpulse` against `topology` on the test broker, with no stack:
+/// the CLI's dead-letter commands need only RabbitMQ.
+async fn cli_on(topology: &Topology, args: &[&str]) -> std::process::Output {
+    let mut command = tokio::process::Command::new(prpulse_e2e::stack::binary_path("prpulse"));
+    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("PRPULSE_")) {
+        command.env_remove(name);
+    }
+    command
+        .env("PRPULSE_AMQP_URL", broker::amqp_url())
+        .env("PRPULSE_TOPOLOGY_PREFIX", topology.prefix())
+        .env("RUST_LOG", "warn")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .expect("running prpulse")
+}
+
+#[tokio::test]
+async fn listing_the_dead_letter_queue_30_times_keeps_every_letter_for_replay() {
+    let topology = Topology::new(format!("dlq-looks-{}", uuid_suffix()), 5);
+    let connection = broker::connect().await;
+    let channel = connection.create_channel().await.unwrap();
+    topology.declare(&channel).await.unwrap();
+    // The dead-letter queue as RabbitMQ 4.x has it unless told otherwise:
+    // a delivery limit of 20 and nowhere to dead-letter to. Set here
+    // explicitly, so a 3.x broker drops letters just the same.
+    let dead = topology.dead_queue();
+    channel
+        .queue_delete(dead.as_str().into(), QueueDeleteOptions::default())
+        .await
+        .unwrap();
+    let mut arguments = FieldTable::default();
+    arguments.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString("quorum".into()),
+    );
+    arguments.insert("x-delivery-limit".into(), AMQPValue::LongLongInt(20));
+    channel
+        .queue_declare(
+            dead.as_str().into(),
+            QueueDeclareOptions {
+                durable: true,
+                ..QueueDeclareOptions::default()
+            },
+            arguments,
+        )
+        .await
+        .unwrap();
+    channel
+        .queue_bind(
+            dead.as_str().into(),
+            topology.dead_exchange().as_str().into(),
+            "".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    let _ = connection.close(200, "declared".into()).await;
+
+    let letters: Vec<Delivery> = (1..=3).map(|n| pull_request(n).opened()).collect();
+    broker::publish_confirmed(
+        &topology.dead_exchange(),
+        "pull_request.opened",
+        letters.iter().map(|letter| {
+            let mut properties = direct::envelope(letter).to_properties();
+            let mut headers = properties.headers().clone().unwrap_or_default();
+            put_str(&mut headers, "prpulse-dead-reason", "poison");
+            properties = properties.with_headers(headers);
+            (letter.body.clone(), properties)
+        }),
+    )
+    .await;
+    assert_eq!(broker::ready_messages(&dead).await, 3);
+
+    for look in 1..=30 {
+        let listing = stdout(&cli_on(&topology, &["dlq", "list"]).await);
+        for letter in &letters {
+            assert!(
+                listing.contains(&letter.id),
+                "look {look} no longer shows {}:\n{listing}",
+                letter.id
+            );
+        }
+    }
+    assert_eq!(broker::ready_messages(&dead).await, 3);
+
+    let replayed = stdout(&cli_on(&topology, &["dlq", "replay", "--all"]).await);
+    assert!(replayed.contains("3 replayed"), "{replayed}");
+    assert_eq!(broker::ready_messages(&dead).await, 0);
+    let mut on_work_queue = Vec::new();
+    while let Some(message) = broker::take_one(&topology.work_queue()).await {
+        let headers = message.delivery.properties.headers().clone().unwrap();
+        on_work_queue.push(get_str(&headers, "github-delivery").unwrap().to_owned());
+    }
+    on_work_queue.sort();
+    let mut expected: Vec<String> = letters.iter().map(|letter| letter.id.clone()).collect();
+    expected.sort();
+    assert_eq!(on_work_queue, expected, "every letter replayed, once");
+    broker::delete_topology(&topology).await;
+}
+
+#[tokio::test]
+async fn a_statement_that_hangs_times_out_and_is_retried_instead_of_holding_the_worker() {
+    let stack = Stack::start_with(StackOptions {
+        worker_env: vec![("PRPULSE_WORKER_STATEMENT_TIMEOUT_MS".into(), "500".into())],
+        ..StackOptions::default()
+    })
+    .await;
+    // The first write of pull request 9 hangs, as a stuck server would;
+    // the next one goes through.
+    stack
+        .db
+        .inject_pull_request_fault(
+            9,
+            "CREATE SEQUENCE hang_attempts;",
+            "IF nextval('hang_attempts') = 1 THEN PERFORM pg_sleep(600); END IF;",
+        )
+        .await;
+    assert_eq!(stack.deliver(&pull_request(9).opened()).await.status(), 202);
+    stack.wait_for_deliveries(1).await;
+    let attempts = stack.db.count("SELECT last_value FROM hang_attempts").await;
+    assert_eq!(attempts, 2, "the hung attempt, then its retry");
+    assert_eq!(stack.db.pr("acme/api", 9).await["author"], "ada");
+}
+
+#[tokio::test]
+async fn a_lock_never_granted_ends_in_lock_timeouts_and_the_dead_letter_queue() {
+    let stack = Stack::start_with(StackOptions {
+        worker_env: vec![
+            ("PRPULSE_WORKER_STATEMENT_TIMEOUT_MS".into(), "0".into()),
+            ("PRPULSE_WORKER_LOCK_TIMEOUT_MS".into(), "300".into()),
+        ],
+        ..StackOptions::default()
+    })
+    .await;
+    // Someone holds a lock the write of pull request 12 needs, and keeps it.
+    let holder = stack.db.client().await;
+    holder
+        .execute("SELECT pg_advisory_lock(4212)", &[])
+        .await
+        .unwrap();
+    stack
+        .db
+        .inject_pull_request_fault(12, "", "PERFORM pg_advisory_xact_lock(4212);")
+        .await;
+    let blocked = pull_request(12).opened();
+    assert_eq!(stack.deliver(&blocked).await.status(), 202);
+    wait_for_dead_letters(&stack, 1).await;
+    let letter = broker::take_one(&stack.topology.dead_queue())
+        .await
+        .unwrap();
+    let headers = letter.delivery.properties.headers().clone().unwrap();
+    assert_eq!(
+        get_str(&headers, "github-delivery"),
+        Some(blocked.id.as_str())
+    );
+    let reason = get_str(&headers, "prpulse-dead-reason").unwrap_or_default();
+    assert!(
+        reason.starts_with("gave up after 4 attempts") && reason.contains("SQLSTATE 55P03"),
+        "each attempt gave up on the lock and was retried: {reason}"
+    );
+    drop(holder);
 }

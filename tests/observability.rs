@@ -612,7 +612,12 @@ async fn the_pull_request_dashboard_queries_run_on_pr_metrics() {
     }
     assert!(queries.len() >= 10, "{queries:?}");
 
+    // As Grafana reads: a member of prpulse_reporting (migration V11).
     let client = observed.stack.db.client().await;
+    client
+        .batch_execute("SET ROLE prpulse_reporting")
+        .await
+        .unwrap();
     let mut results = BTreeMap::new();
     for (title, raw) in queries {
         let sql = expand_grafana_macros(&raw);
@@ -798,4 +803,36 @@ async fn the_worker_is_live_at_once_and_ready_while_it_consumes() {
     let _ = consuming.start_kill();
     let _ = consuming.wait().await;
     let _ = away.wait().await;
+}
+
+#[tokio::test]
+async fn grafanas_reporting_role_reads_pr_metrics_and_nothing_else() {
+    let db = prpulse_e2e::TestDb::create().await;
+    let client = db.client().await;
+    client
+        .batch_execute("SET ROLE prpulse_reporting")
+        .await
+        .unwrap();
+    client
+        .query("SELECT * FROM pr_metrics", &[])
+        .await
+        .expect("the reporting role reads pr_metrics");
+    for sql in [
+        "SELECT payload FROM deliveries",
+        "SELECT * FROM pull_requests",
+        "SELECT * FROM webhook_secrets",
+        "SELECT * FROM integrations",
+        "INSERT INTO repositories DEFAULT VALUES",
+        "DELETE FROM pull_requests",
+    ] {
+        let error = client
+            .batch_execute(sql)
+            .await
+            .expect_err(&format!("the reporting role may not: {sql}"));
+        assert_eq!(
+            error.code(),
+            Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+            "{sql}: {error:?}"
+        );
+    }
 }

@@ -108,7 +108,8 @@ ensure_deploy_tools() {
     if "$DEPLOY_PYTHON" -c 'import yaml, kubernetes_validate, check_jsonschema' 2>/dev/null; then
         return 0
     fi
-    command -v python3 >/dev/null || die "python3 not found: it runs scripts/check-deploy; install Python 3.9+"
+    command -v python3 >/dev/null || die "python3 not found: it runs scripts/check-deploy; install Python 3.11+"
+    python3 -c 'import tomllib' 2>/dev/null || die "python3 is older than 3.11 (no tomllib, which scripts/check-deploy reads Cargo.toml with): install Python 3.11+"
     if ! python3 -m venv "$venv" >/dev/null 2>&1; then
         can_install || die "python3 cannot create a virtualenv: install python3-venv, then run this again"
         apt_install python3-venv

@@ -1,9 +1,10 @@
 use prpulse_queue::{
     Topology,
     lapin::{
-        Connection, ConnectionProperties,
+        BasicProperties, Confirmation, Connection, ConnectionProperties,
         options::{
-            BasicGetOptions, ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions,
+            BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, ExchangeDeleteOptions,
+            QueueDeclareOptions, QueueDeleteOptions,
         },
         types::FieldTable,
     },
@@ -58,6 +59,43 @@ pub async fn take_one(queue: &str) -> Option<prpulse_queue::lapin::message::Basi
         .unwrap();
     let _ = connection.close(200, "done".into()).await;
     message
+}
+
+/// Publishes each message to `exchange` with `routing_key`, mandatory, and
+/// waits for the broker to confirm each as routed.
+pub async fn publish_confirmed(
+    exchange: &str,
+    routing_key: &str,
+    messages: impl IntoIterator<Item = (Vec<u8>, BasicProperties)>,
+) {
+    let connection = connect().await;
+    let channel = connection.create_channel().await.unwrap();
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    for (body, properties) in messages {
+        let confirmation = channel
+            .basic_publish(
+                exchange.into(),
+                routing_key.into(),
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..BasicPublishOptions::default()
+                },
+                &body,
+                properties,
+            )
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        assert!(
+            matches!(confirmation, Confirmation::Ack(None)),
+            "{exchange} {routing_key}: not routed and confirmed: {confirmation:?}"
+        );
+    }
+    let _ = connection.close(200, "done".into()).await;
 }
 
 /// Deletes a test's exchanges and queues.

@@ -1,9 +1,22 @@
 //! What operators do with the dead-letter queue: look at it, replay what
 //! they fixed through the normal path, purge it.
 //!
-//! Listing takes messages with `basic.get` and, holding them unacked,
-//! gives them all back at the end, so a listing never loses or reorders
-//! anything for good.
+//! Listing takes messages with `basic.get` and puts each back as a fresh
+//! copy at the tail of the queue, confirmed before the original is acked.
+//! Handing them back with a requeueing nack would count as a failed
+//! delivery: RabbitMQ 4.x gives every quorum queue a delivery limit of 20
+//! unless told otherwise, and the dead-letter queue has nowhere to
+//! dead-letter to, so the 21st look would drop every letter. Setting the
+//! limit on the queue instead is not possible in place: `x-delivery-limit`
+//! is checked on redeclaration, and every running service would fail to
+//! declare a queue that has one.
+//!
+//! A listing of the whole queue leaves it in its order; one with a
+//! `limit` below the queue's length moves the letters it looked at behind
+//! the others, so repeated listings page through the queue. A copy that
+//! cannot be confirmed leaves its original to be requeued (counted, but
+//! never lost); a lost ack after a confirmed copy leaves a duplicate,
+//! which a replay applies once (the worker is idempotent by delivery id).
 
 use std::time::Duration;
 
@@ -151,6 +164,10 @@ pub enum DeadLetterError {
     Broker(#[from] lapin::Error),
     #[error("RabbitMQ did not confirm the replay of {0}; it stays in the dead-letter queue")]
     NotConfirmed(String),
+    #[error(
+        "RabbitMQ did not confirm putting {0} back; it was requeued instead, which counts as a delivery attempt"
+    )]
+    NotKeptAside(String),
 }
 
 pub struct DeadLetterQueue {
@@ -199,7 +216,7 @@ impl DeadLetterQueue {
     pub async fn list(&self, limit: usize) -> Result<Vec<DeadLetter>, DeadLetterError> {
         let held = self.take(limit).await?;
         let letters = held.iter().map(DeadLetter::from_message).collect();
-        give_back(held).await;
+        self.put_back(held).await?;
         Ok(letters)
     }
 
@@ -236,8 +253,8 @@ impl DeadLetterQueue {
                 }
             }
         }
-        give_back(kept).await;
-        outcome.map(|()| replayed)
+        let put_back = self.put_back(kept).await;
+        outcome.and(put_back).map(|()| replayed)
     }
 
     /// Drops every dead letter; returns how many.
@@ -273,6 +290,61 @@ impl DeadLetterQueue {
         Ok(held)
     }
 
+    /// Puts `held` back as fresh copies (in their order), each original
+    /// acked once its copy is confirmed; an original whose copy was not
+    /// confirmed is requeued instead.
+    async fn put_back(&self, held: Vec<BasicGetMessage>) -> Result<(), DeadLetterError> {
+        let mut pending = Vec::with_capacity(held.len());
+        let mut failure = None;
+        for message in held {
+            if failure.is_some() {
+                pending.push((message, None));
+                continue;
+            }
+            let published = self
+                .channel
+                .basic_publish(
+                    "".into(),
+                    self.topology.dead_queue().as_str().into(),
+                    BasicPublishOptions {
+                        mandatory: true,
+                        ..BasicPublishOptions::default()
+                    },
+                    &message.delivery.data,
+                    fresh_copy_properties(&message.delivery.properties),
+                )
+                .await;
+            match published {
+                Ok(confirm) => pending.push((message, Some(confirm))),
+                Err(error) => {
+                    failure = Some(DeadLetterError::Broker(error));
+                    pending.push((message, None));
+                }
+            }
+        }
+        let mut requeue = Vec::new();
+        for (message, confirm) in pending {
+            let confirmed = match confirm {
+                Some(confirm) => matches!(confirm.await, Ok(lapin::Confirmation::Ack(None))),
+                None => false,
+            };
+            if confirmed {
+                message
+                    .delivery
+                    .acker
+                    .ack(BasicAckOptions::default())
+                    .await?;
+            } else {
+                if failure.is_none() {
+                    failure = Some(DeadLetterError::NotKeptAside(delivery_id_of(&message)));
+                }
+                requeue.push(message);
+            }
+        }
+        give_back(requeue).await;
+        failure.map_or(Ok(()), Err)
+    }
+
     async fn publish_again(&self, letter: &DeadLetter) -> Result<(), DeadLetterError> {
         let routing_key = Envelope::from_properties(&letter.properties)
             .map(|envelope| envelope.routing_key())
@@ -298,6 +370,29 @@ impl DeadLetterQueue {
     }
 }
 
+/// The properties a letter is put back with: as it was, without the
+/// broker's delivery count (which counted this queue's redeliveries, not
+/// the worker's attempts), so the copy starts uncounted.
+fn fresh_copy_properties(properties: &BasicProperties) -> BasicProperties {
+    let mut headers = FieldTable::default();
+    if let Some(original) = properties.headers() {
+        for (key, value) in original {
+            if key.as_str() != header::DELIVERY_COUNT {
+                headers.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    properties
+        .clone()
+        .with_headers(headers)
+        .with_delivery_mode(2)
+}
+
+fn delivery_id_of(message: &BasicGetMessage) -> String {
+    DeadLetter::from_message(message).delivery_id
+}
+
+/// Requeues what could not be put back as a copy.
 async fn give_back(held: Vec<BasicGetMessage>) {
     let requeue = BasicNackOptions {
         requeue: true,
@@ -315,6 +410,28 @@ mod tests {
     use super::*;
     use crate::headers::put_i64;
     use lapin::types::FieldArray;
+
+    #[test]
+    fn a_copy_put_back_starts_uncounted() {
+        let mut headers = FieldTable::default();
+        put_str(&mut headers, envelope_header::DELIVERY, "abc");
+        put_i64(&mut headers, header::ATTEMPTS, 5);
+        put_i64(&mut headers, header::DELIVERY_COUNT, 4);
+        let copy = fresh_copy_properties(
+            &BasicProperties::default()
+                .with_headers(headers)
+                .with_message_id("abc".into()),
+        );
+        let headers = copy.headers().as_ref().unwrap();
+        assert!(!headers.inner().contains_key(header::DELIVERY_COUNT));
+        assert_eq!(get_i64(headers, header::ATTEMPTS), Some(5));
+        assert_eq!(get_str(headers, envelope_header::DELIVERY), Some("abc"));
+        assert_eq!(
+            copy.message_id().as_ref().map(|id| id.as_str()),
+            Some("abc")
+        );
+        assert_eq!(copy.delivery_mode(), &Some(2));
+    }
 
     #[test]
     fn the_broker_reason_comes_from_x_death() {

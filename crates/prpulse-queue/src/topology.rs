@@ -125,6 +125,11 @@ impl Topology {
             durable: true,
             ..QueueDeclareOptions::default()
         };
+        // No x-delivery-limit here, though RabbitMQ 4.x applies 20 to a
+        // quorum queue without one and this queue has nowhere to
+        // dead-letter to: adding it would fail redeclaration on every
+        // running broker. Looking at dead letters therefore never requeues
+        // them (dead_letters.rs puts back fresh copies).
         channel
             .queue_declare(self.dead_queue().into(), queue, quorum_arguments())
             .await?;

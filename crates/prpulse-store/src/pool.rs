@@ -5,7 +5,7 @@ use tokio_postgres::NoTls;
 
 use crate::{StoreError, Target};
 
-pub use deadpool_postgres::Pool;
+pub use deadpool_postgres::{Client, Pool, Transaction};
 
 #[derive(Clone, Debug)]
 pub struct PoolSettings {

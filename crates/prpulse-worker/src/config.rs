@@ -3,8 +3,22 @@ use std::time::Duration;
 use prpulse_domain::BotPolicy;
 use prpulse_runtime::{ConfigError, Env, ServiceConfig};
 
+use crate::process::TransactionTimeouts;
+
 /// `PRPULSE_WORKER_BATCH_SIZE` unless set.
 pub const DEFAULT_BATCH_SIZE: usize = 16;
+
+/// `PRPULSE_WORKER_MAX_INFLIGHT_BYTES` unless set: 384 MiB of payloads in
+/// hand (a prefetch of 15 with 25 MiB deliveries), which with the copies
+/// made while writing them keeps a worker under the 640 MiB limit of
+/// deploy/k8s/worker.yaml (README.md, "Worker memory"). 128 MiB (a prefetch
+/// of 5) cost the drain about 40%; 15 deliveries in hand gave nearly all
+/// of it back.
+pub const DEFAULT_MAX_INFLIGHT_BYTES: u64 = 384 * 1024 * 1024;
+
+/// `PRPULSE_MAX_BODY_BYTES` unless set: the largest payload GitHub sends,
+/// and the largest ingest accepts (the same setting).
+pub const DEFAULT_MAX_DELIVERY_BYTES: u64 = 25 * 1024 * 1024;
 
 #[derive(Debug)]
 pub struct WorkerConfig {
@@ -12,7 +26,18 @@ pub struct WorkerConfig {
     /// `PRPULSE_WORKER_PREFETCH` (default 128): unacked deliveries the
     /// broker may hand this process at once. To keep every transaction
     /// slot busy with full batches it takes batch size × concurrency.
+    /// Lowered to what the byte budget allows: see [`byte_bounded_prefetch`].
     pub prefetch: u16,
+    /// `PRPULSE_WORKER_MAX_INFLIGHT_BYTES` (default 384 MiB): payload bytes
+    /// this process may hold unacked, at worst.
+    pub max_inflight_bytes: u64,
+    /// `PRPULSE_MAX_BODY_BYTES` (default 25 MiB): the largest delivery the
+    /// broker may hand over; set it as ingest's (the same name).
+    pub max_delivery_bytes: u64,
+    /// `PRPULSE_WORKER_STATEMENT_TIMEOUT_MS` (default 30000) and
+    /// `PRPULSE_WORKER_LOCK_TIMEOUT_MS` (default 10000), set on every
+    /// worker transaction; 0 turns one off.
+    pub timeouts: TransactionTimeouts,
     /// `PRPULSE_WORKER_CONCURRENCY` (default 8): transactions (batches) at
     /// once; at most the prefetch.
     pub concurrency: usize,
@@ -33,7 +58,18 @@ pub struct WorkerConfig {
 
 impl WorkerConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let prefetch = env.parse("PRPULSE_WORKER_PREFETCH", 128u16)?.max(1);
+        let max_inflight_bytes = env.parse(
+            "PRPULSE_WORKER_MAX_INFLIGHT_BYTES",
+            DEFAULT_MAX_INFLIGHT_BYTES,
+        )?;
+        let max_delivery_bytes = env
+            .parse("PRPULSE_MAX_BODY_BYTES", DEFAULT_MAX_DELIVERY_BYTES)?
+            .max(1);
+        let prefetch = byte_bounded_prefetch(
+            env.parse("PRPULSE_WORKER_PREFETCH", 128u16)?,
+            max_inflight_bytes,
+            max_delivery_bytes,
+        );
         let concurrency = env.parse("PRPULSE_WORKER_CONCURRENCY", 8usize)?.max(1);
         let batch_size = env
             .parse("PRPULSE_WORKER_BATCH_SIZE", DEFAULT_BATCH_SIZE)?
@@ -41,6 +77,12 @@ impl WorkerConfig {
         Ok(Self {
             service: ServiceConfig::from_env(env, 9101)?,
             prefetch,
+            max_inflight_bytes,
+            max_delivery_bytes,
+            timeouts: TransactionTimeouts {
+                statement: env.millis("PRPULSE_WORKER_STATEMENT_TIMEOUT_MS", 30_000)?,
+                lock: env.millis("PRPULSE_WORKER_LOCK_TIMEOUT_MS", 10_000)?,
+            },
             concurrency: concurrency.min(usize::from(prefetch)),
             batch_size: batch_size.min(usize::from(prefetch)),
             bots: BotPolicy::from_list(env.get("PRPULSE_BOT_LOGINS").unwrap_or_default()),
@@ -54,9 +96,48 @@ impl WorkerConfig {
     }
 }
 
+/// The prefetch that keeps the payloads in hand within `max_inflight_bytes`
+/// whatever their sizes: at most `max_inflight_bytes / max_delivery_bytes`
+/// deliveries, and never fewer than one.
+///
+/// A count is the only bound RabbitMQ enforces (it does not implement a
+/// prefetch size), and what it has pushed sits in the client's memory
+/// whether or not the worker has taken it yet: waiting for bytes after
+/// the delivery arrived bounds nothing. So the byte budget becomes a count,
+/// sized for the largest delivery there can be.
+pub fn byte_bounded_prefetch(
+    requested: u16,
+    max_inflight_bytes: u64,
+    max_delivery_bytes: u64,
+) -> u16 {
+    let fits = max_inflight_bytes / max_delivery_bytes.max(1);
+    requested
+        .min(u16::try_from(fits).unwrap_or(u16::MAX))
+        .max(1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_byte_budget_bounds_the_prefetch() {
+        let mib = 1024 * 1024;
+        assert_eq!(byte_bounded_prefetch(128, 128 * mib, 25 * mib), 5);
+        assert_eq!(byte_bounded_prefetch(4, 128 * mib, 25 * mib), 4);
+        assert_eq!(byte_bounded_prefetch(128, 10 * mib, 25 * mib), 1);
+        assert_eq!(byte_bounded_prefetch(0, 128 * mib, 25 * mib), 1);
+        assert_eq!(byte_bounded_prefetch(128, u64::MAX, 1), 128);
+
+        let default = WorkerConfig::from_env(&Env::default()).unwrap();
+        assert_eq!(default.prefetch, 15, "384 MiB of 25 MiB deliveries");
+        assert_eq!(default.batch_size, 15);
+        assert_eq!(default.concurrency, 8);
+        assert_eq!(default.timeouts.statement, Duration::from_secs(30));
+        assert_eq!(default.timeouts.lock, Duration::from_secs(10));
+        let small = Env::from_pairs([("PRPULSE_MAX_BODY_BYTES", "1048576")]);
+        assert_eq!(WorkerConfig::from_env(&small).unwrap().prefetch, 128);
+    }
 
     #[test]
     fn concurrency_never_exceeds_prefetch() {

@@ -4,7 +4,10 @@
 
 use prpulse_domain::{BotPolicy, DeliveryId};
 use prpulse_queue::Envelope;
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    time::Duration,
+};
 
 use prpulse_store::{
     GenericClient, Pool, StoreError,
@@ -45,14 +48,66 @@ pub enum ProcessError {
     Store(#[from] StoreError),
 }
 
+/// Limits on each worker transaction, so a statement that hangs (a lock
+/// held by a migration, a stuck server) ends as a transient error, retried
+/// through the tiers, instead of holding the delivery and its connection
+/// for ever. Postgres reports both as errors the worker retries (57014
+/// query_canceled, 55P03 lock_not_available).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TransactionTimeouts {
+    /// `statement_timeout`: longest a statement may run; zero is none.
+    pub statement: Duration,
+    /// `lock_timeout`: longest a statement may wait for a lock; zero is none.
+    pub lock: Duration,
+}
+
+impl TransactionTimeouts {
+    fn set_local(self) -> Option<String> {
+        let millis = |duration: Duration| duration.as_millis();
+        let mut settings = Vec::new();
+        if !self.statement.is_zero() {
+            settings.push(format!(
+                "SET LOCAL statement_timeout = {}",
+                millis(self.statement)
+            ));
+        }
+        if !self.lock.is_zero() {
+            settings.push(format!("SET LOCAL lock_timeout = {}", millis(self.lock)));
+        }
+        (!settings.is_empty()).then(|| settings.join("; "))
+    }
+}
+
 pub struct Processor {
     pool: Pool,
     bots: BotPolicy,
+    /// The `SET LOCAL` that starts each transaction, if any.
+    timeouts: Option<String>,
 }
 
 impl Processor {
     pub fn new(pool: Pool, bots: BotPolicy) -> Self {
-        Self { pool, bots }
+        Self {
+            pool,
+            bots,
+            timeouts: None,
+        }
+    }
+
+    pub fn with_timeouts(mut self, timeouts: TransactionTimeouts) -> Self {
+        self.timeouts = timeouts.set_local();
+        self
+    }
+
+    async fn begin<'a>(
+        &self,
+        client: &'a mut prpulse_store::pool::Client,
+    ) -> Result<prpulse_store::pool::Transaction<'a>, StoreError> {
+        let transaction = client.transaction().await?;
+        if let Some(timeouts) = &self.timeouts {
+            transaction.batch_execute(timeouts).await?;
+        }
+        Ok(transaction)
     }
 
     /// Records the delivery and applies its projection in one transaction.
@@ -65,7 +120,7 @@ impl Processor {
     ) -> Result<Processed, ProcessError> {
         let projection = Projection::parse(&envelope.event, body)?;
         let mut client = self.pool.get().await.map_err(StoreError::from)?;
-        let transaction = client.transaction().await.map_err(StoreError::from)?;
+        let transaction = self.begin(&mut client).await?;
         let processed = record(&transaction, envelope, body, &projection).await?;
         if processed == Processed::Duplicate {
             // Dropping the transaction rolls it back.
@@ -102,7 +157,7 @@ impl Processor {
             .map(|(envelope, body)| Projection::parse(&envelope.event, body))
             .collect::<Result<Vec<_>, _>>()?;
         let mut client = self.pool.get().await.map_err(StoreError::from)?;
-        let transaction = client.transaction().await.map_err(StoreError::from)?;
+        let transaction = self.begin(&mut client).await?;
 
         let mut by_id: Vec<usize> = (0..batch.len()).collect();
         by_id.sort_by(|&a, &b| {
@@ -268,4 +323,26 @@ async fn record(
         (Recorded::New, Outcome::Projected) => Processed::Projected,
         (Recorded::New, Outcome::Stored) => Processed::Stored,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_are_set_for_the_transaction_only_and_zero_is_none() {
+        let both = TransactionTimeouts {
+            statement: Duration::from_secs(30),
+            lock: Duration::from_millis(1500),
+        };
+        assert_eq!(
+            both.set_local().as_deref(),
+            Some("SET LOCAL statement_timeout = 30000; SET LOCAL lock_timeout = 1500")
+        );
+        let none = TransactionTimeouts {
+            statement: Duration::ZERO,
+            lock: Duration::ZERO,
+        };
+        assert_eq!(none.set_local(), None);
+    }
 }

@@ -30,12 +30,21 @@ impl Worker {
         let WorkerConfig {
             service,
             prefetch,
+            max_inflight_bytes,
+            max_delivery_bytes,
+            timeouts,
             concurrency,
             batch_size,
             bots,
             shutdown_timeout,
             queue_depth_interval,
         } = config;
+        info!(
+            prefetch,
+            max_inflight_bytes,
+            max_delivery_bytes,
+            "deliveries in hand at most: prefetch × the largest delivery"
+        );
         let pool = open_database(&service).await?;
         let registry = Registry::new();
         let worker_metrics = WorkerMetrics::register(&registry)?;
@@ -58,7 +67,7 @@ impl Worker {
             )
         });
         let consumer = Arc::new(Consumer {
-            processor: Processor::new(pool, bots),
+            processor: Processor::new(pool, bots).with_timeouts(timeouts),
             resend: resend.publisher.clone(),
             metrics: worker_metrics,
             topology: service.topology.clone(),
