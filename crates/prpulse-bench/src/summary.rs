@@ -116,9 +116,11 @@ async fn seed(db: &TestDb, count: u32) -> anyhow::Result<()> {
                  FROM generate_series(1, 5) t;
              INSERT INTO pull_requests (
                  repository_id, number, github_id, author_id, version_rank, version_at,
-                 version_delivery, state, draft, created_at, ready_at, first_review_at,
-                 first_approval_at, merged_at, review_rounds)
-             SELECT 1 + n % 20, n, n, 1 + n % 200, 1, created, 'seed', 'closed', false,
+                 version_delivery, carried_rank, carried_at, carried_delivery, state, draft,
+                 created_at, ready_at, first_review_at, first_approval_at, merged_at,
+                 review_rounds)
+             SELECT 1 + n % 20, n, n, 1 + n % 200, 1, created, 'seed', 1, created, 'seed',
+                    'closed', false,
                     created, created, created + review, created + review + approve,
                     created + review + approve + merge, 1 + n % 3
              FROM (
