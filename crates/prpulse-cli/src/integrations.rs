@@ -5,7 +5,7 @@ use std::io::Read;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use prpulse_runtime::{Env, ServiceConfig};
-use prpulse_scheduler::{SchedulerConfig, github::client_for, hooks::HookReconciler};
+use prpulse_scheduler::{config::HookCommandSettings, github::client_for, hooks::HookReconciler};
 use prpulse_store::{
     connect_pool,
     integrations::{self, AccountKind, IntegrationCredentials},
@@ -120,7 +120,7 @@ pub async fn run(command: IntegrationCommand, env: &Env) -> anyhow::Result<()> {
 
 async fn remove(env: &Env, account: &str) -> anyhow::Result<()> {
     let account = account.to_lowercase();
-    let config = SchedulerConfig::from_env(env)?;
+    let config = HookCommandSettings::from_env(env)?;
     let keyring = keyring(&config.service)?;
     let pool = connect_pool(
         config.service.database_url.expose_secret(),
@@ -144,8 +144,8 @@ async fn remove(env: &Env, account: &str) -> anyhow::Result<()> {
             tracked.join(", ")
         );
     }
-    let github = client_for(&config, &client, keyring, &account).await?;
-    HookReconciler::new(&config, &github, &pool, keyring)
+    let github = client_for(&config.github, &client, keyring, &account).await?;
+    HookReconciler::new(&config.hooks, &github, &pool, keyring)
         .remove_integration(&integration)
         .await
         .with_context(|| format!("removing the organisation hook of {account}"))?;

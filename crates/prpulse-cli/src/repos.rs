@@ -6,7 +6,7 @@ use prpulse_domain::RepoFullName;
 use prpulse_github_api::GitHubClient;
 use prpulse_runtime::{Env, ServiceConfig};
 use prpulse_scheduler::{
-    SchedulerConfig,
+    config::HookCommandSettings,
     github::client_for,
     hooks::{HookReconciler, HookSite},
 };
@@ -79,21 +79,21 @@ pub async fn repo(command: RepoCommand, env: &Env) -> anyhow::Result<()> {
 /// the repository owner's integration.
 struct RepoContext {
     name: String,
-    config: SchedulerConfig,
+    config: HookCommandSettings,
     pool: prpulse_store::Pool,
     github: GitHubClient,
 }
 
 async fn repo_context(env: &Env, repository: &str) -> anyhow::Result<RepoContext> {
     let name = RepoFullName::parse(repository)?.to_string().to_lowercase();
-    let config = SchedulerConfig::from_env(env)?;
+    let config = HookCommandSettings::from_env(env)?;
     let pool = connect_pool(
         config.service.database_url.expose_secret(),
         &config.service.pool,
     )?;
     let client = pool.get().await.context("connecting to the database")?;
     let owner = name.split('/').next().unwrap_or_default();
-    let github = client_for(&config, &client, keyring(&config.service)?, owner).await?;
+    let github = client_for(&config.github, &client, keyring(&config.service)?, owner).await?;
     drop(client);
     Ok(RepoContext {
         name,
@@ -122,7 +122,7 @@ async fn change(env: &Env, repository: &str, track: bool) -> anyhow::Result<()> 
     let repo = tracking::repository(&client, &name)
         .await?
         .context("the repository vanished while being changed")?;
-    let reconciler = HookReconciler::new(&config, &github, &pool, keyring(&config.service)?);
+    let reconciler = HookReconciler::new(&config.hooks, &github, &pool, keyring(&config.service)?);
     match reconciler.reconcile(HookSite::Repository(&repo)).await {
         Ok(outcome) => {
             let state = if repo.state == TrackState::Untracking {

@@ -4,28 +4,98 @@ use prpulse_domain::BotPolicy;
 use prpulse_github_api::origin::secure_url;
 use prpulse_runtime::{ConfigError, Env, ServiceConfig};
 
-#[derive(Debug)]
-pub struct SchedulerConfig {
-    pub service: ServiceConfig,
+/// How to reach GitHub's REST API.
+#[derive(Clone, Debug)]
+pub struct GitHubSettings {
+    /// `PRPULSE_GITHUB_API_URL` (default `https://api.github.com`).
+    pub api_url: String,
+    /// `PRPULSE_GITHUB_MAX_WAIT_MS` (default 60000): the longest one GitHub
+    /// call waits out rate limits, in total.
+    pub max_wait: Duration,
+}
+
+/// What a hook prpulse installs looks like, and how its secret ages.
+#[derive(Clone, Debug)]
+pub struct HookSettings {
     /// `PRPULSE_PUBLIC_URL` (required): the URL GitHub posts to, e.g.
     /// `https://prpulse.example.com/webhooks/github`.
     pub hook_url: String,
-    /// `PRPULSE_GITHUB_API_URL` (default `https://api.github.com`).
-    pub github_api_url: String,
-    /// `PRPULSE_RECONCILE_INTERVAL_MS` (default 300000).
-    pub reconcile_interval: Duration,
-    /// `PRPULSE_LEADER_POLL_MS` (default 5000): how often a standby asks
-    /// for the lock.
-    pub leader_poll: Duration,
     /// `PRPULSE_SECRET_ROTATION` (default `90d`): a hook's secret older
     /// than this is replaced.
     pub rotate_after: Duration,
     /// `PRPULSE_SECRET_OVERLAP` (default `24h`): the replaced secret stays
     /// valid this long.
     pub rotation_overlap: Duration,
-    /// `PRPULSE_GITHUB_MAX_WAIT_MS` (default 60000): the longest one GitHub
-    /// call waits out rate limits, in total.
-    pub github_max_wait: Duration,
+}
+
+/// What `prpulse repo …` and `prpulse integration remove` need to install,
+/// repair or remove one hook: the services' settings, GitHub and the hook,
+/// and none of the scheduler's own (intervals, retention), so a typo in
+/// those cannot stop an operator's command.
+#[derive(Debug)]
+pub struct HookCommandSettings {
+    pub service: ServiceConfig,
+    pub github: GitHubSettings,
+    pub hooks: HookSettings,
+}
+
+impl HookCommandSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let service = ServiceConfig::from_env(env, 9102)?;
+        if service.secret_key.is_none() {
+            return Err(ConfigError::Missing {
+                name: "PRPULSE_SECRET_KEY",
+            });
+        }
+        Ok(Self {
+            github: GitHubSettings::from_env(env)?,
+            hooks: HookSettings::from_env(env)?,
+            service,
+        })
+    }
+}
+
+impl GitHubSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let api_url = env.string("PRPULSE_GITHUB_API_URL", "https://api.github.com");
+        // Every request carries the integration's token.
+        secure(&api_url, "PRPULSE_GITHUB_API_URL")?;
+        Ok(Self {
+            api_url,
+            max_wait: env.millis("PRPULSE_GITHUB_MAX_WAIT_MS", 60_000)?,
+        })
+    }
+}
+
+impl HookSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let hook_url = env
+            .get("PRPULSE_PUBLIC_URL")
+            .ok_or(ConfigError::Missing {
+                name: "PRPULSE_PUBLIC_URL",
+            })?
+            .to_owned();
+        // GitHub signs what it posts with the hook's secret, but the body
+        // (and the org's data) would cross the network in clear.
+        secure(&hook_url, "PRPULSE_PUBLIC_URL")?;
+        Ok(Self {
+            hook_url,
+            rotate_after: duration(env, "PRPULSE_SECRET_ROTATION", "90d")?,
+            rotation_overlap: duration(env, "PRPULSE_SECRET_OVERLAP", "24h")?,
+        })
+    }
+}
+
+#[derive(Debug)]
+pub struct SchedulerConfig {
+    pub service: ServiceConfig,
+    pub github: GitHubSettings,
+    pub hooks: HookSettings,
+    /// `PRPULSE_RECONCILE_INTERVAL_MS` (default 300000).
+    pub reconcile_interval: Duration,
+    /// `PRPULSE_LEADER_POLL_MS` (default 5000): how often a standby asks
+    /// for the lock.
+    pub leader_poll: Duration,
     /// `PRPULSE_BACKFILL_SINCE` (default `90d`): how far back a newly
     /// tracked repository is backfilled.
     pub backfill_since: Duration,
@@ -44,49 +114,35 @@ pub struct SchedulerConfig {
 
 impl SchedulerConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let service = ServiceConfig::from_env(env, 9102)?;
-        if service.secret_key.is_none() {
-            return Err(ConfigError::Missing {
-                name: "PRPULSE_SECRET_KEY",
-            });
-        }
-        let hook_url = env
-            .get("PRPULSE_PUBLIC_URL")
-            .ok_or(ConfigError::Missing {
-                name: "PRPULSE_PUBLIC_URL",
-            })?
-            .to_owned();
-        // GitHub signs what it posts with the hook's secret, but the body
-        // (and the org's data) would cross the network in clear.
-        secure(&hook_url, "PRPULSE_PUBLIC_URL")?;
-        let github_api_url = env.string("PRPULSE_GITHUB_API_URL", "https://api.github.com");
-        // Every request carries the integration's token.
-        secure(&github_api_url, "PRPULSE_GITHUB_API_URL")?;
-        let duration = |name: &'static str, default: &str| -> Result<Duration, ConfigError> {
-            let raw = env.get(name).unwrap_or(default);
-            humantime::parse_duration(raw).map_err(|error| ConfigError::Invalid {
-                name,
-                value: raw.to_owned(),
-                reason: error.to_string(),
-            })
-        };
+        let HookCommandSettings {
+            service,
+            github,
+            hooks,
+        } = HookCommandSettings::from_env(env)?;
         Ok(Self {
-            hook_url,
-            github_api_url,
+            github,
+            hooks,
             reconcile_interval: env.millis("PRPULSE_RECONCILE_INTERVAL_MS", 300_000)?,
             leader_poll: env.millis("PRPULSE_LEADER_POLL_MS", 5_000)?,
-            rotate_after: duration("PRPULSE_SECRET_ROTATION", "90d")?,
-            rotation_overlap: duration("PRPULSE_SECRET_OVERLAP", "24h")?,
-            github_max_wait: env.millis("PRPULSE_GITHUB_MAX_WAIT_MS", 60_000)?,
-            backfill_since: duration("PRPULSE_BACKFILL_SINCE", "90d")?,
+            backfill_since: duration(env, "PRPULSE_BACKFILL_SINCE", "90d")?,
             redelivery_max_per_run: env.parse("PRPULSE_REDELIVERY_MAX_PER_RUN", 100)?,
-            team_sync_interval: duration("PRPULSE_TEAM_SYNC_INTERVAL", "1h")?,
-            payload_retention: duration("PRPULSE_PAYLOAD_RETENTION", "90d")?,
-            meta_interval: duration("PRPULSE_META_INTERVAL", "24h")?,
+            team_sync_interval: duration(env, "PRPULSE_TEAM_SYNC_INTERVAL", "1h")?,
+            payload_retention: duration(env, "PRPULSE_PAYLOAD_RETENTION", "90d")?,
+            meta_interval: duration(env, "PRPULSE_META_INTERVAL", "24h")?,
             bots: BotPolicy::from_list(env.get("PRPULSE_BOT_LOGINS").unwrap_or_default()),
             service,
         })
     }
+}
+
+/// A humantime duration (`90d`, `24h`) from `name`, else `default`.
+fn duration(env: &Env, name: &'static str, default: &str) -> Result<Duration, ConfigError> {
+    let raw = env.get(name).unwrap_or(default);
+    humantime::parse_duration(raw).map_err(|error| ConfigError::Invalid {
+        name,
+        value: raw.to_owned(),
+        reason: error.to_string(),
+    })
 }
 
 /// https, or http to a loopback address (a local fake, tests).
@@ -133,9 +189,9 @@ mod tests {
             ("PRPULSE_SECRET_OVERLAP", "2h"),
         ]);
         let config = SchedulerConfig::from_env(&env).unwrap();
-        assert_eq!(config.github_api_url, "https://api.github.com");
-        assert_eq!(config.rotate_after, Duration::from_secs(90 * 86_400));
-        assert_eq!(config.rotation_overlap, Duration::from_secs(7_200));
+        assert_eq!(config.github.api_url, "https://api.github.com");
+        assert_eq!(config.hooks.rotate_after, Duration::from_secs(90 * 86_400));
+        assert_eq!(config.hooks.rotation_overlap, Duration::from_secs(7_200));
         assert_eq!(config.service.metrics_addr.map(|a| a.port()), Some(9102));
     }
 

@@ -10,7 +10,7 @@ use prpulse_store::{
 };
 use secrecy::ExposeSecret;
 
-use crate::SchedulerConfig;
+use crate::config::GitHubSettings;
 
 /// GitHub answers in well under this; a hung connection must not stall a
 /// scheduler round for longer.
@@ -19,13 +19,13 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// The client that acts for `account`, or an error that tells the
 /// operator how to add its integration.
 pub async fn client_for(
-    config: &SchedulerConfig,
+    settings: &GitHubSettings,
     client: &impl GenericClient,
     keyring: &Keyring,
     account: &str,
 ) -> anyhow::Result<GitHubClient> {
     client_with(
-        config,
+        settings,
         &stored_credentials(client, keyring, account).await?,
         account,
     )
@@ -47,16 +47,16 @@ pub async fn stored_credentials(
 
 /// A client acting with `stored`, the credentials of `account`.
 pub fn client_with(
-    config: &SchedulerConfig,
+    settings: &GitHubSettings,
     stored: &IntegrationCredentials,
     account: &str,
 ) -> anyhow::Result<GitHubClient> {
     Ok(GitHubClient::new(ClientSettings {
-        base_url: config.github_api_url.clone(),
+        base_url: settings.api_url.clone(),
         credentials: credentials(stored)
             .with_context(|| format!("the integration of {account}"))?,
         timeout: REQUEST_TIMEOUT,
-        max_rate_limit_wait: config.github_max_wait,
+        max_rate_limit_wait: settings.max_wait,
     })?)
 }
 

@@ -35,7 +35,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio_postgres::error::SqlState;
 use tracing::warn;
 
-use crate::SchedulerConfig;
+use crate::config::HookSettings;
 
 /// Where a prpulse hook lives, and where its state is kept.
 #[derive(Clone, Copy, Debug)]
@@ -144,7 +144,7 @@ pub struct HookReconciler<'a> {
 impl<'a> HookReconciler<'a> {
     /// The reconciler the scheduler's settings describe, acting with `github`.
     pub fn new(
-        config: &'a SchedulerConfig,
+        settings: &'a HookSettings,
         github: &'a GitHubClient,
         pool: &'a Pool,
         keyring: &'a Keyring,
@@ -153,9 +153,9 @@ impl<'a> HookReconciler<'a> {
             github,
             pool,
             keyring,
-            hook_url: &config.hook_url,
-            rotate_after: config.rotate_after,
-            rotation_overlap: config.rotation_overlap,
+            hook_url: &settings.hook_url,
+            rotate_after: settings.rotate_after,
+            rotation_overlap: settings.rotation_overlap,
         }
     }
 }

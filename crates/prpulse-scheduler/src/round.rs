@@ -172,7 +172,7 @@ impl Clients {
         if !self.by_account.contains_key(account) {
             let client = scheduler.pool.get().await?;
             let stored = stored_credentials(&client, &scheduler.keyring, account).await?;
-            let github = client_with(&scheduler.config, &stored, account)?;
+            let github = client_with(&scheduler.config.github, &stored, account)?;
             self.by_account.insert(account.to_owned(), (stored, github));
         }
         Ok(&self.by_account[account].1)

@@ -36,7 +36,7 @@ async fn repositories(round: &mut Round<'_>) -> Result<(), JobError> {
             let github = round.github(&repo.account).await?;
             anyhow::Ok(
                 HookReconciler::new(
-                    &scheduler.config,
+                    &scheduler.config.hooks,
                     github,
                     &scheduler.pool,
                     &scheduler.keyring,
@@ -90,7 +90,7 @@ async fn organizations(round: &mut Round<'_>) -> Result<(), JobError> {
             let github = round.github(&org.account).await?;
             Ok::<_, anyhow::Error>(
                 HookReconciler::new(
-                    &scheduler.config,
+                    &scheduler.config.hooks,
                     github,
                     &scheduler.pool,
                     &scheduler.keyring,
