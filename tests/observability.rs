@@ -11,6 +11,7 @@ use std::{
 };
 
 use chrono::{TimeZone, Utc};
+use prpulse_domain::RepoFullName;
 use prpulse_e2e::{
     Delivery, Person, PullRequestBuilder, Repo, Stack, StackOptions,
     fake_github::{FakeGitHub, RATE_LIMIT_REMAINING},
@@ -203,9 +204,12 @@ impl Observed {
             .spawn()
             .expect("starting prpulse-sync-scheduler");
         let pool = self.stack.db.pool();
-        tracking::track(&pool.get().await.unwrap(), "acme/api")
-            .await
-            .unwrap();
+        tracking::track(
+            &pool.get().await.unwrap(),
+            &RepoFullName::parse("acme/api").unwrap(),
+        )
+        .await
+        .unwrap();
         Scheduler {
             github,
             _process: process,

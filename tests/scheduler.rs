@@ -9,6 +9,7 @@ use std::{
 };
 
 use chrono::{TimeZone, Utc};
+use prpulse_domain::RepoFullName;
 use prpulse_e2e::{
     Delivery, Person, PullRequestBuilder, Repo, Stack, StackOptions,
     fake_github::{self, FakeGitHub},
@@ -300,9 +301,12 @@ async fn of_two_schedulers_one_acts_and_the_other_takes_over_when_it_dies() {
     // The leader acts: a repository marked for tracking gets its hook.
     let client = setup.stack.db.client().await;
     let pool = setup.stack.db.pool();
-    tracking::track(&pool.get().await.unwrap(), "acme/api")
-        .await
-        .unwrap();
+    tracking::track(
+        &pool.get().await.unwrap(),
+        &RepoFullName::parse("acme/api").unwrap(),
+    )
+    .await
+    .unwrap();
     eventually("the leader's install", || {
         setup.github.hooks("acme/api").len() == 1
     })
@@ -316,9 +320,12 @@ async fn of_two_schedulers_one_acts_and_the_other_takes_over_when_it_dies() {
         assert!(Instant::now() < deadline, "the standby never took over");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    tracking::track(&pool.get().await.unwrap(), "acme/web")
-        .await
-        .unwrap();
+    tracking::track(
+        &pool.get().await.unwrap(),
+        &RepoFullName::parse("acme/web").unwrap(),
+    )
+    .await
+    .unwrap();
     eventually("the new leader's install", || {
         setup.github.hooks("acme/web").len() == 1
     })

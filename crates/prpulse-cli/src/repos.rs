@@ -78,6 +78,8 @@ pub async fn repo(command: RepoCommand, env: &Env) -> anyhow::Result<()> {
 /// scheduler's configuration, the database, and GitHub with the token of
 /// the repository owner's integration.
 struct RepoContext {
+    repo: RepoFullName,
+    /// `repo.key()`: how the database knows it.
     name: String,
     config: HookCommandSettings,
     pool: prpulse_store::Pool,
@@ -85,17 +87,24 @@ struct RepoContext {
 }
 
 async fn repo_context(env: &Env, repository: &str) -> anyhow::Result<RepoContext> {
-    let name = RepoFullName::parse(repository)?.to_string().to_lowercase();
+    let repo = RepoFullName::parse(repository)?;
+    let name = repo.key();
     let config = HookCommandSettings::from_env(env)?;
     let pool = connect_pool(
         config.service.database_url.expose_secret(),
         &config.service.pool,
     )?;
     let client = pool.get().await.context("connecting to the database")?;
-    let owner = name.split('/').next().unwrap_or_default();
-    let github = client_for(&config.github, &client, keyring(&config.service)?, owner).await?;
+    let github = client_for(
+        &config.github,
+        &client,
+        keyring(&config.service)?,
+        repo.owner(),
+    )
+    .await?;
     drop(client);
     Ok(RepoContext {
+        repo,
         name,
         config,
         pool,
@@ -108,6 +117,7 @@ async fn repo_context(env: &Env, repository: &str) -> anyhow::Result<RepoContext
 /// scheduler keeps it so from then on.
 async fn change(env: &Env, repository: &str, track: bool) -> anyhow::Result<()> {
     let RepoContext {
+        repo,
         name,
         config,
         pool,
@@ -115,7 +125,7 @@ async fn change(env: &Env, repository: &str, track: bool) -> anyhow::Result<()> 
     } = repo_context(env, repository).await?;
     let client = pool.get().await.context("connecting to the database")?;
     if track {
-        tracking::track(&client, &name).await?;
+        tracking::track(&client, &repo).await?;
     } else if !tracking::untrack(&client, &name).await? {
         bail!("{name} is not tracked");
     }

@@ -38,6 +38,12 @@ impl RepoFullName {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// The form prpulse stores and looks repositories up by: GitHub
+    /// compares owners and names without regard to case, and so must we.
+    pub fn key(&self) -> String {
+        self.to_string().to_lowercase()
+    }
 }
 
 impl fmt::Display for RepoFullName {
@@ -56,6 +62,7 @@ mod tests {
         assert_eq!(repo.owner(), "Codertocat");
         assert_eq!(repo.name(), "Hello-World");
         assert_eq!(repo.to_string(), "Codertocat/Hello-World");
+        assert_eq!(repo.key(), "codertocat/hello-world");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
+use prpulse_domain::RepoFullName;
 
 use crate::{StoreError, secrets};
 
@@ -43,15 +44,14 @@ pub struct TrackedRepository {
 }
 
 /// Marks a repository to be tracked; the scheduler installs its hook.
-pub async fn track(client: &impl GenericClient, full_name: &str) -> Result<(), StoreError> {
-    let account = full_name.split('/').next().unwrap_or_default();
+pub async fn track(client: &impl GenericClient, repo: &RepoFullName) -> Result<(), StoreError> {
     client
         .execute(
             "INSERT INTO tracked_repositories (full_name, account, state)
              VALUES (lower($1), lower($2), 'pending')
              ON CONFLICT (full_name) DO UPDATE SET state = 'pending', last_error = NULL
              WHERE tracked_repositories.state = 'untracking'",
-            &[&full_name, &account],
+            &[&repo.key(), &repo.owner()],
         )
         .await?;
     Ok(())
