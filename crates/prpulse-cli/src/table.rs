@@ -1,25 +1,23 @@
-/// Left-aligned columns, each as wide as its widest cell.
+use comfy_table::{Table, presets::NOTHING};
+
+/// Left-aligned columns, each as wide as its widest cell (by display
+/// width, so names in wide scripts line up), two spaces apart, no borders:
+/// easy to read and to `awk`.
 pub fn render(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    let mut table = Table::new();
+    table.load_preset(NOTHING).set_header(header.to_vec());
     for row in rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
+        table.add_row(row.clone());
     }
-    let line = |cells: Vec<&str>| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(cell, width)| format!("{cell:<width$}"))
-            .collect();
-        padded.join("  ").trim_end().to_owned()
-    };
-    let mut out = vec![line(header.to_vec())];
-    out.extend(
-        rows.iter()
-            .map(|row| line(row.iter().map(String::as_str).collect())),
-    );
-    out.join("\n")
+    let last = header.len().saturating_sub(1);
+    for (index, column) in table.column_iter_mut().enumerate() {
+        column.set_padding((0, if index == last { 0 } else { 2 }));
+    }
+    table
+        .lines()
+        .map(|line| line.trim_end().to_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[cfg(test)]
@@ -39,5 +37,17 @@ mod tests {
             rendered,
             "ID         REASON\na          short\nlonger-id  x"
         );
+    }
+
+    #[test]
+    fn wide_characters_count_by_display_width() {
+        let rendered = render(
+            &["WHO", "N"],
+            &[
+                vec!["日本".into(), "1".into()],
+                vec!["abcde".into(), "2".into()],
+            ],
+        );
+        assert_eq!(rendered, "WHO    N\n日本   1\nabcde  2");
     }
 }
