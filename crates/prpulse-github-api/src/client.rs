@@ -4,6 +4,7 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
+use prpulse_retry::ServerErrorDelays;
 use reqwest::{
     Method, StatusCode,
     header::{ACCEPT, ETAG, HeaderMap, IF_NONE_MATCH, RETRY_AFTER, USER_AGENT},
@@ -24,13 +25,11 @@ mod patience;
 
 use patience::Patience;
 
-/// Server errors and broken connections are tried again after these
-/// delays; GitHub's own guidance for 5xx is "retry later, not at once".
-const RETRY_DELAYS: [Duration; 3] = [
-    Duration::from_secs(1),
-    Duration::from_secs(2),
-    Duration::from_secs(4),
-];
+/// Server errors and broken connections are tried again after 1 s, 2 s
+/// and 4 s; GitHub's own guidance for 5xx is "retry later, not at once".
+fn server_error_delays() -> ServerErrorDelays {
+    ServerErrorDelays::new(Duration::from_secs(1), 3)
+}
 
 #[derive(Clone, Debug)]
 pub struct ClientSettings {
@@ -197,7 +196,7 @@ impl GitHubClient {
         url: Url,
         body: Option<Vec<u8>>,
     ) -> Result<(HeaderMap, Vec<u8>), GitHubError> {
-        let mut server_errors = RETRY_DELAYS.iter();
+        let mut server_errors = server_error_delays();
         let mut token_renewed = false;
         let mut patience = Patience::new(url.path(), self.max_rate_limit_wait);
         loop {
@@ -218,10 +217,10 @@ impl GitHubClient {
             }
             let response = match request.send().await {
                 Ok(response) => response,
-                Err(error) => match server_errors.next() {
+                Err(error) => match server_errors.next_delay() {
                     Some(delay) if !error.is_builder() => {
                         warn!(%error, %url, "GitHub unreachable; retrying");
-                        patience.back_off(*delay).await;
+                        patience.back_off(delay).await;
                         continue;
                     }
                     _ => return Err(error.into()),
@@ -262,10 +261,10 @@ impl GitHubClient {
                 continue;
             }
             if status.is_server_error()
-                && let Some(delay) = server_errors.next()
+                && let Some(delay) = server_errors.next_delay()
             {
                 warn!(status = status.as_u16(), %url, "GitHub server error; retrying");
-                patience.back_off(*delay).await;
+                patience.back_off(delay).await;
                 continue;
             }
             return Err(error_for(status, &headers, &bytes, url.path()));

@@ -9,7 +9,6 @@ pub mod depth;
 pub mod envelope;
 pub mod headers;
 pub mod publisher;
-pub mod retry;
 pub mod topology;
 
 pub use envelope::{Envelope, EnvelopeError, Source};

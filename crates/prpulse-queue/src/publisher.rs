@@ -23,7 +23,9 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::{Envelope, Topology, connect, retry::ReconnectDelays};
+use prpulse_retry::ReconnectDelays;
+
+use crate::{Envelope, Topology, connect};
 
 #[derive(Clone, Debug)]
 pub struct PublisherSettings {

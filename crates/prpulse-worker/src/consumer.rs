@@ -16,8 +16,8 @@ use prpulse_queue::{
         options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions},
         types::FieldTable,
     },
-    retry::ReconnectDelays,
 };
+use prpulse_retry::ReconnectDelays;
 use prpulse_runtime::Readiness;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, info_span, warn};
