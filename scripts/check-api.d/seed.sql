@@ -11,10 +11,10 @@ INSERT INTO github_team_members (team_id, member_id) VALUES (31, 1), (31, 2), (3
 
 INSERT INTO pull_requests (
     repository_id, number, github_id, author_id, version_rank, version_at, version_delivery,
-    title, state, draft, created_at, merged_at, closed_at, opened_as_draft, ready_at,
+    carried_rank, carried_at, carried_delivery, title, state, draft, created_at, merged_at, closed_at, opened_as_draft, ready_at,
     first_review_at, first_approval_at, review_rounds)
 SELECT
-    10 + n % 2, n, 1000 + n, 1 + n % 4, 1, created, 'seed-' || n,
+    10 + n % 2, n, 1000 + n, 1 + n % 4, 1, created, 'seed-' || n, 1, created, 'seed-' || n,
     'Change number ' || n || CASE WHEN n = 7 THEN ' <with markup & quotes">' ELSE '' END,
     CASE WHEN merged IS NULL THEN 'open' ELSE 'closed' END, false,
     created, merged, merged, false, created,
