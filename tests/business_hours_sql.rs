@@ -7,15 +7,14 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Days, NaiveDate, NaiveTime, TimeZone, Utc};
-use prpulse_domain::{DailyHours, WorkingCalendar, WorkingDays, calendar::parse_time_zone};
-use prpulse_e2e::TestDb;
-use prpulse_store::calendars::{all_calendars, set_calendar};
 use proptest::{
     prelude::*,
     test_runner::{Config, TestRunner},
 };
+use prpulse_domain::{DailyHours, WorkingCalendar, WorkingDays, calendar::parse_time_zone};
+use prpulse_e2e::TestDb;
+use prpulse_store::calendars::{all_calendars, set_calendar};
 use tokio_postgres::Client;
-
 
 type Timestamp = DateTime<Utc>;
 
@@ -88,41 +87,126 @@ async fn sql_and_rust_agree_on_the_hard_cases() {
         // Friday evening to Monday morning: none.
         (&utc, "2026-03-06T17:00:00Z", "2026-03-09T09:00:00Z", 0),
         // Starts before hours on Friday, ends after hours on Monday.
-        (&utc, "2026-03-06T06:00:00Z", "2026-03-09T20:00:00Z", 16 * 3600),
+        (
+            &utc,
+            "2026-03-06T06:00:00Z",
+            "2026-03-09T20:00:00Z",
+            16 * 3600,
+        ),
         // Starts and ends at night inside one weekend.
         (&utc, "2026-03-07T02:00:00Z", "2026-03-08T23:00:00Z", 0),
         // Four weeks and a bit.
-        (&utc, "2026-03-02T00:00:00Z", "2026-04-01T12:00:00Z", (22 * 8 + 3) * 3600),
+        (
+            &utc,
+            "2026-03-02T00:00:00Z",
+            "2026-04-01T12:00:00Z",
+            (22 * 8 + 3) * 3600,
+        ),
         // End before start, and an empty span.
         (&utc, "2026-03-02T12:00:00Z", "2026-03-02T10:00:00Z", 0),
         (&utc, "2026-03-02T12:00:00Z", "2026-03-02T12:00:00Z", 0),
         // Fractions of seconds: each day's seconds truncated.
-        (&utc, "2026-03-02T16:59:58.500Z", "2026-03-03T09:00:01.600Z", 2),
+        (
+            &utc,
+            "2026-03-02T16:59:58.500Z",
+            "2026-03-03T09:00:01.600Z",
+            2,
+        ),
         // Berlin is UTC+1 in winter: 09:00 local is 08:00 UTC.
-        (&berlin, "2026-03-02T08:00:00Z", "2026-03-02T16:00:00Z", 8 * 3600),
+        (
+            &berlin,
+            "2026-03-02T08:00:00Z",
+            "2026-03-02T16:00:00Z",
+            8 * 3600,
+        ),
         // A week over the spring change (Sunday 2026-03-29 02:00 -> 03:00).
-        (&berlin, "2026-03-27T00:00:00Z", "2026-04-03T00:00:00Z", 5 * 8 * 3600),
-        (&berlin_nights, "2026-03-28T22:00:00Z", "2026-03-29T22:00:00Z", 3600),
-        (&berlin_nights, "2026-10-24T22:00:00Z", "2026-10-25T22:00:00Z", 3 * 3600),
-        (&berlin_nights, "2026-03-26T22:00:00Z", "2026-04-02T22:00:00Z", 6 * 2 * 3600 + 3600),
-        (&berlin_nights, "2026-10-22T22:00:00Z", "2026-10-29T22:00:00Z", 6 * 2 * 3600 + 3 * 3600),
+        (
+            &berlin,
+            "2026-03-27T00:00:00Z",
+            "2026-04-03T00:00:00Z",
+            5 * 8 * 3600,
+        ),
+        (
+            &berlin_nights,
+            "2026-03-28T22:00:00Z",
+            "2026-03-29T22:00:00Z",
+            3600,
+        ),
+        (
+            &berlin_nights,
+            "2026-10-24T22:00:00Z",
+            "2026-10-25T22:00:00Z",
+            3 * 3600,
+        ),
+        (
+            &berlin_nights,
+            "2026-03-26T22:00:00Z",
+            "2026-04-02T22:00:00Z",
+            6 * 2 * 3600 + 3600,
+        ),
+        (
+            &berlin_nights,
+            "2026-10-22T22:00:00Z",
+            "2026-10-29T22:00:00Z",
+            6 * 2 * 3600 + 3 * 3600,
+        ),
         // In the gap, the window opens at the first minute after it
         // (03:00 CEST): 02:45 is skipped as well, so nothing is left.
-        (&berlin_in_the_gap, "2026-03-28T00:00:00Z", "2026-03-30T00:00:00Z", 0),
+        (
+            &berlin_in_the_gap,
+            "2026-03-28T00:00:00Z",
+            "2026-03-30T00:00:00Z",
+            0,
+        ),
         // Twice: the earlier 02:30 (CEST, 00:30 UTC) to the earlier 02:45.
-        (&berlin_in_the_gap, "2026-10-24T00:00:00Z", "2026-10-26T00:00:00Z", 900),
+        (
+            &berlin_in_the_gap,
+            "2026-10-24T00:00:00Z",
+            "2026-10-26T00:00:00Z",
+            900,
+        ),
         // Starts inside the window that happens twice.
-        (&berlin_in_the_gap, "2026-10-25T00:40:00Z", "2026-10-25T02:00:00Z", 300),
+        (
+            &berlin_in_the_gap,
+            "2026-10-25T00:40:00Z",
+            "2026-10-25T02:00:00Z",
+            300,
+        ),
         // Holidays: the week of Christmas has three working days.
-        (&christmas, "2026-12-21T00:00:00Z", "2026-12-28T00:00:00Z", 3 * 8 * 3600),
-        (&christmas, "2026-12-24T10:00:00Z", "2026-12-25T16:00:00Z", 0),
+        (
+            &christmas,
+            "2026-12-21T00:00:00Z",
+            "2026-12-28T00:00:00Z",
+            3 * 8 * 3600,
+        ),
+        (
+            &christmas,
+            "2026-12-24T10:00:00Z",
+            "2026-12-25T16:00:00Z",
+            0,
+        ),
         // Sydney (UTC+11 in summer, DST ends 2026-04-05); seconds in hours.
-        (&sydney, "2026-03-31T13:00:00Z", "2026-04-07T14:00:00Z", 5 * (8 * 3600 + 15 * 60 + 30)),
+        (
+            &sydney,
+            "2026-03-31T13:00:00Z",
+            "2026-04-07T14:00:00Z",
+            5 * (8 * 3600 + 15 * 60 + 30),
+        ),
         // New York's changes at 02:00, Sun-Thu: on 2026-03-08 02:30 does
         // not exist (the window closes at 03:00 EDT, an hour after 01:00
         // EST); on 2026-11-01 01:00 happens twice (the earlier, EDT).
-        (&new_york, "2026-03-07T00:00:00Z", "2026-03-09T12:00:00Z", 3600 + 5400),
-        (&new_york, "2026-10-31T00:00:00Z", "2026-11-02T12:00:00Z", 5400 + 3600 + 5400),
+        (
+            &new_york,
+            "2026-03-07T00:00:00Z",
+            "2026-03-09T12:00:00Z",
+            3600 + 5400,
+        ),
+        (
+            &new_york,
+            "2026-10-31T00:00:00Z",
+            "2026-11-02T12:00:00Z",
+            5400 + 3600 + 5400,
+        ),
     ];
     let mut disagreements = Vec::new();
     for (calendar, start, end, by_hand) in &cases {
@@ -163,7 +247,12 @@ const ZONES: [&str; 10] = [
 ];
 
 fn any_calendar() -> impl Strategy<Value = WorkingCalendar> {
-    let time = (0u32..24, prop_oneof![Just(0u32), Just(30), 0u32..60], 0u32..60, any::<bool>())
+    let time = (
+        0u32..24,
+        prop_oneof![Just(0u32), Just(30), 0u32..60],
+        0u32..60,
+        any::<bool>(),
+    )
         .prop_map(|(hour, minute, second, whole_minute)| {
             NaiveTime::from_hms_opt(hour, minute, if whole_minute { 0 } else { second }).unwrap()
         });
@@ -174,20 +263,26 @@ fn any_calendar() -> impl Strategy<Value = WorkingCalendar> {
         time,
         prop::collection::btree_set(0u64..400, 0..8),
     )
-        .prop_filter_map("the day must end after it starts", |(zone, days, a, b, holidays)| {
-            let hours = DailyHours::new(a.min(b), a.max(b))?;
-            let days: Vec<i16> = (0..7).filter(|bit| days & (1 << bit) != 0).map(|bit| bit + 1).collect();
-            let first = NaiveDate::from_ymd_opt(2025, 6, 1).unwrap();
-            Some(WorkingCalendar {
-                time_zone: parse_time_zone(zone).unwrap(),
-                days: WorkingDays::from_iso_numbers(&days)?,
-                hours,
-                holidays: holidays
-                    .into_iter()
-                    .map(|offset| first + Days::new(offset))
-                    .collect::<BTreeSet<_>>(),
-            })
-        })
+        .prop_filter_map(
+            "the day must end after it starts",
+            |(zone, days, a, b, holidays)| {
+                let hours = DailyHours::new(a.min(b), a.max(b))?;
+                let days: Vec<i16> = (0..7)
+                    .filter(|bit| days & (1 << bit) != 0)
+                    .map(|bit| bit + 1)
+                    .collect();
+                let first = NaiveDate::from_ymd_opt(2025, 6, 1).unwrap();
+                Some(WorkingCalendar {
+                    time_zone: parse_time_zone(zone).unwrap(),
+                    days: WorkingDays::from_iso_numbers(&days)?,
+                    hours,
+                    holidays: holidays
+                        .into_iter()
+                        .map(|offset| first + Days::new(offset))
+                        .collect::<BTreeSet<_>>(),
+                })
+            },
+        )
 }
 
 /// A span in 2025-2026 (around the holidays), to the microsecond, from
@@ -253,9 +348,14 @@ fn sql_and_rust_agree_on_random_spans_and_calendars() {
     }
     // Not vacuous: most random spans do hold working time.
     let nonzero = nonzero.get();
-    assert!(nonzero > cases / 4, "{nonzero} of {cases} spans had working time");
+    assert!(
+        nonzero > cases / 4,
+        "{nonzero} of {cases} spans had working time"
+    );
     drop(db);
-    eprintln!("business hours: SQL and Rust agree on {cases} random spans and calendars ({nonzero} nonzero)");
+    eprintln!(
+        "business hours: SQL and Rust agree on {cases} random spans and calendars ({nonzero} nonzero)"
+    );
 }
 
 #[tokio::test]
@@ -266,19 +366,38 @@ async fn sql_chooses_the_calendar_the_api_chooses() {
     let start = at("2026-03-27T06:00:00Z");
     let end = at("2026-04-08T19:00:00Z");
     // No calendar stored: UTC Monday to Friday 09:00-17:00.
-    assert_eq!(by_team(&db, start, end, Some("core")).await, (9 * 8 * 3600, 9 * 8 * 3600));
+    assert_eq!(
+        by_team(&db, start, end, Some("core")).await,
+        (9 * 8 * 3600, 9 * 8 * 3600)
+    );
     let berlin = calendar("Europe/Berlin", "Mon-Thu", "08:00-16:00", &["2026-04-06"]);
     set_calendar(&client, None, &berlin).await.unwrap();
     let in_berlin = berlin.working_seconds(start, end);
     assert_ne!(in_berlin, 9 * 8 * 3600, "the calendars must differ to tell");
-    assert_eq!(by_team(&db, start, end, Some("core")).await, (in_berlin, in_berlin), "the default");
+    assert_eq!(
+        by_team(&db, start, end, Some("core")).await,
+        (in_berlin, in_berlin),
+        "the default"
+    );
     let tokyo = calendar("Asia/Tokyo", "Mon-Sat", "10:00-18:30", &[]);
     set_calendar(&client, Some("core"), &tokyo).await.unwrap();
     let in_tokyo = tokyo.working_seconds(start, end);
     assert_ne!(in_tokyo, in_berlin);
-    assert_eq!(by_team(&db, start, end, Some("core")).await, (in_tokyo, in_tokyo), "the team's");
-    assert_eq!(by_team(&db, start, end, Some("web")).await, (in_berlin, in_berlin), "another team's");
-    assert_eq!(by_team(&db, start, end, None).await, (in_berlin, in_berlin), "no team");
+    assert_eq!(
+        by_team(&db, start, end, Some("core")).await,
+        (in_tokyo, in_tokyo),
+        "the team's"
+    );
+    assert_eq!(
+        by_team(&db, start, end, Some("web")).await,
+        (in_berlin, in_berlin),
+        "another team's"
+    );
+    assert_eq!(
+        by_team(&db, start, end, None).await,
+        (in_berlin, in_berlin),
+        "no team"
+    );
 }
 
 /// `pr_business_seconds` by team slug, and the Rust calendar prpulse-api
@@ -286,7 +405,10 @@ async fn sql_chooses_the_calendar_the_api_chooses() {
 async fn by_team(db: &TestDb, start: Timestamp, end: Timestamp, team: Option<&str>) -> (i64, i64) {
     let client = db.pool().get().await.unwrap();
     let sql: i64 = client
-        .query_one("SELECT pr_business_seconds($1, $2, $3)", &[&start, &end, &team])
+        .query_one(
+            "SELECT pr_business_seconds($1, $2, $3)",
+            &[&start, &end, &team],
+        )
         .await
         .unwrap()
         .get(0);
