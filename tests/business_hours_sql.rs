@@ -11,9 +11,17 @@ use proptest::{
     prelude::*,
     test_runner::{Config, TestRunner},
 };
+use prpulse_api::{
+    params::{GroupBy, Hours, SummaryParams},
+    summary::entries,
+};
+use prpulse_domain::rollup::Bucket;
 use prpulse_domain::{DailyHours, WorkingCalendar, WorkingDays, calendar::parse_time_zone};
 use prpulse_e2e::TestDb;
-use prpulse_store::calendars::{all_calendars, set_calendar};
+use prpulse_store::{
+    calendars::{Calendars, all_calendars, set_calendar},
+    read::each_span_row,
+};
 use tokio_postgres::Client;
 
 type Timestamp = DateTime<Utc>;
@@ -414,4 +422,127 @@ async fn by_team(db: &TestDb, start: Timestamp, end: Timestamp, team: Option<&st
         .get(0);
     let calendars = all_calendars(&client).await.unwrap();
     (sql, calendars.of_team(team).working_seconds(start, end))
+}
+
+/// What Grafana reads (`pr_metrics_in_hours('business')`) is what
+/// prpulse-api's summary measures, pull request by pull request: the same
+/// calendar for each author (first team by slug with one, deleted teams
+/// left out, else the default) and the same instants for each span.
+#[tokio::test]
+async fn grafana_business_spans_are_the_apis() {
+    let db = TestDb::create().await;
+    let pool = db.pool();
+    let client = pool.get().await.unwrap();
+    let berlin = calendar("Europe/Berlin", "Mon-Fri", "09:00-17:00", &["2026-03-30"]);
+    let tokyo = calendar("Asia/Tokyo", "Mon-Sat", "10:00-18:30", &[]);
+    let new_york = calendar("America/New_York", "Sun-Thu", "08:00-16:00", &[]);
+    set_calendar(&client, None, &berlin).await.unwrap();
+    set_calendar(&client, Some("core"), &tokyo).await.unwrap();
+    set_calendar(&client, Some("web"), &new_york).await.unwrap();
+    set_calendar(&client, Some("aaa"), &WorkingCalendar::default())
+        .await
+        .unwrap();
+    // ada: api (no calendar), core, web -> core's. grace: api -> the
+    // default. linus: no team -> the default. margaret: aaa (deleted), web
+    // -> web's.
+    client
+        .batch_execute(
+            "INSERT INTO repositories (github_id, full_name) VALUES (10, 'acme/api');
+             INSERT INTO members (github_id, login, is_bot) VALUES
+                 (1, 'ada', false), (2, 'grace', false), (3, 'linus', false), (4, 'margaret', false);
+             INSERT INTO github_teams (github_id, organization, slug, name, deleted) VALUES
+                 (100, 'acme', 'api', 'API', false), (101, 'acme', 'core', 'Core', false),
+                 (102, 'acme', 'web', 'Web', false), (103, 'acme', 'aaa', 'Gone', true);
+             INSERT INTO github_team_members (team_id, member_id) VALUES
+                 (100, 1), (101, 1), (102, 1), (100, 2), (103, 4), (102, 4);",
+        )
+        .await
+        .unwrap();
+    // 48 pull requests, about 29 h apart, each span a different length,
+    // some never ready, reviewed, approved or merged.
+    client
+        .batch_execute(
+            "INSERT INTO pull_requests (repository_id, number, github_id, author_id, version_rank,
+                 version_at, version_delivery, carried_at, carried_rank, carried_delivery, state,
+                 draft, created_at, ready_at,
+                 first_review_at, first_approval_at, merged_at)
+             SELECT 10, n, 1000 + n, 1 + n % 4, 1, now(), 'd' || n, now(), 1, 'd' || n, 'closed',
+                    false, created,
+                    CASE WHEN n % 7 <> 0 THEN created + n * interval '17 minutes' END,
+                    created + n * interval '17 minutes' + (n % 5) * interval '9 hours 13 minutes',
+                    CASE WHEN n % 6 <> 0
+                         THEN created + n * interval '17 minutes' + (n % 5 + 1) * interval '11 hours' END,
+                    CASE WHEN n % 8 <> 0 THEN created + n * interval '3 hours 7 minutes 13.25 seconds' + interval '30 hours' END
+             FROM (SELECT n, timestamptz '2026-03-02 07:45:00Z' + n * interval '29 hours 3 minutes' AS created
+                   FROM generate_series(1, 48) n) prs;
+             UPDATE pull_requests SET
+                 cycle_time_seconds = extract(epoch FROM merged_at - created_at)::bigint,
+                 review_time_seconds = extract(epoch FROM first_review_at - created_at)::bigint,
+                 pickup_time_seconds = extract(epoch FROM first_review_at - ready_at)::bigint,
+                 time_to_first_approval_seconds = extract(epoch FROM first_approval_at - ready_at)::bigint,
+                 merge_after_approval_seconds = extract(epoch FROM merged_at - first_approval_at)::bigint;",
+        )
+        .await
+        .unwrap();
+
+    let calendars = all_calendars(&client).await.unwrap();
+    let no_teams = Calendars {
+        default: calendars.default.clone(),
+        teams: Default::default(),
+    };
+    let (mut api, mut default_only) = (Vec::new(), Vec::new());
+    let params = SummaryParams {
+        group_by: GroupBy::None,
+        bucket: Bucket::None,
+        from: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+        to: NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
+        include_bots: true,
+        hours: Hours::Business,
+    };
+    let (from, until) = (at("2026-01-01T00:00:00Z"), at("2027-01-01T00:00:00Z"));
+    each_span_row(&client, from, until, true, |row| {
+        let spans = |calendars: &Calendars| {
+            let [entry] = <[_; 1]>::try_from(entries(&row, &params, calendars)).unwrap();
+            entry.spans.map(|span| span.map(|seconds| seconds as i64))
+        };
+        let key = (row.merged_at, row.first_review_at, row.ready_at);
+        api.push((key.0, key.1, key.2, spans(&calendars)));
+        default_only.push((key.0, key.1, key.2, spans(&no_teams)));
+    })
+    .await
+    .unwrap();
+    api.sort();
+    default_only.sort();
+    assert_eq!(api.len(), 48);
+
+    let grafana = |hours: &'static str| {
+        let client = &client;
+        async move {
+            let mut rows: Vec<_> = client
+                .query(
+                    "SELECT merged_at, first_review_at, ready_at, cycle_time_seconds,
+                            review_time_seconds, pickup_time_seconds,
+                            time_to_first_approval_seconds, merge_after_approval_seconds
+                     FROM pr_metrics_in_hours($1)",
+                    &[&hours],
+                )
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| {
+                    let spans: [Option<i64>; 5] = std::array::from_fn(|index| row.get(3 + index));
+                    (row.get(0), row.get(1), row.get(2), spans)
+                })
+                .collect();
+            rows.sort();
+            rows
+        }
+    };
+    let business: Vec<(Option<Timestamp>, Option<Timestamp>, Option<Timestamp>, _)> =
+        grafana("business").await;
+    assert_eq!(business, api);
+    let wall = grafana("wall").await;
+    assert_ne!(wall, business, "business hours differ from the wall clock");
+    // Not vacuous: the default calendar for everyone gives other spans.
+    assert_ne!(default_only, api, "the teams' calendars count");
 }
