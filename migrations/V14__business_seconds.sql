@@ -76,20 +76,29 @@ $$;
 
 -- Working seconds on the calendar of `team_slug` (NULL: the default), as
 -- prpulse_store::calendars::Calendars::of_team: that team's row, else the
--- default row, else UTC Monday to Friday 09:00-17:00.
+-- default row, else UTC Monday to Friday 09:00-17:00. PL/pgSQL, so the
+-- calendar reaches pr_business_seconds as values: as one SQL query
+-- joining the calendar it measured 6x slower (20,000 ten-day spans:
+-- 12.9 s against 2.0 s).
 CREATE FUNCTION pr_business_seconds(start timestamptz, finish timestamptz, team_slug text)
-RETURNS bigint LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT pr_business_seconds($1, $2, c.time_zone, c.working_days, c.day_start,
-                               c.day_end, c.holidays)
-    FROM (SELECT 0 AS rank, time_zone, working_days, day_start, day_end, holidays
-          FROM working_calendars WHERE working_calendars.team_slug = $3
-          UNION ALL
-          SELECT 1, time_zone, working_days, day_start, day_end, holidays
-          FROM working_calendars WHERE working_calendars.team_slug IS NULL
-          UNION ALL
-          SELECT 2, 'UTC', '{1,2,3,4,5}'::smallint[], time '09:00', time '17:00', '{}'::date[]) c
-    ORDER BY c.rank
-    LIMIT 1
+RETURNS bigint LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+DECLARE
+    calendar record;
+BEGIN
+    SELECT c.time_zone, c.working_days, c.day_start, c.day_end, c.holidays INTO calendar
+    FROM working_calendars c
+    WHERE c.team_slug = pr_business_seconds.team_slug;
+    IF NOT FOUND THEN
+        SELECT c.time_zone, c.working_days, c.day_start, c.day_end, c.holidays INTO calendar
+        FROM working_calendars c
+        WHERE c.team_slug IS NULL;
+    END IF;
+    IF NOT FOUND THEN
+        RETURN pr_business_seconds(start, finish, 'UTC', '{1,2,3,4,5}', '09:00', '17:00', '{}');
+    END IF;
+    RETURN pr_business_seconds(start, finish, calendar.time_zone, calendar.working_days,
+                               calendar.day_start, calendar.day_end, calendar.holidays);
+END
 $$;
 
 -- The team whose calendar measures an author's spans outside a grouping
