@@ -616,11 +616,15 @@ async fn the_pull_request_dashboard_queries_run_on_pr_metrics() {
     // Business hours from 09:30: the merged pull request (09:00 to 11:00
     // UTC on a Monday) worked 1.5 h of its 2 h, half an hour of its hour
     // to the first review.
+    // ada (member 1) is in team core, as the scheduler's team sync would
+    // have it; grace is in no team.
     client
-        .execute(
+        .batch_execute(
             "INSERT INTO working_calendars (team_slug, time_zone, working_days, day_start, day_end)
-             VALUES (NULL, 'UTC', '{1,2,3,4,5}', '09:30', '17:00')",
-            &[],
+             VALUES (NULL, 'UTC', '{1,2,3,4,5}', '09:30', '17:00');
+             INSERT INTO github_teams (github_id, organization, slug, name)
+             VALUES (100, 'acme', 'core', 'Core');
+             INSERT INTO github_team_members (team_id, member_id) VALUES (100, 1);",
         )
         .await
         .unwrap();
@@ -664,8 +668,24 @@ async fn the_pull_request_dashboard_queries_run_on_pr_metrics() {
         3600.0
     );
     assert_eq!(results["$author"].len(), 2);
-    assert!(results["$team"].is_empty(), "no teams synced");
-    assert!(results["By team"].is_empty(), "no teams synced");
+    assert_eq!(results["$team"].len(), 1);
+    let by_team = &results["By team"];
+    assert_eq!(by_team.len(), 1);
+    assert_eq!(by_team[0].get::<_, &str>("team"), "core");
+    assert_eq!(by_team[0].get::<_, i64>("merged"), 1);
+    assert_eq!(by_team[0].get::<_, f64>("cycle p75"), 7200.0);
+
+    let core = run_all(Selection {
+        team: "'core'",
+        ..Selection::ALL
+    })
+    .await;
+    assert_eq!(core["Merged"][0].get::<_, i64>("merged"), 1);
+    assert_eq!(
+        core["Open now"][0].get::<_, i64>("open"),
+        0,
+        "grace's is in no team"
+    );
 
     let business = run_all(Selection {
         author: "'ada'",
