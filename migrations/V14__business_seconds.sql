@@ -166,3 +166,42 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     FROM pr_metrics m
     JOIN pull_requests pr ON pr.repository_id = m.repository_id AND pr.number = m.number
 $$;
+
+-- One row per pull request and team of its author (a pull request counts
+-- for every team, as prpulse-api's group_by=team), its spans in `hours`;
+-- business hours in that team's calendar (else the default), as the API
+-- measures each team's row, so a person in two teams counts in each
+-- team's own hours. The dashboard's by-team table reads this.
+CREATE FUNCTION pr_metrics_by_team(hours text)
+RETURNS TABLE (
+    team text, repository text, number integer, author text, author_is_bot boolean,
+    teams text[], state text, created_at timestamptz, ready_at timestamptz,
+    first_review_at timestamptz, first_approval_at timestamptz, merged_at timestamptz,
+    cycle_time_seconds bigint, review_time_seconds bigint, pickup_time_seconds bigint,
+    time_to_first_approval_seconds bigint, merge_after_approval_seconds bigint)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT team, w.repository, w.number, w.author, w.author_is_bot, w.teams, w.state,
+           w.created_at, w.ready_at, w.first_review_at, w.first_approval_at, w.merged_at,
+           CASE WHEN $1 = 'business'
+                THEN pr_business_seconds(w.merged_at - w.cycle_time_seconds * interval '1 second',
+                                         w.merged_at, team)
+                ELSE w.cycle_time_seconds END,
+           CASE WHEN $1 = 'business'
+                THEN pr_business_seconds(w.first_review_at - w.review_time_seconds * interval '1 second',
+                                         w.first_review_at, team)
+                ELSE w.review_time_seconds END,
+           CASE WHEN $1 = 'business'
+                THEN pr_business_seconds(w.ready_at,
+                                         w.ready_at + w.pickup_time_seconds * interval '1 second', team)
+                ELSE w.pickup_time_seconds END,
+           CASE WHEN $1 = 'business'
+                THEN pr_business_seconds(w.ready_at,
+                                         w.ready_at + w.time_to_first_approval_seconds * interval '1 second',
+                                         team)
+                ELSE w.time_to_first_approval_seconds END,
+           CASE WHEN $1 = 'business'
+                THEN pr_business_seconds(w.merged_at - w.merge_after_approval_seconds * interval '1 second',
+                                         w.merged_at, team)
+                ELSE w.merge_after_approval_seconds END
+    FROM pr_metrics_in_hours('wall') w, unnest(w.teams) AS team
+$$;

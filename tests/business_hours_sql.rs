@@ -545,4 +545,46 @@ async fn grafana_business_spans_are_the_apis() {
     assert_ne!(wall, business, "business hours differ from the wall clock");
     // Not vacuous: the default calendar for everyone gives other spans.
     assert_ne!(default_only, api, "the teams' calendars count");
+
+    // By team: each team's row in that team's calendar.
+    let by_team_params = SummaryParams {
+        group_by: GroupBy::Team,
+        ..params
+    };
+    let mut api_by_team = Vec::new();
+    each_span_row(&client, from, until, true, |row| {
+        for entry in entries(&row, &by_team_params, &calendars) {
+            let spans = entry.spans.map(|span| span.map(|seconds| seconds as i64));
+            api_by_team.push((
+                entry.key,
+                row.merged_at,
+                row.first_review_at,
+                row.ready_at,
+                spans,
+            ));
+        }
+    })
+    .await
+    .unwrap();
+    api_by_team.sort();
+    let mut grafana_by_team: Vec<_> = client
+        .query(
+            "SELECT team, merged_at, first_review_at, ready_at, cycle_time_seconds,
+                    review_time_seconds, pickup_time_seconds,
+                    time_to_first_approval_seconds, merge_after_approval_seconds
+             FROM pr_metrics_by_team('business')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| {
+            let spans: [Option<i64>; 5] = std::array::from_fn(|index| row.get(4 + index));
+            (row.get(0), row.get(1), row.get(2), row.get(3), spans)
+        })
+        .collect();
+    grafana_by_team.sort();
+    // ada's 12 in api, core and web; grace's 12 in api; margaret's 12 in web.
+    assert_eq!(api_by_team.len(), 12 * 3 + 12 + 12);
+    assert_eq!(grafana_by_team, api_by_team);
 }
