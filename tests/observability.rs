@@ -618,19 +618,43 @@ async fn the_pull_request_dashboard_queries_run_on_pr_metrics() {
 
     // As Grafana reads: a member of prpulse_reporting (migration V11).
     let client = observed.stack.db.client().await;
+    // Business hours from 09:30: the merged pull request (09:00 to 11:00
+    // UTC on a Monday) worked 1.5 h of its 2 h, half an hour of its hour
+    // to the first review.
+    // ada (member 1) is in team core, as the scheduler's team sync would
+    // have it; grace is in no team.
+    client
+        .batch_execute(
+            "INSERT INTO working_calendars (team_slug, time_zone, working_days, day_start, day_end)
+             VALUES (NULL, 'UTC', '{1,2,3,4,5}', '09:30', '17:00');
+             INSERT INTO github_teams (github_id, organization, slug, name)
+             VALUES (100, 'acme', 'core', 'Core');
+             INSERT INTO github_team_members (team_id, member_id) VALUES (100, 1);",
+        )
+        .await
+        .unwrap();
+    // The data is in; now read as Grafana does.
     client
         .batch_execute("SET ROLE prpulse_reporting")
         .await
         .unwrap();
-    let mut results = BTreeMap::new();
-    for (title, raw) in queries {
-        let sql = expand_grafana_macros(&raw);
-        let rows = client
-            .query(&sql, &[])
-            .await
-            .unwrap_or_else(|error| panic!("{title}: {error:?}\n{sql}"));
-        results.insert(title, rows);
-    }
+    let run_all = |selection: Selection| {
+        let client = &client;
+        let queries = &queries;
+        async move {
+            let mut results = BTreeMap::new();
+            for (title, raw) in queries {
+                let sql = expand_grafana_macros(raw, &selection);
+                let rows = client
+                    .query(&sql, &[])
+                    .await
+                    .unwrap_or_else(|error| panic!("{title} ({selection:?}): {error:?}\n{sql}"));
+                results.insert(title.clone(), rows);
+            }
+            results
+        }
+    };
+    let results = run_all(Selection::ALL).await;
     // The merged pull request took 2 h from opening to merge, and 1 h to
     // its first review; the other one is still open.
     let cycle = &results["Cycle time by week"];
@@ -649,6 +673,82 @@ async fn the_pull_request_dashboard_queries_run_on_pr_metrics() {
     assert_eq!(open[0].get::<_, &str>("repository"), "acme/web");
     assert_eq!(results["Open now"][0].get::<_, i64>("open"), 1);
     assert_eq!(results["$repository"].len(), 2);
+    assert_eq!(
+        results["Pickup time by week"][0].get::<_, f64>("p75"),
+        3600.0
+    );
+    assert_eq!(results["$author"].len(), 2);
+    assert_eq!(results["$team"].len(), 1);
+    let by_team = &results["By team"];
+    assert_eq!(by_team.len(), 1);
+    assert_eq!(by_team[0].get::<_, &str>("team"), "core");
+    assert_eq!(by_team[0].get::<_, i64>("merged"), 1);
+    assert_eq!(by_team[0].get::<_, f64>("cycle p75"), 7200.0);
+
+    let core = run_all(Selection {
+        team: "'core'",
+        ..Selection::ALL
+    })
+    .await;
+    assert_eq!(core["Merged"][0].get::<_, i64>("merged"), 1);
+    assert_eq!(
+        core["Open now"][0].get::<_, i64>("open"),
+        0,
+        "grace's is in no team"
+    );
+
+    let business = run_all(Selection {
+        author: "'ada'",
+        hours: "business",
+        ..Selection::ALL
+    })
+    .await;
+    assert_eq!(
+        business["Cycle time by week"][0].get::<_, f64>("p90"),
+        5400.0
+    );
+    assert_eq!(
+        business["Review time by week"][0].get::<_, f64>("p50"),
+        1800.0
+    );
+    assert_eq!(
+        business["Pickup time by week"][0].get::<_, f64>("p50"),
+        1800.0
+    );
+    assert_eq!(
+        business["By repository"][0].get::<_, f64>("pickup p75"),
+        1800.0
+    );
+    assert_eq!(business["Merged"][0].get::<_, i64>("merged"), 1);
+    assert!(business["Slowest open pull requests"].is_empty(), "grace's");
+
+    let other_team = run_all(Selection {
+        team: "'core','web'",
+        author: "'grace'",
+        ..Selection::ALL
+    })
+    .await;
+    assert_eq!(other_team["Merged"][0].get::<_, i64>("merged"), 0);
+    assert_eq!(other_team["Open now"][0].get::<_, i64>("open"), 0);
+}
+
+/// The values of the dashboard's variables a run substitutes, as Grafana
+/// writes them into SQL: quoted lists, and `'__all'` (the variables'
+/// custom all value) for All.
+#[derive(Clone, Copy, Debug)]
+struct Selection {
+    team: &'static str,
+    author: &'static str,
+    hours: &'static str,
+}
+
+impl Selection {
+    /// What the dashboard opens with: everything, in wall-clock hours.
+    const ALL: Self = Self {
+        team: "'__all'",
+        author: "'__all'",
+        hours: "wall",
+    };
 }
 
 fn text(value: &serde_json::Value) -> String {
@@ -656,11 +756,15 @@ fn text(value: &serde_json::Value) -> String {
 }
 
 /// What Grafana makes of the macros and variables the dashboard uses: the
-/// time range, every repository selected, bots excluded.
-fn expand_grafana_macros(raw: &str) -> String {
+/// time range, every repository selected, bots excluded, teams, authors
+/// and hours as selected.
+fn expand_grafana_macros(raw: &str, selection: &Selection) -> String {
     let mut sql = raw
         .replace("$repository", "'acme/api','acme/web'")
-        .replace("$bots", "exclude");
+        .replace("$bots", "exclude")
+        .replace("$team", selection.team)
+        .replace("$author", selection.author)
+        .replace("$hours", selection.hours);
     while let Some(start) = sql.find("$__timeFilter(") {
         let column_at = start + "$__timeFilter(".len();
         let end = column_at + sql[column_at..].find(')').expect("closing parenthesis");
