@@ -115,6 +115,43 @@ RETURNS text LANGUAGE sql STABLE PARALLEL SAFE AS $$
     LIMIT 1
 $$;
 
+-- pr_metrics gains the author's GitHub id (extended, nothing renamed):
+-- the business-hours functions below find the author's teams by it, so
+-- they read pr_metrics alone and not pull_requests, which Grafana's role
+-- may not read.
+CREATE OR REPLACE VIEW pr_metrics AS
+SELECT
+    r.full_name                          AS repository,
+    pr.number,
+    pr.title,
+    author.login                         AS author,
+    coalesce(author.is_bot, false)       AS author_is_bot,
+    CASE WHEN pr.merged_at IS NOT NULL THEN 'merged' ELSE pr.state END AS state,
+    pr.draft,
+    pr.created_at,
+    pr.ready_at,
+    pr.first_review_at,
+    pr.first_approval_at,
+    pr.merged_at,
+    pr.closed_at,
+    pr.cycle_time_seconds,
+    pr.review_time_seconds,
+    pr.pickup_time_seconds,
+    pr.time_to_first_approval_seconds,
+    pr.merge_after_approval_seconds,
+    pr.review_rounds,
+    pr.additions,
+    pr.deletions,
+    pr.changed_files,
+    pr.head_ref,
+    pr.base_ref,
+    pr.github_id                         AS pull_request_id,
+    r.github_id                          AS repository_id,
+    pr.author_id                         AS author_id
+FROM pull_requests pr
+JOIN repositories r ON r.github_id = pr.repository_id
+LEFT JOIN members author ON author.github_id = pr.author_id;
+
 -- pr_metrics with the author's teams, and its spans in `hours`: 'wall' as
 -- stored, 'business' in working seconds of the author's calendar
 -- (pr_calendar_team), each span between the instants prpulse-api measures
@@ -136,35 +173,34 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT m.repository, m.number, m.title, m.author, m.author_is_bot,
            ARRAY(SELECT DISTINCT t.slug FROM github_team_members tm
                  JOIN github_teams t ON t.github_id = tm.team_id
-                 WHERE tm.member_id = pr.author_id AND NOT t.deleted AND t.slug IS NOT NULL
+                 WHERE tm.member_id = m.author_id AND NOT t.deleted AND t.slug IS NOT NULL
                  ORDER BY t.slug),
            m.state, m.draft, m.created_at, m.ready_at, m.first_review_at, m.first_approval_at,
            m.merged_at, m.closed_at,
            CASE WHEN $1 = 'business'
                 THEN pr_business_seconds(m.merged_at - m.cycle_time_seconds * interval '1 second',
-                                         m.merged_at, pr_calendar_team(pr.author_id))
+                                         m.merged_at, pr_calendar_team(m.author_id))
                 ELSE m.cycle_time_seconds END,
            CASE WHEN $1 = 'business'
                 THEN pr_business_seconds(m.first_review_at - m.review_time_seconds * interval '1 second',
-                                         m.first_review_at, pr_calendar_team(pr.author_id))
+                                         m.first_review_at, pr_calendar_team(m.author_id))
                 ELSE m.review_time_seconds END,
            CASE WHEN $1 = 'business'
                 THEN pr_business_seconds(m.ready_at,
                                          m.ready_at + m.pickup_time_seconds * interval '1 second',
-                                         pr_calendar_team(pr.author_id))
+                                         pr_calendar_team(m.author_id))
                 ELSE m.pickup_time_seconds END,
            CASE WHEN $1 = 'business'
                 THEN pr_business_seconds(m.ready_at,
                                          m.ready_at + m.time_to_first_approval_seconds * interval '1 second',
-                                         pr_calendar_team(pr.author_id))
+                                         pr_calendar_team(m.author_id))
                 ELSE m.time_to_first_approval_seconds END,
            CASE WHEN $1 = 'business'
                 THEN pr_business_seconds(m.merged_at - m.merge_after_approval_seconds * interval '1 second',
-                                         m.merged_at, pr_calendar_team(pr.author_id))
+                                         m.merged_at, pr_calendar_team(m.author_id))
                 ELSE m.merge_after_approval_seconds END,
            m.review_rounds, m.additions, m.deletions, m.changed_files
     FROM pr_metrics m
-    JOIN pull_requests pr ON pr.repository_id = m.repository_id AND pr.number = m.number
 $$;
 
 -- One row per pull request and team of its author (a pull request counts
