@@ -3,10 +3,14 @@
 //! (README, "Benchmarks"). Targets: p50 <= 50 ms, p99 <= 200 ms, peak RSS
 //! <= 64 MB, for 100,000 pull requests.
 
-use std::time::{Duration, Instant};
+use std::{
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
 
 use hdrhistogram::Histogram;
 use prpulse_e2e::{TestDb, api::ApiServer};
+use serde::Serialize;
 
 use crate::rss;
 
@@ -14,9 +18,41 @@ pub struct SummaryBench {
     pub pull_requests: u32,
     pub requests: u32,
     pub database_url: String,
+    /// Where the JSON of the run is written (`bench/results`).
+    pub out_dir: PathBuf,
+    /// Kept in the JSON and its file name (e.g. `narrow-query`).
+    pub label: Option<String>,
+}
+
+/// One run, as kept in `bench/results/<time>-summary[-label].json`.
+#[derive(Serialize)]
+pub struct SummaryReport {
+    pub started_at: String,
+    pub label: Option<String>,
+    pub cores: usize,
+    pub build: &'static str,
+    pub pull_requests: u32,
+    pub requests: u32,
+    pub queries: Vec<Measured>,
+    pub api_peak_mib: Option<f64>,
+}
+
+impl SummaryReport {
+    pub fn write(&self, dir: &Path) -> anyhow::Result<PathBuf> {
+        std::fs::create_dir_all(dir)?;
+        let stamp = self.started_at.replace(':', "");
+        let name = match &self.label {
+            Some(label) => format!("{stamp}-summary-{label}.json"),
+            None => format!("{stamp}-summary.json"),
+        };
+        let path = dir.join(name);
+        std::fs::write(&path, serde_json::to_vec_pretty(self)?)?;
+        Ok(path)
+    }
 }
 
 /// What one query shape measured.
+#[derive(Serialize)]
 pub struct Measured {
     pub query: String,
     pub p50_ms: f64,
@@ -25,6 +61,7 @@ pub struct Measured {
 }
 
 pub async fn run(bench: &SummaryBench) -> anyhow::Result<()> {
+    let started_at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let db = TestDb::create_named_on(&bench.database_url, "prpulse_bench").await;
     let started = Instant::now();
     seed(&db, bench.pull_requests).await?;
@@ -64,6 +101,21 @@ pub async fn run(bench: &SummaryBench) -> anyhow::Result<()> {
         Some(mib) => println!("prpulse-api peak RSS: {mib:.1} MiB"),
         None => println!("prpulse-api peak RSS: unknown (no /proc)"),
     }
+    let report = SummaryReport {
+        started_at,
+        label: bench.label.clone(),
+        cores: std::thread::available_parallelism().map_or(1, usize::from),
+        build: if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        },
+        pull_requests: bench.pull_requests,
+        requests: bench.requests,
+        queries: results,
+        api_peak_mib: rss,
+    };
+    println!("wrote {}", report.write(&bench.out_dir)?.display());
     Ok(())
 }
 

@@ -9,6 +9,10 @@ use chrono_tz::Tz;
 
 use crate::metrics::Timestamp;
 
+mod windows;
+
+pub use windows::WorkingWindows;
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CalendarError {
     #[error("{0:?} is not an IANA time zone (e.g. Europe/Berlin)")]

@@ -6,7 +6,7 @@
 //! continuous, as Postgres' `percentile_cont`; missing spans are not
 //! counted; an empty set has `count: 0` and no statistics.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use chrono::{Datelike, Days, Months, NaiveDate};
 use serde::Serialize;
@@ -106,6 +106,20 @@ impl Bucket {
         }
     }
 
+    /// Consecutive buckets have consecutive numbers: weeks since the
+    /// Monday before the epoch, months since year 0; 0 for no buckets.
+    fn ordinal(self, at: Timestamp) -> i64 {
+        match self {
+            Self::None => 0,
+            // 1970-01-01 was a Thursday, three days after a Monday.
+            Self::Week => (at.timestamp().div_euclid(86_400) + 3).div_euclid(7),
+            Self::Month => {
+                let date = at.date_naive();
+                i64::from(date.year()) * 12 + i64::from(date.month0())
+            }
+        }
+    }
+
     /// Every bucket from the one holding `from` to the one holding `to`.
     fn all_between(self, from: Timestamp, to: Timestamp) -> Vec<Option<NaiveDate>> {
         let (Some(first), Some(last)) = (self.start_of(from), self.start_of(to)) else {
@@ -191,46 +205,103 @@ pub fn rollup(
     range: Range,
     always_one_key: bool,
 ) -> Vec<Group> {
-    let mut values: BTreeMap<(Option<String>, Option<NaiveDate>), Values> = BTreeMap::new();
-    let mut keys: BTreeSet<Option<String>> = BTreeSet::new();
-    if always_one_key {
-        keys.insert(None);
-    }
+    let mut rollup = Rollup::new(bucket, range, always_one_key);
     for entry in entries {
-        let mut slot = |at: Timestamp| -> (Option<String>, Option<NaiveDate>) {
-            keys.insert(entry.key.clone());
-            (entry.key.clone(), bucket.start_of(at))
+        rollup.add(&entry);
+    }
+    rollup.finish()
+}
+
+/// [`rollup`] one entry at a time, so a caller streaming rows never holds
+/// them all (an entry is gone once its values are taken).
+///
+/// Values are kept per key, then per bucket: an entry finds its key by
+/// reference, so a key is copied once per group rather than once per
+/// value (the copies were most of the allocations of a 100,000-row
+/// summary), and its bucket by arithmetic on the instant, an index into
+/// the range's buckets.
+pub struct Rollup {
+    bucket: Bucket,
+    range: Range,
+    buckets: Vec<Option<NaiveDate>>,
+    first: i64,
+    values: BTreeMap<Option<String>, Vec<Option<Box<Values>>>>,
+}
+
+impl Rollup {
+    pub fn new(bucket: Bucket, range: Range, always_one_key: bool) -> Self {
+        let last_instant = range.until - chrono::Duration::seconds(1);
+        let buckets = bucket.all_between(range.from, last_instant.max(range.from));
+        let mut rollup = Self {
+            bucket,
+            range,
+            first: bucket.ordinal(range.from),
+            values: BTreeMap::new(),
+            buckets,
         };
-        if let Some(merged_at) = entry.merged_at.filter(|at| range.contains(*at)) {
-            let found = values.entry(slot(merged_at)).or_default();
+        if always_one_key {
+            rollup.values.insert(None, rollup.empty());
+        }
+        rollup
+    }
+
+    fn empty(&self) -> Vec<Option<Box<Values>>> {
+        (0..self.buckets.len()).map(|_| None).collect()
+    }
+
+    pub fn add(&mut self, entry: &Entry) {
+        let merged_at = entry.merged_at.filter(|at| self.range.contains(*at));
+        let ends = Span::ALL.map(|span| {
+            entry.spans[span.index()]
+                .zip(entry.end_of(span))
+                .filter(|(_, end)| self.range.contains(*end))
+        });
+        if merged_at.is_none() && ends.iter().all(Option::is_none) {
+            return;
+        }
+        let (bucket, first) = (self.bucket, self.first);
+        if !self.values.contains_key(&entry.key) {
+            let empty = self.empty();
+            self.values.insert(entry.key.clone(), empty);
+        }
+        let Some(by_bucket) = self.values.get_mut(&entry.key) else {
+            return;
+        };
+        // A value past the last bucket (a range ending within a second of
+        // midnight) belongs to no bucket shown, as before.
+        let index = |at: Timestamp| usize::try_from(bucket.ordinal(at) - first).ok();
+        if let Some(merged_at) = merged_at
+            && let Some(slot) = index(merged_at).and_then(|at| by_bucket.get_mut(at))
+        {
+            let found = slot.get_or_insert_with(Box::default);
             found.merged += 1;
             found.review_rounds.extend(entry.review_rounds);
         }
-        for span in Span::ALL {
-            let (Some(value), Some(end)) = (entry.spans[span.index()], entry.end_of(span)) else {
-                continue;
-            };
-            if range.contains(end) {
-                values.entry(slot(end)).or_default().spans[span.index()].push(value);
+        for (span, end) in ends.into_iter().enumerate() {
+            if let Some((value, end)) = end
+                && let Some(slot) = index(end).and_then(|at| by_bucket.get_mut(at))
+            {
+                slot.get_or_insert_with(Box::default).spans[span].push(value);
             }
         }
     }
-    let last_instant = range.until - chrono::Duration::seconds(1);
-    let buckets = bucket.all_between(range.from, last_instant.max(range.from));
-    let mut groups = Vec::new();
-    for key in keys {
-        for bucket in &buckets {
-            let found = values.remove(&(key.clone(), *bucket)).unwrap_or_default();
-            groups.push(Group {
-                key: key.clone(),
-                bucket: *bucket,
-                merged: found.merged,
-                spans: found.spans.map(Distribution::of),
-                review_rounds: Distribution::of(found.review_rounds),
-            });
+
+    pub fn finish(self) -> Vec<Group> {
+        let mut groups = Vec::new();
+        for (key, by_bucket) in self.values {
+            for (bucket, found) in self.buckets.iter().zip(by_bucket) {
+                let found = found.map(|found| *found).unwrap_or_default();
+                groups.push(Group {
+                    key: key.clone(),
+                    bucket: *bucket,
+                    merged: found.merged,
+                    spans: found.spans.map(Distribution::of),
+                    review_rounds: Distribution::of(found.review_rounds),
+                });
+            }
         }
+        groups
     }
-    groups
 }
 
 #[cfg(test)]

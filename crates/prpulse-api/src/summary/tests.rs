@@ -1,5 +1,5 @@
 use chrono::TimeZone;
-use prpulse_domain::calendar::parse_time_zone;
+use prpulse_domain::{WorkingCalendar, calendar::parse_time_zone};
 
 use super::*;
 
@@ -39,6 +39,11 @@ fn row() -> SpanRow {
     }
 }
 
+fn clocks(calendars: &Calendars) -> Clocks<'_> {
+    let params = params(GroupBy::None, Hours::Business);
+    Clocks::new(calendars, params.range())
+}
+
 fn calendars() -> Calendars {
     let mut calendars = Calendars::default();
     // `web` works in Berlin (UTC+1 in March): 08:00-16:00 UTC.
@@ -54,13 +59,21 @@ fn calendars() -> Calendars {
 
 #[test]
 fn wall_hours_are_the_stored_spans_and_each_team_counts_the_pull_request() {
-    let entries = entries(&row(), &params(GroupBy::Team, Hours::Wall), &calendars());
+    let entries = entries(
+        &row(),
+        &params(GroupBy::Team, Hours::Wall),
+        &clocks(&calendars()),
+    );
     let keys: Vec<_> = entries.iter().map(|e| e.key.clone().unwrap()).collect();
     assert_eq!(keys, ["core", "web"]);
     // Friday 16:00 to Monday 12:00 is 68 hours of wall time.
     assert_eq!(entries[0].spans[0], Some(68.0 * 3600.0));
     assert_eq!(entries[0].spans[3], None);
-    let none = super::entries(&row(), &params(GroupBy::None, Hours::Wall), &calendars());
+    let none = super::entries(
+        &row(),
+        &params(GroupBy::None, Hours::Wall),
+        &clocks(&calendars()),
+    );
     assert_eq!(none.len(), 1, "ungrouped, a pull request counts once");
     assert_eq!(none[0].key, None);
 }
@@ -70,7 +83,7 @@ fn business_hours_use_the_team_calendar_under_team_grouping() {
     let entries = entries(
         &row(),
         &params(GroupBy::Team, Hours::Business),
-        &calendars(),
+        &clocks(&calendars()),
     );
     // core has no calendar: the default, UTC 09-17. Friday 16-17 and
     // Monday 09-12: 4 hours of cycle time, 2 of review time.
@@ -91,7 +104,7 @@ fn otherwise_business_hours_use_the_first_team_with_a_calendar() {
     let by_repo = entries(
         &row,
         &params(GroupBy::Repository, Hours::Business),
-        &calendars(),
+        &clocks(&calendars()),
     );
     assert_eq!(by_repo[0].key.as_deref(), Some("acme/api"));
     // Berlin: nothing on Friday (closed at 16:00 UTC), Monday 08-12 UTC.
@@ -100,12 +113,16 @@ fn otherwise_business_hours_use_the_first_team_with_a_calendar() {
     let default = entries(
         &row,
         &params(GroupBy::Repository, Hours::Business),
-        &calendars(),
+        &clocks(&calendars()),
     );
     // UTC 09-17: Friday 16:30-17:00 and Monday 09-12.
     assert_eq!(default[0].spans[0], Some(3.5 * 3600.0));
     row.teams.clear();
-    let by_team = entries(&row, &params(GroupBy::Team, Hours::Business), &calendars());
+    let by_team = entries(
+        &row,
+        &params(GroupBy::Team, Hours::Business),
+        &clocks(&calendars()),
+    );
     assert!(by_team.is_empty(), "an author in no team has no team row");
 }
 
@@ -120,6 +137,10 @@ fn business_pickup_runs_from_ready_at_whatever_review_came_first() {
     row.first_review_at = Some(Utc.with_ymd_and_hms(2026, 3, 6, 16, 30, 0).unwrap());
     row.spans[2] = Some(2 * 3600);
     row.teams.clear();
-    let entries = entries(&row, &params(GroupBy::None, Hours::Business), &calendars());
+    let entries = entries(
+        &row,
+        &params(GroupBy::None, Hours::Business),
+        &clocks(&calendars()),
+    );
     assert_eq!(entries[0].spans[2], Some(3600.0));
 }

@@ -16,6 +16,12 @@ struct Args {
         default_value = "postgres://postgres@127.0.0.1:5432/postgres"
     )]
     database_url: String,
+    /// Where the JSON result of the run is written.
+    #[arg(long, env = "PRPULSE_BENCH_OUT", default_value = "bench/results")]
+    out_dir: std::path::PathBuf,
+    /// A label for this run, kept in its JSON (e.g. `narrow-query`).
+    #[arg(long, env = "PRPULSE_BENCH_LABEL")]
+    label: Option<String>,
 }
 
 #[tokio::main]
@@ -25,6 +31,8 @@ async fn main() -> anyhow::Result<()> {
         pull_requests: args.pull_requests,
         requests: args.requests,
         database_url: args.database_url,
+        out_dir: args.out_dir,
+        label: args.label,
     })
     .await
 }

@@ -256,3 +256,50 @@ proptest! {
         prop_assert_eq!(whole, calendar.working_seconds(a, b) + calendar.working_seconds(b, c));
     }
 }
+
+proptest! {
+    #[test]
+    fn precomputed_windows_give_the_calendars_seconds(
+        calendar in calendar(),
+        start in -5i64 * 24 * 3600..420 * 24 * 3600,
+        length in 0i64..40 * 24 * 3600,
+        start_nanos in 0u32..1_000_000_000,
+        end_nanos in 0u32..1_000_000_000,
+    ) {
+        let base = utc(2026, 1, 1, 0, 0);
+        let a = base
+            + chrono::Duration::seconds(start)
+            + chrono::Duration::nanoseconds(i64::from(start_nanos));
+        let b = base
+            + chrono::Duration::seconds(start + length)
+            + chrono::Duration::nanoseconds(i64::from(end_nanos));
+        // The dates cover most spans, not all: both ways are checked.
+        let windows = WorkingWindows::new(
+            &calendar,
+            NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+            NaiveDate::from_ymd_opt(2027, 1, 31).unwrap(),
+        );
+        prop_assert_eq!(windows.working_seconds(a, b), calendar.working_seconds(a, b));
+        prop_assert_eq!(windows.working_seconds(b, a), calendar.working_seconds(b, a));
+    }
+}
+
+#[test]
+fn windows_across_a_clock_change_and_a_holiday_match_the_calendar() {
+    let mut calendar = berlin();
+    calendar
+        .holidays
+        .insert(NaiveDate::from_ymd_opt(2026, 3, 31).unwrap());
+    let windows = WorkingWindows::new(
+        &calendar,
+        NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+        NaiveDate::from_ymd_opt(2026, 4, 30).unwrap(),
+    );
+    // Clocks go forward on Sunday 2026-03-29; Tuesday the 31st is off.
+    let (start, end) = (utc(2026, 3, 27, 15, 30), utc(2026, 4, 1, 7, 45));
+    // Friday 16:30-17:00 CET (15:30-16:00 UTC), Monday 09-17 CEST, and
+    // Wednesday 09:00-09:45 CEST.
+    let expected = 30 * 60 + 8 * HOUR + 45 * 60;
+    assert_eq!(calendar.working_seconds(start, end), expected);
+    assert_eq!(windows.working_seconds(start, end), expected);
+}

@@ -164,3 +164,27 @@ fn each_key_gets_every_bucket_and_keys_are_sorted() {
     assert_eq!(groups[1].spans[0].p50, Some(15.0));
     assert_eq!(groups[1].review_rounds.mean, Some(2.0));
 }
+
+#[test]
+fn bucket_numbers_count_the_buckets_start_of_names() {
+    let monday_before_epoch = NaiveDate::from_ymd_opt(1969, 12, 29).unwrap();
+    let mut at = Utc.with_ymd_and_hms(1969, 11, 30, 23, 59, 59).unwrap();
+    while at < Utc.with_ymd_and_hms(2027, 3, 1, 0, 0, 0).unwrap() {
+        for at in [at, at + chrono::Duration::seconds(1)] {
+            let week = Bucket::Week.ordinal(at);
+            assert_eq!(
+                Bucket::Week.start_of(at),
+                Some(monday_before_epoch + chrono::Duration::days(7 * week)),
+                "{at}"
+            );
+            let start = Bucket::Month.start_of(at).unwrap();
+            let month = Bucket::Month.ordinal(at);
+            assert_eq!(
+                (i64::from(start.year()), i64::from(start.month0())),
+                (month.div_euclid(12), month.rem_euclid(12)),
+                "{at}"
+            );
+        }
+        at += chrono::Duration::hours(13);
+    }
+}
