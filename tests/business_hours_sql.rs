@@ -13,7 +13,7 @@ use proptest::{
 };
 use prpulse_api::{
     params::{GroupBy, Hours, SummaryParams},
-    summary::entries,
+    summary::{Clocks, entries},
 };
 use prpulse_domain::rollup::Bucket;
 use prpulse_domain::{DailyHours, WorkingCalendar, WorkingDays, calendar::parse_time_zone};
@@ -500,14 +500,18 @@ async fn grafana_business_spans_are_the_apis() {
         hours: Hours::Business,
     };
     let (from, until) = (at("2026-01-01T00:00:00Z"), at("2027-01-01T00:00:00Z"));
+    let (clocks, no_team_clocks) = (
+        Clocks::new(&calendars, params.range()),
+        Clocks::new(&no_teams, params.range()),
+    );
     each_span_row(&client, from, until, true, |row| {
-        let spans = |calendars: &Calendars| {
-            let [entry] = <[_; 1]>::try_from(entries(&row, &params, calendars)).unwrap();
+        let spans = |clocks: &Clocks| {
+            let [entry] = <[_; 1]>::try_from(entries(&row, &params, clocks)).unwrap();
             entry.spans.map(|span| span.map(|seconds| seconds as i64))
         };
         let key = (row.merged_at, row.first_review_at, row.ready_at);
-        api.push((key.0, key.1, key.2, spans(&calendars)));
-        default_only.push((key.0, key.1, key.2, spans(&no_teams)));
+        api.push((key.0, key.1, key.2, spans(&clocks)));
+        default_only.push((key.0, key.1, key.2, spans(&no_team_clocks)));
     })
     .await
     .unwrap();
@@ -553,7 +557,7 @@ async fn grafana_business_spans_are_the_apis() {
     };
     let mut api_by_team = Vec::new();
     each_span_row(&client, from, until, true, |row| {
-        for entry in entries(&row, &by_team_params, &calendars) {
+        for entry in entries(&row, &by_team_params, &clocks) {
             let spans = entry.spans.map(|span| span.map(|seconds| seconds as i64));
             api_by_team.push((
                 entry.key,
