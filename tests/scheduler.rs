@@ -330,15 +330,19 @@ async fn of_two_schedulers_one_acts_and_the_other_takes_over_when_it_dies() {
         setup.github.hooks("acme/web").len() == 1
     })
     .await;
-    let creates = client
-        .query_one(
-            "SELECT count(*) FROM tracked_repositories WHERE state = 'tracked'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get::<_, i64>(0);
-    assert_eq!(creates, 2);
+    // GitHub has the hook before the new leader records it as tracked.
+    wait_until("both repositories recorded as tracked", async || {
+        client
+            .query_one(
+                "SELECT count(*) FROM tracked_repositories WHERE state = 'tracked'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+            == 2
+    })
+    .await;
     let _ = schedulers[standby].start_kill();
 }
 
