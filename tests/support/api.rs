@@ -4,14 +4,14 @@
 use std::{
     path::PathBuf,
     process::{ExitStatus, Output, Stdio},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use tokio::process::{Child, Command};
 
 use crate::{
     TestDb,
-    stack::{binary_path, free_port},
+    stack::{binary_path, free_port, wait_until_serving},
 };
 
 pub struct ApiServer {
@@ -64,23 +64,8 @@ impl ApiServer {
     }
 
     async fn wait_ready(&mut self) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let response = self
-                .http
-                .get(format!("{}/readyz", self.url))
-                .timeout(Duration::from_secs(2))
-                .send()
-                .await;
-            if response.is_ok_and(|r| r.status().is_success()) {
-                return true;
-            }
-            if self.child.try_wait().ok().flatten().is_some() {
-                return false;
-            }
-            assert!(Instant::now() < deadline, "prpulse-api not ready in 30 s");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let url = format!("{}/readyz", self.url);
+        wait_until_serving(&self.http, &url, &mut self.child, "prpulse-api").await
     }
 
     /// `GET path` with `token` as bearer (none when `None`).

@@ -236,27 +236,9 @@ impl Stack {
 
     /// Waits for ingest to answer `path`; false if it exited first.
     async fn wait_for(&mut self, path: &str) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let response = self
-                .http
-                .get(format!("{}{path}", self.ingest_url))
-                .timeout(Duration::from_secs(2))
-                .send()
-                .await;
-            if response.is_ok_and(|r| r.status().is_success()) {
-                return true;
-            }
-            let ingest = self.ingest.as_mut().expect("ingest was started");
-            if ingest.try_wait().ok().flatten().is_some() {
-                return false;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "ingest did not answer {path} in 30 s"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let url = format!("{}{path}", self.ingest_url);
+        let ingest = self.ingest.as_mut().expect("ingest was started");
+        wait_until_serving(&self.http, &url, ingest, "ingest").await
     }
 
     /// Posts a delivery as GitHub would: JSON, signed with the stack's secret.
@@ -444,6 +426,31 @@ pub fn binary_path(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// Waits until `child` answers `url` with a 2xx; false if it exited
+/// first, a failed assertion if neither happens within 30 s.
+pub async fn wait_until_serving(
+    http: &reqwest::Client,
+    url: &str,
+    child: &mut Child,
+    what: &str,
+) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let response = http.get(url).timeout(Duration::from_secs(2)).send().await;
+        if response.is_ok_and(|r| r.status().is_success()) {
+            return true;
+        }
+        if child.try_wait().ok().flatten().is_some() {
+            return false;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not answer {url} in 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// A port nothing listens on right now.
