@@ -9,6 +9,11 @@
 //! connection fails. The acting replica also asks before each repository
 //! whether it still holds the lock (a `SELECT 1` on that session, answered
 //! within [`STILL_HELD_TIMEOUT`]), so it stops acting mid-round.
+//!
+//! With a primary and standbys (several hosts in `PRPULSE_DATABASE_URL`)
+//! the lock is taken on the primary only. A failover ends the lock's
+//! session with the old primary; the replicas then ask the promoted
+//! server, where no one holds it yet, and one of them acts again.
 
 use std::time::Duration;
 
@@ -131,15 +136,27 @@ impl Drop for Leadership {
 async fn try_acquire(database_url: &str) -> Result<Option<Leadership>, StoreError> {
     let (client, connection) = lock_session(database_url)?.connect().await?;
     client.batch_execute(&server_keepalives("")).await?;
-    let locked: bool = client
-        .query_one("SELECT pg_try_advisory_lock($1)", &[&SCHEDULER_LOCK_ID])
+    // Advisory locks are the server's own, not replicated: one taken on a
+    // standby would not exclude a replica locking on the primary. So the
+    // lock is only asked of the primary (`NULL` on a standby).
+    let locked: Option<bool> = client
+        .query_one(
+            "SELECT CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_try_advisory_lock($1) END",
+            &[&SCHEDULER_LOCK_ID],
+        )
         .await?
         .get(0);
-    if locked {
-        Ok(Some(Leadership { client, connection }))
-    } else {
-        connection.abort();
-        Ok(None)
+    match locked {
+        Some(true) => Ok(Some(Leadership { client, connection })),
+        Some(false) => {
+            connection.abort();
+            Ok(None)
+        }
+        None => {
+            warn!("the database server is a standby; asking the primary for the scheduler lock");
+            connection.abort();
+            Ok(None)
+        }
     }
 }
 

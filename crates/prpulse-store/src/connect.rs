@@ -10,7 +10,10 @@ use std::{path::PathBuf, str::FromStr, sync::Arc};
 
 use rustls::{ClientConfig, RootCertStore, pki_types::CertificateDer, pki_types::pem::PemObject};
 use tokio::task::JoinHandle;
-use tokio_postgres::{Client, Config, NoTls, config::SslMode};
+use tokio_postgres::{
+    Client, Config, NoTls,
+    config::{SslMode, TargetSessionAttrs},
+};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::StoreError;
@@ -34,10 +37,17 @@ impl std::fmt::Debug for Target {
 
 impl Target {
     pub fn parse(database_url: &str) -> Result<Self, StoreError> {
-        let (url, root_cert) = libpq_only_options(database_url)?;
-        let config = Config::from_str(&url).map_err(StoreError::BadUrl)?;
+        let options = libpq_only_options(database_url)?;
+        let mut config = Config::from_str(&options.url).map_err(StoreError::BadUrl)?;
+        // Several hosts are a primary and its standbys: unless the URL says
+        // otherwise, every connection goes to the one that takes writes, so
+        // after a failover new connections find the promoted server (libpq's
+        // default, `any`, would as soon take a standby).
+        if config.get_hosts().len() > 1 && !options.session_attrs_given {
+            config.target_session_attrs(TargetSessionAttrs::ReadWrite);
+        }
         let tls = match config.get_ssl_mode() {
-            SslMode::Require => Some(connector(root_cert)?),
+            SslMode::Require => Some(connector(options.root_cert)?),
             _ => None,
         };
         Ok(Self { config, tls })
@@ -65,30 +75,59 @@ fn spawn<F: Future + Send + 'static>(connection: F) -> JoinHandle<()> {
     })
 }
 
+/// What [`libpq_only_options`] takes out of a URL before tokio-postgres
+/// reads it.
+struct LibpqOptions {
+    url: String,
+    root_cert: Option<PathBuf>,
+    /// The URL says which sessions it wants (`target_session_attrs`).
+    session_attrs_given: bool,
+}
+
 /// tokio-postgres knows neither `sslrootcert` nor the `verify-*` modes:
 /// take them out of a URL (verification is always on) and keep the file.
-fn libpq_only_options(database_url: &str) -> Result<(String, Option<PathBuf>), StoreError> {
-    let Ok(mut url) = url::Url::parse(database_url) else {
-        // A `key=value` connection string: passed on as it is.
-        return Ok((database_url.to_owned(), None));
+/// The query is read by hand, not with a URL parser: a URL naming several
+/// hosts (`postgres://u@db-0:5432,db-1:5432/prpulse`) is no valid URL.
+fn libpq_only_options(database_url: &str) -> Result<LibpqOptions, StoreError> {
+    let is_url =
+        database_url.starts_with("postgres://") || database_url.starts_with("postgresql://");
+    let Some((base, query)) = database_url.split_once('?').filter(|_| is_url) else {
+        // A `key=value` connection string, or a URL without options: passed
+        // on as it is.
+        return Ok(LibpqOptions {
+            url: database_url.to_owned(),
+            root_cert: None,
+            session_attrs_given: database_url.contains("target_session_attrs"),
+        });
     };
     let mut root_cert = None;
-    let mut kept = Vec::new();
-    for (key, value) in url.query_pairs() {
+    let mut session_attrs_given = false;
+    let mut kept = url::form_urlencoded::Serializer::new(String::new());
+    let mut any_kept = false;
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
         match (key.as_ref(), value.as_ref()) {
             ("sslrootcert", path) => root_cert = Some(PathBuf::from(path)),
             ("sslmode", "verify-ca" | "verify-full") => {
-                kept.push(("sslmode".to_owned(), "require".to_owned()));
+                kept.append_pair("sslmode", "require");
+                any_kept = true;
             }
-            _ => kept.push((key.into_owned(), value.into_owned())),
+            (key, value) => {
+                session_attrs_given |= key == "target_session_attrs";
+                kept.append_pair(key, value);
+                any_kept = true;
+            }
         }
     }
-    if kept.is_empty() {
-        url.set_query(None);
+    let url = if any_kept {
+        format!("{base}?{}", kept.finish())
     } else {
-        url.query_pairs_mut().clear().extend_pairs(kept);
-    }
-    Ok((url.into(), root_cert))
+        base.to_owned()
+    };
+    Ok(LibpqOptions {
+        url,
+        root_cert,
+        session_attrs_given,
+    })
 }
 
 fn connector(root_cert: Option<PathBuf>) -> Result<MakeRustlsConnect, StoreError> {
@@ -147,18 +186,51 @@ mod tests {
 
     #[test]
     fn libpq_options_are_taken_out_and_the_rest_kept() {
-        let (url, root) = libpq_only_options(
+        let options = libpq_only_options(
             "postgres://u:p@db:5432/x?sslmode=verify-full&sslrootcert=/etc/ca.pem&application_name=w",
         )
         .unwrap();
         assert_eq!(
-            url,
+            options.url,
             "postgres://u:p@db:5432/x?sslmode=require&application_name=w"
         );
-        assert_eq!(root, Some(PathBuf::from("/etc/ca.pem")));
-        let (url, root) = libpq_only_options("postgres://u@db/x?sslrootcert=/ca.pem").unwrap();
-        assert_eq!(url, "postgres://u@db/x");
-        assert_eq!(root, Some(PathBuf::from("/ca.pem")));
+        assert_eq!(options.root_cert, Some(PathBuf::from("/etc/ca.pem")));
+        let options = libpq_only_options("postgres://u@db/x?sslrootcert=/ca.pem").unwrap();
+        assert_eq!(options.url, "postgres://u@db/x");
+        assert_eq!(options.root_cert, Some(PathBuf::from("/ca.pem")));
+    }
+
+    #[test]
+    fn several_hosts_keep_their_tls_options_and_go_to_the_primary() {
+        let target = Target::parse(
+            "postgres://u@db-0:5432,db-1:5433/x?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem",
+        );
+        // The CA file is looked for, so the TLS options were read.
+        let error = target.unwrap_err().to_string();
+        assert!(error.contains("/nonexistent/ca.pem"), "{error}");
+
+        let target = Target::parse("postgres://u@db-0:5432,db-1:5433/x?connect_timeout=2").unwrap();
+        assert_eq!(target.config.get_hosts().len(), 2);
+        assert_eq!(target.config.get_ports(), [5432, 5433]);
+        assert_eq!(
+            target.config.get_target_session_attrs(),
+            TargetSessionAttrs::ReadWrite
+        );
+        let explicit = Target::parse("postgres://u@db-0,db-1/x?target_session_attrs=any").unwrap();
+        assert_eq!(
+            explicit.config.get_target_session_attrs(),
+            TargetSessionAttrs::Any
+        );
+        let single = Target::parse("postgres://u@db-0/x").unwrap();
+        assert_eq!(
+            single.config.get_target_session_attrs(),
+            TargetSessionAttrs::Any
+        );
+        let keywords = Target::parse("host=db-0,db-1 user=u dbname=x").unwrap();
+        assert_eq!(
+            keywords.config.get_target_session_attrs(),
+            TargetSessionAttrs::ReadWrite
+        );
     }
 
     #[test]

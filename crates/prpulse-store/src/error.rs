@@ -82,6 +82,9 @@ fn postgres_retryability(error: &tokio_postgres::Error) -> Retryability {
         SqlState::CRASH_SHUTDOWN,
         SqlState::CANNOT_CONNECT_NOW,
         SqlState::TOO_MANY_CONNECTIONS,
+        // A standby (or a primary being demoted) refuses writes: the
+        // writable primary is what is away, until a failover ends.
+        SqlState::READ_ONLY_SQL_TRANSACTION,
     ]
     .contains(code)
         || code.code().starts_with("08")
@@ -101,5 +104,34 @@ fn postgres_retryability(error: &tokio_postgres::Error) -> Retryability {
         Retryability::Transient
     } else {
         Retryability::Permanent
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Against the machine's Postgres (`PRPULSE_TEST_DATABASE_URL`): a
+    /// write refused as on a standby holds, never dead-letters.
+    #[tokio::test]
+    async fn a_write_refused_by_a_standby_means_the_primary_is_away() {
+        let url = std::env::var("PRPULSE_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let (client, connection) = crate::Target::parse(&url).unwrap().connect().await.unwrap();
+        // Set on its own: a setting takes effect for the next transaction.
+        client
+            .batch_execute("SET default_transaction_read_only = on")
+            .await
+            .unwrap();
+        let refused = client
+            .batch_execute("BEGIN; CREATE TABLE prpulse_refused_write (id int); ROLLBACK")
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Some(&SqlState::READ_ONLY_SQL_TRANSACTION));
+        assert_eq!(
+            StoreError::from(refused).retryability(),
+            Retryability::Unavailable
+        );
+        connection.abort();
     }
 }
