@@ -80,6 +80,11 @@ struct Inner {
     /// Woken by a failed publish, so the supervisor checks the link now
     /// rather than at its next tick.
     suspect: Notify,
+    /// Woken by a nack. A channel that first published to a quorum queue
+    /// while its leader was being elected (a cluster node just died) can
+    /// go on nacking every publish after the election (RabbitMQ 3.10); a
+    /// fresh connection and channel publish to the new leader.
+    refused: Notify,
     /// Whether a channel is held and the broker has not blocked us, sent on
     /// every change so [`Publisher::wait_ready`] waits without polling.
     ready: watch::Sender<bool>,
@@ -96,6 +101,7 @@ impl Publisher {
             channel: RwLock::new(None),
             blocked: AtomicBool::new(false),
             suspect: Notify::new(),
+            refused: Notify::new(),
             ready: watch::Sender::new(false),
         });
         let task = tokio::spawn(supervise(inner.clone(), stop));
@@ -191,7 +197,10 @@ impl Publisher {
             Ok(Confirmation::Ack(Some(returned))) => Err(PublishError::Unroutable(
                 returned.reply_text.as_str().to_owned(),
             )),
-            Ok(Confirmation::Nack(_)) => Err(PublishError::Nacked),
+            Ok(Confirmation::Nack(_)) => {
+                self.inner.refused.notify_one();
+                Err(PublishError::Nacked)
+            }
             Ok(Confirmation::NotRequested) => {
                 unreachable!("the supervisor enables confirms before sharing a channel")
             }
@@ -264,6 +273,10 @@ async fn hold(inner: &Inner, connection: &Connection, channel: Channel, stop: &C
         tokio::select! {
             () = stop.cancelled() => return,
             () = inner.suspect.notified() => {}
+            () = inner.refused.notified() => {
+                warn!("RabbitMQ refused a publish; reconnecting for a fresh channel");
+                return;
+            }
             _ = tick.tick() => {}
             event = events.next() => match event {
                 Some(Event::ConnectionBlocked(reason)) => {
