@@ -19,12 +19,21 @@ pub async fn connect() -> Connection {
     connect_to(&amqp_url()).await
 }
 
+/// Connects to the broker at `url`, or to the first node of a
+/// comma-separated list that answers (a cluster some of whose nodes a
+/// test has stopped).
 pub async fn connect_to(url: &str) -> Connection {
-    Connection::connect(url, ConnectionProperties::default())
-        .await
-        .unwrap_or_else(|error| {
-            panic!("cannot reach RabbitMQ at {url}: {error} (scripts/test starts it)")
-        })
+    let mut failures = Vec::new();
+    for node in url.split(',') {
+        match Connection::connect(node, ConnectionProperties::default()).await {
+            Ok(connection) => return connection,
+            Err(error) => failures.push(format!("{node}: {error}")),
+        }
+    }
+    panic!(
+        "cannot reach RabbitMQ at {}  (scripts/test starts it)",
+        failures.join("; ")
+    )
 }
 
 /// Ready messages in `queue` (not counting those a consumer holds unacked).

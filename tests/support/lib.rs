@@ -8,10 +8,12 @@ pub mod broker;
 pub mod db;
 pub mod direct;
 pub mod fake_github;
+pub mod fault_stream;
 pub mod fixtures;
 pub mod payloads;
 pub mod private_postgres;
 pub mod proxy;
+pub mod rabbit_cluster;
 pub mod stack;
 
 pub use db::TestDb;

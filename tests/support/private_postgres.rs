@@ -12,10 +12,18 @@ pub struct PrivatePostgres {
     bin: PathBuf,
     data: PathBuf,
     pub port: u16,
+    /// `-c name=value` settings of every start.
+    settings: Vec<String>,
 }
 
 impl PrivatePostgres {
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// A cluster started with these settings (`name=value`) besides the
+    /// suite's own, e.g. `synchronous_standby_names=*`.
+    pub fn start_with(settings: &[&str]) -> Self {
         let bin = server_binaries();
         let data = std::env::temp_dir().join(format!("prpulse-pg-{}", unique_suffix()));
         std::fs::create_dir_all(&data).unwrap();
@@ -24,13 +32,57 @@ impl PrivatePostgres {
             run(Command::new("chown").arg("postgres:").arg(&data));
         }
         let port = free_port();
-        let cluster = Self { bin, data, port };
+        let cluster = Self {
+            bin,
+            data,
+            port,
+            settings: settings.iter().map(|&setting| setting.to_owned()).collect(),
+        };
         cluster.pg(
             &["initdb", "-A", "trust", "-U", "postgres", "--no-sync", "-D"],
             true,
         );
         cluster.start_again();
         cluster
+    }
+
+    /// A hot standby of `primary`, streaming from it: a base backup taken
+    /// with `pg_basebackup -R` (which writes the standby's connection to
+    /// the primary), started on a port of its own.
+    pub fn standby_of(primary: &Self) -> Self {
+        let data = std::env::temp_dir().join(format!("prpulse-pg-{}", unique_suffix()));
+        let standby = Self {
+            bin: primary.bin.clone(),
+            data,
+            port: free_port(),
+            settings: Vec::new(),
+        };
+        let primary_port = primary.port.to_string();
+        standby.pg(
+            &[
+                "pg_basebackup",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &primary_port,
+                "-U",
+                "postgres",
+                "-R",
+                "-X",
+                "stream",
+                "--no-sync",
+                "-D",
+            ],
+            true,
+        );
+        standby.start_again();
+        standby
+    }
+
+    /// Makes this standby the primary (`pg_ctl promote`, waiting until it
+    /// takes writes).
+    pub fn promote(&self) {
+        self.pg(&["pg_ctl", "promote", "-w", "-D"], true);
     }
 
     /// The URL of database `name` on this cluster.
@@ -43,12 +95,30 @@ impl PrivatePostgres {
         self.pg(&["pg_ctl", "stop", "-m", "fast", "-w", "-D"], true);
     }
 
+    /// Starts it refusing writes: a server to read, that no client asking
+    /// for a read-write session takes for a primary.
+    pub fn start_read_only(&self) {
+        self.start_with_settings(&["default_transaction_read_only=on"]);
+    }
+
     pub fn start_again(&self) {
-        let options = format!(
+        self.start_with_settings(&[]);
+    }
+
+    fn start_with_settings(&self, extra: &[&str]) {
+        let mut options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
             self.port,
             self.data.display()
         );
+        for setting in self
+            .settings
+            .iter()
+            .map(String::as_str)
+            .chain(extra.iter().copied())
+        {
+            options.push_str(&format!(" -c {setting}"));
+        }
         self.pg(
             &[
                 "pg_ctl",

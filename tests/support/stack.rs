@@ -36,6 +36,9 @@ pub struct StackOptions {
     pub admin_database_url: Option<String>,
     /// Binaries reach Postgres on this local port (a fault proxy) instead.
     pub database_port_for_binaries: Option<u16>,
+    /// Binaries reach Postgres at this URL (its database name replaced by
+    /// the test's), e.g. a primary and its standby as several hosts.
+    pub database_url_for_binaries: Option<String>,
     /// Wait for `/readyz` (else only `/livez`) before returning.
     pub wait_ready: bool,
     /// Append the binaries' output to this file instead of the test's.
@@ -73,6 +76,7 @@ impl Default for StackOptions {
             ],
             admin_database_url: None,
             database_port_for_binaries: None,
+            database_url_for_binaries: None,
             wait_ready: true,
             log_file: None,
             name: "prpulse_test",
@@ -106,12 +110,16 @@ impl Stack {
             .clone()
             .unwrap_or_else(db::admin_url);
         let db = TestDb::create_named_on(&admin_url, options.name).await;
-        let binaries_database_url = match options.database_port_for_binaries {
-            Some(port) => db::with_dbname(
+        let binaries_database_url = match (
+            options.database_port_for_binaries,
+            &options.database_url_for_binaries,
+        ) {
+            (Some(port), _) => db::with_dbname(
                 &format!("postgres://postgres@127.0.0.1:{port}/postgres"),
                 &db.name,
             ),
-            None => db.url.clone(),
+            (None, Some(url)) => db::with_dbname(url, &db.name),
+            (None, None) => db.url.clone(),
         };
         let prefix = match options.name {
             "prpulse_test" => "test".to_owned(),
@@ -315,6 +323,14 @@ impl Stack {
     /// The process id of ingest, e.g. to read its memory in `/proc`.
     pub fn ingest_pid(&self) -> Option<u32> {
         self.ingest.as_ref().and_then(Child::id)
+    }
+
+    /// True while ingest and every worker started by the stack still run.
+    pub fn all_running(&mut self) -> bool {
+        self.ingest
+            .iter_mut()
+            .chain(self.workers.iter_mut())
+            .all(|child| child.try_wait().is_ok_and(|status| status.is_none()))
     }
 
     /// The process ids of the running workers.
