@@ -9,9 +9,13 @@ pub mod db;
 pub mod direct;
 pub mod fake_github;
 pub mod fixtures;
+pub mod listen;
+pub mod metrics;
 pub mod private_postgres;
+pub mod process;
 pub mod proxy;
 pub mod stack;
+pub mod wait;
 
 pub use db::TestDb;
 /// The payload builders live in `prpulse-testkit` (the benchmark shares
@@ -19,6 +23,7 @@ pub use db::TestDb;
 pub use prpulse_testkit::payloads;
 pub use prpulse_testkit::payloads::{Delivery, Person, PrShown, PullRequestBuilder, Repo};
 pub use stack::{Stack, StackOptions};
+pub use wait::eventually;
 
 /// An HTTP client for tests. reqwest is built without a bundled crypto
 /// provider (the GitHub client installs ring); so does this.
