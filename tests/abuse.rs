@@ -16,9 +16,10 @@ use std::{
 use chrono::{TimeZone, Utc};
 use futures_util::{StreamExt, stream};
 use prpulse_e2e::{
-    Delivery, Person, PullRequestBuilder, Repo, Stack, StackOptions, broker,
+    Delivery, Person, PullRequestBuilder, Repo, Stack, StackOptions, broker, eventually,
+    listen::ANY_LOCAL_PORT,
     proxy::FaultProxy,
-    stack::{SECRET_KEY, WEBHOOK_SECRET, free_port},
+    stack::{SECRET_KEY, WEBHOOK_SECRET},
 };
 use prpulse_store::{Keyring, SecretKey, secrets::set_hook_secret};
 use tokio::{
@@ -92,8 +93,8 @@ async fn post_with(
 }
 
 /// Opens a connection, sends `head` (and `body`) one byte every 200 ms,
-/// and returns what the server answered and how long that took.
-async fn trickle(stack: &Stack, head: &[u8], body: &[u8]) -> (String, Duration) {
+/// and returns what the server answered, how long that took, and when.
+async fn trickle(stack: &Stack, head: &[u8], body: &[u8]) -> (String, Duration, Instant) {
     let addr = stack
         .ingest_url
         .trim_start_matches("http://")
@@ -117,6 +118,7 @@ async fn trickle(stack: &Stack, head: &[u8], body: &[u8]) -> (String, Duration) 
     (
         String::from_utf8_lossy(&answer[..read]).into_owned(),
         started.elapsed(),
+        Instant::now(),
     )
 }
 
@@ -142,22 +144,22 @@ async fn slow_clients_are_cut_off_while_a_verified_delivery_goes_through() {
         trickle(&stack, &slow_body, &signed.body),
         async {
             tokio::time::sleep(Duration::from_millis(300)).await;
-            let started = Instant::now();
             let status = stack.deliver(&delivery(2)).await.status();
-            (status, started.elapsed())
+            (status, Instant::now())
         }
     );
-    assert_eq!(verified.0, 202);
-    assert!(
-        verified.1 < Duration::from_secs(1),
-        "verified took {:?}",
-        verified.1
-    );
-    for (what, (answer, took)) in [("slow head", head_answer), ("slow body", body_answer)] {
+    let (status, verified_at) = verified;
+    assert_eq!(status, 202);
+    for (what, (answer, took, cut_at)) in [("slow head", head_answer), ("slow body", body_answer)] {
         assert!(answer.starts_with("HTTP/1.1 408"), "{what}: {answer:?}");
         assert!(
             took < Duration::from_secs(4),
             "{what}: cut off after {took:?}"
+        );
+        // Not held behind them: answered while they were still connected.
+        assert!(
+            verified_at < cut_at,
+            "the verified delivery was answered only after the {what} was cut off"
         );
     }
 }
@@ -185,7 +187,8 @@ async fn a_flood_of_bad_signatures_is_limited_without_slowing_github() {
         )
         .await;
         assert_eq!(genuine.status(), 202, "genuine delivery during the flood");
-        assert!(started.elapsed() < Duration::from_secs(1));
+        // Not made to wait out the flooder's budget (a minute per refusal).
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
     assert_eq!(&statuses[..5], &[401; 5], "the burst is answered 401");
     assert!(
@@ -625,13 +628,11 @@ async fn readyz_costs_postgres_nothing_and_a_flood_of_it_leaves_lookups_their_po
 
 #[tokio::test]
 async fn a_random_hook_id_costs_one_lookup_per_ttl() {
-    let metrics_port = free_port();
     let mut options = options();
     options.webhook_secret = None;
-    options.ingest_env.push((
-        "PRPULSE_METRICS_ADDR".into(),
-        format!("127.0.0.1:{metrics_port}"),
-    ));
+    options
+        .ingest_env
+        .push(("PRPULSE_METRICS_ADDR".into(), ANY_LOCAL_PORT.into()));
     let stack = Stack::start_with(options).await;
     let client = client_from("127.0.0.11");
     // Forty at once with the same made-up hook id: one query.
@@ -661,7 +662,7 @@ async fn a_random_hook_id_costs_one_lookup_per_ttl() {
     let metrics = prpulse_e2e::http_client()
         .build()
         .unwrap()
-        .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .get(stack.ingest_metrics_url())
         .send()
         .await
         .unwrap()
@@ -765,14 +766,12 @@ async fn with_the_allow_list_on_only_listed_sources_are_served() {
     let listed = stack.cli(&["sources", "list"]).await;
     assert!(String::from_utf8_lossy(&listed.stdout).contains("github  127.0.0.5/32"));
 
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while signed(2).await != 202 {
-        assert!(
-            Instant::now() < deadline,
-            "the loaded allow-list was never applied"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(
+        "the loaded allow-list applied",
+        Duration::from_secs(10),
+        async || signed(2).await == 202,
+    )
+    .await;
     let outsider = post_from(
         stack,
         "127.0.0.6",

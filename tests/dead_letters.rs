@@ -1,11 +1,11 @@
 //! Retries with growing delays, dead-lettering when they run out or a
 //! worker crash-loops, and the operator's `prpulse dlq` commands.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use prpulse_e2e::{
-    Delivery, Person, PullRequestBuilder, Repo, Stack, StackOptions, broker, direct,
+    Delivery, Person, PullRequestBuilder, Repo, Stack, StackOptions, broker, direct, eventually,
 };
 use prpulse_queue::{
     Topology,
@@ -46,19 +46,16 @@ async fn fix_the_cause(stack: &Stack) {
 }
 
 async fn wait_for_dead_letters(stack: &Stack, count: u32) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let dead = broker::ready_messages(&stack.topology.dead_queue()).await;
-        if dead >= count {
-            assert_eq!(dead, count);
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{dead} of {count} dead letters after 60 s"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let dead = eventually(
+        &format!("{count} dead letters"),
+        Duration::from_secs(60),
+        async || {
+            let dead = broker::ready_messages(&stack.topology.dead_queue()).await;
+            if dead >= count { Ok(dead) } else { Err(dead) }
+        },
+    )
+    .await;
+    assert_eq!(dead, count);
 }
 
 fn stdout(output: &std::process::Output) -> String {
@@ -198,19 +195,20 @@ async fn a_delivery_that_crashes_workers_is_stopped_by_the_delivery_limit() {
             "still not dead-lettered after {crashes} crashes"
         );
         stack.spawn_worker();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        // Wait until the worker holds it (or the broker gave up on it).
-        while broker::ready_messages(&work).await > 0 {
-            assert!(
-                Instant::now() < deadline,
-                "the worker never took the delivery"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // A delivery handed to a consumer whose connection dies counts as
+        // one attempt, whether or not it had started on it.
+        eventually("the worker taking the delivery", WITHIN, async || {
+            broker::ready_messages(&work).await == 0
+        })
+        .await;
         stack.kill_workers().await;
         crashes += 1;
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Back with the broker: on the work queue, or past the limit on
+        // the dead-letter queue.
+        eventually("the delivery back with the broker", WITHIN, async || {
+            broker::ready_messages(&work).await + broker::ready_messages(&dead).await == 1
+        })
+        .await;
     }
     // PRPULSE_DELIVERY_LIMIT is 5 in test stacks.
     assert!(crashes >= 5, "dead-lettered after only {crashes} crashes");
@@ -332,12 +330,14 @@ fn uuid_suffix() -> String {
 }
 
 async fn wait_until_empty(queue: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while broker::ready_messages(queue).await > 0 {
-        assert!(Instant::now() < deadline, "{queue} not empty after 30 s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(&format!("{queue} empty"), WITHIN, async || {
+        broker::ready_messages(queue).await == 0
+    })
+    .await;
 }
+
+/// How long the pipeline may take to do what a test waits for.
+const WITHIN: Duration = Duration::from_secs(30);
 
 /// Runs `prpulse` against `topology` on the test broker, with no stack:
 /// the CLI's dead-letter commands need only RabbitMQ.

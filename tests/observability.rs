@@ -5,36 +5,18 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet},
-    net::TcpListener,
     path::{Path, PathBuf},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use chrono::{TimeZone, Utc};
 use prpulse_domain::RepoFullName;
 use prpulse_e2e::{
-    Delivery, Person, PullRequestBuilder, Repo, Stack, StackOptions,
+    Delivery, Person, PullRequestBuilder, Repo, Stack, StackOptions, eventually,
     fake_github::{FakeGitHub, RATE_LIMIT_REMAINING},
+    listen::{ANY_LOCAL_PORT, AddressFile},
 };
 use prpulse_store::tracking;
-
-/// Distinct ports for the `/metrics` endpoints (ingest, worker, scheduler),
-/// below the kernel's ephemeral range (32768 and up on Linux).
-/// `free_port()` takes ports from that range and, once it has let one go,
-/// may hand out the same one again, to the stack's own ingest listener
-/// among others; outgoing connections to Postgres and RabbitMQ take their
-/// local ports from it too. All are held until all are chosen, so they
-/// differ from each other.
-fn metrics_ports() -> [u16; 3] {
-    let mut held = Vec::new();
-    while held.len() < 3 {
-        if let Ok(listener) = TcpListener::bind(("127.0.0.1", rand::random_range(20_000..32_000))) {
-            held.push(listener);
-        }
-    }
-    let port = |listener: &TcpListener| listener.local_addr().unwrap().port();
-    [port(&held[0]), port(&held[1]), port(&held[2])]
-}
 
 /// One scrape of a `/metrics` endpoint, in Prometheus text format.
 struct Scrape {
@@ -129,7 +111,7 @@ struct Observed {
     stack: Stack,
     ingest_metrics: String,
     worker_metrics: String,
-    scheduler_port: u16,
+    /// Known once `start_scheduler` has started it.
     scheduler_metrics: String,
     http: reqwest::Client,
 }
@@ -144,27 +126,20 @@ const HOOK_URL: &str = "https://prpulse.example.com/webhooks/github";
 
 impl Observed {
     async fn start() -> Self {
-        let [ingest_port, worker_port, scheduler_port] = metrics_ports();
-        let metrics_addr = |port: u16| {
-            vec![(
-                "PRPULSE_METRICS_ADDR".to_owned(),
-                format!("127.0.0.1:{port}"),
-            )]
-        };
-        let mut worker_env = metrics_addr(worker_port);
+        let metrics_on = || vec![("PRPULSE_METRICS_ADDR".to_owned(), ANY_LOCAL_PORT.to_owned())];
+        let mut worker_env = metrics_on();
         worker_env.push(("PRPULSE_QUEUE_DEPTH_INTERVAL_MS".into(), "200".into()));
-        let stack = Stack::start_with(StackOptions {
-            ingest_env: metrics_addr(ingest_port),
+        let mut stack = Stack::start_with(StackOptions {
+            ingest_env: metrics_on(),
             worker_env,
             ..StackOptions::default()
         })
         .await;
         Self {
+            ingest_metrics: stack.ingest_metrics_url(),
+            worker_metrics: stack.worker_metrics_url(0).await,
+            scheduler_metrics: String::new(),
             stack,
-            ingest_metrics: format!("http://127.0.0.1:{ingest_port}/metrics"),
-            worker_metrics: format!("http://127.0.0.1:{worker_port}/metrics"),
-            scheduler_port,
-            scheduler_metrics: format!("http://127.0.0.1:{scheduler_port}/metrics"),
             http: prpulse_e2e::http_client().build().unwrap(),
         }
     }
@@ -172,7 +147,7 @@ impl Observed {
     /// Starts a scheduler (reconciling every 200 ms) against a fake GitHub,
     /// with an integration for `acme` to act with, and tracks `acme/api`
     /// for it to reconcile.
-    async fn start_scheduler(&self) -> Scheduler {
+    async fn start_scheduler(&mut self) -> Scheduler {
         let github = FakeGitHub::start().await;
         github.add_repository("acme/api", 10);
         let added = self
@@ -190,19 +165,24 @@ impl Observed {
             "prpulse integration add: {}",
             String::from_utf8_lossy(&added.stderr)
         );
-        let process = self
+        let addresses = AddressFile::new("scheduler");
+        let (name, path) = addresses.env();
+        let mut process = self
             .stack
             .scheduler_command()
             .env("PRPULSE_PUBLIC_URL", HOOK_URL)
             .env("PRPULSE_GITHUB_API_URL", github.uri())
             .env("PRPULSE_RECONCILE_INTERVAL_MS", "200")
             .env("PRPULSE_LEADER_POLL_MS", "200")
-            .env(
-                "PRPULSE_METRICS_ADDR",
-                format!("127.0.0.1:{}", self.scheduler_port),
-            )
+            .env("PRPULSE_METRICS_ADDR", ANY_LOCAL_PORT)
+            .env(name, path)
             .spawn()
             .expect("starting prpulse-sync-scheduler");
+        let metrics = addresses
+            .wait_for("metrics", &mut process)
+            .await
+            .expect("the scheduler exited before it served /metrics");
+        self.scheduler_metrics = format!("http://{metrics}/metrics");
         let pool = self.stack.db.pool();
         tracking::track(
             &pool.get().await.unwrap(),
@@ -255,23 +235,16 @@ impl Observed {
         what: &str,
         done: impl Fn(&Scrape) -> bool,
     ) -> Scrape {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut last = None;
-        loop {
-            if let Some(scrape) = self.scrape(url).await {
-                if done(&scrape) {
-                    return scrape;
-                }
-                last = Some(scrape.text);
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the {binary}'s /metrics did not show {what} in 30 s; last scrape:\n{}",
-                last.as_deref()
-                    .unwrap_or("(none: the endpoint never answered)")
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        eventually(
+            &format!("the {binary}'s /metrics showing {what}"),
+            Duration::from_secs(30),
+            async || match self.scrape(url).await {
+                Some(scrape) if done(&scrape) => Ok(scrape),
+                Some(scrape) => Err(scrape.text),
+                None => Err("(none: the endpoint did not answer)".to_owned()),
+            },
+        )
+        .await
     }
 }
 
@@ -448,7 +421,7 @@ fn reconciled(scrape: &Scrape) -> bool {
 
 #[tokio::test]
 async fn scheduler_metrics_show_the_acting_replica_and_count_reconciliation() {
-    let observed = Observed::start().await;
+    let mut observed = Observed::start().await;
     let scheduler = observed.start_scheduler().await;
     let scrape = observed
         .scrape_scheduler_until("acme/api reconciled", reconciled)
@@ -509,7 +482,7 @@ async fn scheduler_metrics_show_the_acting_replica_and_count_reconciliation() {
 
 #[tokio::test]
 async fn dashboards_and_alerts_query_only_metrics_that_exist() {
-    let (observed, ingest, _) = observe_traffic().await;
+    let (mut observed, ingest, _) = observe_traffic().await;
     // The queue depth appears after the poller's first round.
     let worker = observed
         .scrape_worker_until("queue depths", |scrape| {
@@ -873,39 +846,54 @@ async fn status(url: &str) -> Option<u16> {
 
 /// Waits until `url` answers `expected` (20 s at most).
 async fn wait_for_status(url: &str, expected: u16) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut last = None;
-    while Instant::now() < deadline {
-        last = status(url).await;
-        if last == Some(expected) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{url} never answered {expected}; last {last:?}");
+    eventually(
+        &format!("{url} answering {expected}"),
+        Duration::from_secs(20),
+        async || {
+            let last = status(url).await;
+            if last == Some(expected) {
+                Ok(())
+            } else {
+                Err(last)
+            }
+        },
+    )
+    .await;
+}
+
+/// A worker of `stack` serving `/metrics` on a port it picks, and the
+/// `http://<addr>` it bound.
+async fn worker_serving(stack: &Stack, env: &[(&str, &str)]) -> (tokio::process::Child, String) {
+    let addresses = AddressFile::new("worker");
+    let (name, path) = addresses.env();
+    let mut worker = stack
+        .worker_command()
+        .env("PRPULSE_METRICS_ADDR", ANY_LOCAL_PORT)
+        .env(name, path)
+        .envs(env.iter().copied())
+        .spawn()
+        .unwrap();
+    let addr = addresses
+        .wait_for("metrics", &mut worker)
+        .await
+        .expect("the worker exited before it served /metrics");
+    (worker, format!("http://{addr}"))
 }
 
 #[tokio::test]
 async fn the_worker_is_live_at_once_and_ready_while_it_consumes() {
-    let [away_port, port, _] = metrics_ports();
     let stack = Stack::start_with(StackOptions::ingest_only()).await;
-    let worker = |port: u16| {
-        let mut command = stack.worker_command();
-        command.env("PRPULSE_METRICS_ADDR", format!("127.0.0.1:{port}"));
-        command
-    };
     // Its broker is away: the process answers, but consumes nothing.
-    let mut away = worker(away_port)
-        .env("PRPULSE_AMQP_URL", "amqp://guest:guest@127.0.0.1:1/%2f")
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{away_port}");
+    let (mut away, base) = worker_serving(
+        &stack,
+        &[("PRPULSE_AMQP_URL", "amqp://guest:guest@127.0.0.1:1/%2f")],
+    )
+    .await;
     wait_for_status(&format!("{base}/livez"), 200).await;
     assert_eq!(status(&format!("{base}/readyz")).await, Some(503));
     let _ = away.start_kill();
 
-    let mut consuming = worker(port).spawn().unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    let (mut consuming, base) = worker_serving(&stack, &[]).await;
     wait_for_status(&format!("{base}/readyz"), 200).await;
     assert_eq!(status(&format!("{base}/livez")).await, Some(200));
     let _ = consuming.start_kill();

@@ -1,11 +1,14 @@
 //! The whole path with the real binaries: signed deliveries in, rows of
 //! `pr_metrics` out; duplicates, order, poison and an absent database.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use prpulse_e2e::{
-    Delivery, Person, PullRequestBuilder, Repo, Stack, StackOptions, broker, stack::free_port,
+    Delivery, Person, PullRequestBuilder, Repo, Stack, StackOptions, broker, eventually,
+    listen::ANY_LOCAL_PORT,
+    metrics::{sample, scrape, worker_settled},
+    stack::free_port,
 };
 use prpulse_queue::headers::get_str;
 use rand::seq::SliceRandom;
@@ -154,7 +157,7 @@ async fn a_github_sized_payload_is_kept_byte_for_byte_and_lz4_compressed() {
 
 #[tokio::test]
 async fn a_delivery_posted_twice_is_applied_once() {
-    let stack = Stack::start().await;
+    let mut stack = Stack::start_with(worker_metrics_on()).await;
     let (ada, grace, _, _) = people();
     let pr = PullRequestBuilder::new(&Repo::new(10, "acme/api"), 9, &ada, at(0, 0));
     let review = pr.review(901, &grace, "approved", at(1, 0));
@@ -168,8 +171,17 @@ async fn a_delivery_posted_twice_is_applied_once() {
     // Redelivered by GitHub later, after everything else.
     assert_eq!(stack.deliver(&review).await.status(), 202);
     stack.wait_for_deliveries(3).await;
-    // Give the duplicates time to be consumed, then check nothing changed.
-    wait_until_drained(&stack).await;
+    // Once the worker has settled both duplicates, nothing changed.
+    let worker_metrics = stack.worker_metrics_url(0).await;
+    eventually("both duplicates settled", WITHIN, async || {
+        let duplicates = worker_settled(&worker_metrics, "duplicate").await;
+        if duplicates >= 2.0 {
+            Ok(())
+        } else {
+            Err(duplicates)
+        }
+    })
+    .await;
     assert_eq!(stack.db.deliveries().await, 3);
     assert_eq!(stack.db.count("SELECT count(*) FROM reviews").await, 1);
     let row = stack.db.pr("acme/api", 9).await;
@@ -208,17 +220,10 @@ async fn a_delivery_that_can_never_be_processed_is_dead_lettered_with_its_reason
     );
     assert_eq!(stack.deliver(&wrong_shape).await.status(), 202);
     let dead_queue = stack.topology.dead_queue();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let dead = loop {
-        if let Some(message) = broker::take_one(&dead_queue).await {
-            break message;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "nothing was dead-lettered in 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let dead = eventually("a dead letter", WITHIN, async || {
+        broker::take_one(&dead_queue).await
+    })
+    .await;
     let headers = dead.delivery.properties.headers().clone().unwrap();
     assert_eq!(
         get_str(&headers, "github-delivery"),
@@ -246,20 +251,22 @@ async fn while_postgres_is_unreachable_a_delivery_is_held_then_applied() {
         ("PRPULSE_DATABASE_URL", &unreachable),
         ("PRPULSE_MIGRATE", "false"),
         ("PRPULSE_DB_TIMEOUT_MS", "200"),
+        ("PRPULSE_METRICS_ADDR", ANY_LOCAL_PORT),
     ]);
+    let worker_metrics = stack.worker_metrics_url(0).await;
     let (ada, ..) = people();
     let delivery = PullRequestBuilder::new(&Repo::new(10, "acme/api"), 1, &ada, at(0, 0)).opened();
     assert_eq!(stack.deliver(&delivery).await.status(), 202);
-    // The worker takes it and holds it: not acked, not dead-lettered.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while broker::ready_messages(&stack.topology.work_queue()).await > 0 {
-        assert!(
-            Instant::now() < deadline,
-            "the worker never took the delivery"
+    // The worker takes it and holds it, trying again and again: not
+    // acked, not dead-lettered.
+    eventually("three attempts held on the database", WITHIN, async || {
+        let held = sample(
+            &scrape(&worker_metrics).await,
+            "prpulse_worker_transient_errors_total",
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
+        if held >= Some(3.0) { Ok(()) } else { Err(held) }
+    })
+    .await;
     assert_eq!(
         broker::ready_messages(&stack.topology.dead_queue()).await,
         0
@@ -282,13 +289,14 @@ async fn while_postgres_is_unreachable_a_delivery_is_held_then_applied() {
     assert_eq!(stack.db.pr("acme/api", 1).await["author"], "ada");
 }
 
-/// Waits until the work queue has nothing ready, then a moment more for
-/// what a worker holds to settle.
-async fn wait_until_drained(stack: &Stack) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while broker::ready_messages(&stack.topology.work_queue()).await > 0 {
-        assert!(Instant::now() < deadline, "the work queue did not drain");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+/// How long the pipeline may take to do what a test waits for.
+const WITHIN: Duration = Duration::from_secs(30);
+
+/// The default stack with its worker's `/metrics` on, so a test can wait
+/// for the worker to count what it settled.
+fn worker_metrics_on() -> StackOptions {
+    StackOptions {
+        worker_env: vec![("PRPULSE_METRICS_ADDR".into(), ANY_LOCAL_PORT.into())],
+        ..StackOptions::default()
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
 }

@@ -3,18 +3,16 @@
 //! and ingest: the hook prpulse installs is one whose deliveries the real
 //! ingest accepts.
 
-use std::{
-    process::Output,
-    time::{Duration, Instant},
-};
+use std::{process::Output, time::Duration};
 
 use chrono::{TimeZone, Utc};
 use prpulse_domain::RepoFullName;
 use prpulse_e2e::{
-    Delivery, Person, PullRequestBuilder, Repo, Stack, StackOptions,
+    Delivery, Person, PullRequestBuilder, Repo, Stack, StackOptions, eventually,
     fake_github::{self, FakeGitHub},
+    listen::{ANY_LOCAL_PORT, AddressFile},
+    metrics::worker_settled,
     payloads::membership,
-    stack::free_port,
 };
 use prpulse_store::tracking;
 
@@ -93,6 +91,24 @@ impl Setup {
             .spawn()
             .expect("starting prpulse-sync-scheduler")
     }
+
+    /// A scheduler serving `/metrics` on a port it picks, and that
+    /// endpoint's URL once it is bound.
+    async fn scheduler_with_metrics(
+        &self,
+        extra: &[(&str, &str)],
+    ) -> (tokio::process::Child, String) {
+        let addresses = AddressFile::new("scheduler");
+        let (name, path) = addresses.env();
+        let mut env = vec![("PRPULSE_METRICS_ADDR", ANY_LOCAL_PORT), (name, &path)];
+        env.extend_from_slice(extra);
+        let mut scheduler = self.scheduler(&env);
+        let addr = addresses
+            .wait_for("metrics", &mut scheduler)
+            .await
+            .expect("the scheduler exited before it served /metrics");
+        (scheduler, format!("http://{addr}/metrics"))
+    }
 }
 
 fn assert_success(output: &Output) {
@@ -104,13 +120,9 @@ fn assert_success(output: &Output) {
     );
 }
 
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !check() {
-        assert!(Instant::now() < deadline, "{what} did not happen in 20 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+/// How long a scheduler (reconciling every 200 ms) may take to do what a
+/// test waits for.
+const WITHIN: Duration = Duration::from_secs(20);
 
 #[tokio::test]
 async fn tracking_installs_a_hook_whose_deliveries_the_real_ingest_accepts() {
@@ -175,20 +187,16 @@ async fn a_hook_deleted_on_github_is_recreated_by_the_scheduler() {
     let (first, _) = setup.only_hook("acme/api");
     setup.github.delete_hook(first);
     let mut scheduler = setup.scheduler(&[]);
-    eventually("the hook's recreation", || {
+    eventually("the hook's recreation", WITHIN, async || {
         setup.github.hooks("acme/api").len() == 1
     })
     .await;
     let (second, secret) = setup.only_hook("acme/api");
     assert_ne!(second, first);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while setup.deliver_as_github(second, &secret).await != 202 {
-        assert!(
-            Instant::now() < deadline,
-            "the new hook's deliveries were never accepted"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually("the new hook's deliveries accepted", WITHIN, async || {
+        setup.deliver_as_github(second, &secret).await == 202
+    })
+    .await;
     let _ = scheduler.start_kill();
 }
 
@@ -245,7 +253,7 @@ async fn a_due_rotation_keeps_the_old_secret_valid_through_the_overlap() {
         ("PRPULSE_SECRET_ROTATION", "1s"),
         ("PRPULSE_SECRET_OVERLAP", "1h"),
     ]);
-    eventually("a rotation", || {
+    eventually("a rotation", WITHIN, async || {
         setup.github.secret(hook_id).is_some_and(|s| s != old)
     })
     .await;
@@ -263,11 +271,11 @@ async fn a_due_rotation_keeps_the_old_secret_valid_through_the_overlap() {
     );
 }
 
-async fn is_leader(port: u16) -> Option<bool> {
+async fn is_leader(url: &str) -> Option<bool> {
     let text = prpulse_e2e::http_client()
         .build()
         .ok()?
-        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .get(url)
         .send()
         .await
         .ok()?
@@ -282,22 +290,18 @@ async fn is_leader(port: u16) -> Option<bool> {
 #[tokio::test]
 async fn of_two_schedulers_one_acts_and_the_other_takes_over_when_it_dies() {
     let setup = Setup::start().await;
-    let ports = [free_port(), free_port()];
-    let mut schedulers: Vec<_> = ports
-        .iter()
-        .map(|port| setup.scheduler(&[("PRPULSE_METRICS_ADDR", &format!("127.0.0.1:{port}"))]))
-        .collect();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let leader = loop {
-        let states = [is_leader(ports[0]).await, is_leader(ports[1]).await];
-        if let [Some(a), Some(b)] = states
-            && a != b
-        {
-            break usize::from(b);
+    let (first, first_metrics) = setup.scheduler_with_metrics(&[]).await;
+    let (second, second_metrics) = setup.scheduler_with_metrics(&[]).await;
+    let mut schedulers = [first, second];
+    let urls = [first_metrics, second_metrics];
+    let leader = eventually("a single leader", WITHIN, async || {
+        let states = [is_leader(&urls[0]).await, is_leader(&urls[1]).await];
+        match states {
+            [Some(a), Some(b)] if a != b => Ok(usize::from(b)),
+            _ => Err(states),
         }
-        assert!(Instant::now() < deadline, "no single leader: {states:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    })
+    .await;
     // The leader acts: a repository marked for tracking gets its hook.
     let client = setup.stack.db.client().await;
     let pool = setup.stack.db.pool();
@@ -307,7 +311,7 @@ async fn of_two_schedulers_one_acts_and_the_other_takes_over_when_it_dies() {
     )
     .await
     .unwrap();
-    eventually("the leader's install", || {
+    eventually("the leader's install", WITHIN, async || {
         setup.github.hooks("acme/api").len() == 1
     })
     .await;
@@ -315,43 +319,38 @@ async fn of_two_schedulers_one_acts_and_the_other_takes_over_when_it_dies() {
     schedulers[leader].start_kill().unwrap();
     let _ = schedulers[leader].wait().await;
     let standby = 1 - leader;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while is_leader(ports[standby]).await != Some(true) {
-        assert!(Instant::now() < deadline, "the standby never took over");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually("the standby taking over", WITHIN, async || {
+        is_leader(&urls[standby]).await == Some(true)
+    })
+    .await;
     tracking::track(
         &pool.get().await.unwrap(),
         &RepoFullName::parse("acme/web").unwrap(),
     )
     .await
     .unwrap();
-    eventually("the new leader's install", || {
+    eventually("the new leader's install", WITHIN, async || {
         setup.github.hooks("acme/web").len() == 1
     })
     .await;
     // GitHub has the hook before the new leader records it as tracked.
-    wait_until("both repositories recorded as tracked", async || {
-        client
-            .query_one(
-                "SELECT count(*) FROM tracked_repositories WHERE state = 'tracked'",
-                &[],
-            )
-            .await
-            .unwrap()
-            .get::<_, i64>(0)
-            == 2
-    })
+    eventually(
+        "both repositories recorded as tracked",
+        WITHIN,
+        async || {
+            client
+                .query_one(
+                    "SELECT count(*) FROM tracked_repositories WHERE state = 'tracked'",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get::<_, i64>(0)
+                == 2
+        },
+    )
     .await;
     let _ = schedulers[standby].start_kill();
-}
-
-async fn wait_until(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !check().await {
-        assert!(Instant::now() < deadline, "{what} did not happen in 20 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test]
@@ -429,10 +428,23 @@ async fn only_failed_unstored_consumed_deliveries_are_redelivered_once() {
         )
         .await
         .unwrap();
-    let mut scheduler = setup.scheduler(&[]);
-    eventually("a redelivery", || !github.redeliveries().is_empty()).await;
-    // Several more rounds: the redelivered event now has a good attempt.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (mut scheduler, metrics_url) = setup.scheduler_with_metrics(&[]).await;
+    eventually("a redelivery", WITHIN, async || {
+        !github.redeliveries().is_empty()
+    })
+    .await;
+    // Several more runs: the redelivered event now has a good attempt, so
+    // none of them asks again.
+    let runs_then = runs(&scrape(&metrics_url).await, "redeliver", "ok");
+    eventually("three more redeliver runs", WITHIN, async || {
+        let now = runs(&scrape(&metrics_url).await, "redeliver", "ok");
+        if now >= runs_then + 3 {
+            Ok(())
+        } else {
+            Err(now)
+        }
+    })
+    .await;
     let _ = scheduler.start_kill();
     assert_eq!(github.redeliveries(), [(hook, 2)]);
 }
@@ -440,7 +452,15 @@ async fn only_failed_unstored_consumed_deliveries_are_redelivered_once() {
 #[tokio::test]
 async fn backfill_twice_gives_identical_rows() {
     let setup = Setup::start().await;
-    let mut stack_worker = setup.stack.worker_command().spawn().unwrap();
+    let worker_addresses = AddressFile::new("worker");
+    let (name, path) = worker_addresses.env();
+    let mut stack_worker = setup
+        .stack
+        .worker_command()
+        .env("PRPULSE_METRICS_ADDR", ANY_LOCAL_PORT)
+        .env(name, path)
+        .spawn()
+        .unwrap();
     let github = &setup.github;
     github.add_repository("acme/api", 10);
     let ada = Person::user(1, "ada");
@@ -498,12 +518,26 @@ async fn backfill_twice_gives_identical_rows() {
             .prpulse(&["repo", "backfill", "acme/api", "--since", "2026-01-01"])
             .await,
     );
-    let stack = &setup.stack;
-    wait_until("the second backfill's deliveries to drain", async || {
-        prpulse_e2e::broker::ready_messages(&stack.topology.work_queue()).await == 0
-    })
+    let worker_metrics = worker_addresses
+        .wait_for("metrics", &mut stack_worker)
+        .await
+        .map(|addr| format!("http://{addr}/metrics"))
+        .expect("the worker serves /metrics");
+    // Settled, not just taken off the queue: the worker counts a delivery
+    // once it committed and acked it.
+    eventually(
+        "the second backfill's three deliveries settled as duplicates",
+        WITHIN,
+        async || {
+            let duplicates = worker_settled(&worker_metrics, "duplicate").await;
+            if duplicates >= 3.0 {
+                Ok(())
+            } else {
+                Err(duplicates)
+            }
+        },
+    )
     .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
         setup.stack.db.deliveries().await,
         3,
@@ -546,12 +580,12 @@ async fn teams_are_synced_and_payloads_past_retention_dropped_and_meta_stored() 
             .await
             .unwrap()
     };
-    wait_until("the team sync", async || {
+    eventually("the team sync", WITHIN, async || {
         members().await == ["ada", "grace"]
     })
     .await;
     github.set_team("acme", 3253328, "platform", &[(1, "ada")]);
-    wait_until("grace leaving the team", async || {
+    eventually("grace leaving the team", WITHIN, async || {
         members().await == ["ada"]
     })
     .await;
@@ -579,11 +613,11 @@ async fn teams_are_synced_and_payloads_past_retention_dropped_and_meta_stored() 
     let _ = scheduler.start_kill();
 }
 
-async fn scrape(port: u16) -> String {
+async fn scrape(url: &str) -> String {
     let answer = prpulse_e2e::http_client()
         .build()
         .unwrap()
-        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .get(url)
         .send()
         .await;
     match answer {
@@ -605,7 +639,7 @@ fn counted(metrics: &str, task: &str, outcome: &str) -> bool {
 async fn an_organisation_hook_brings_team_events_the_real_ingest_accepts() {
     let setup = Setup::start().await;
     let mut scheduler = setup.scheduler(&[]);
-    eventually("the organisation hook", || {
+    eventually("the organisation hook", WITHIN, async || {
         setup.github.hooks("orgs/acme").len() == 1
     })
     .await;
@@ -661,18 +695,17 @@ async fn without_admin_org_hook_repositories_are_still_served_and_the_scope_is_n
     let setup = Setup::start().await;
     setup.github.revoke_org_hook_scope();
     assert_success(&setup.prpulse(&["repo", "track", "acme/api"]).await);
-    let port = free_port();
-    let mut scheduler = setup.scheduler(&[("PRPULSE_METRICS_ADDR", &format!("127.0.0.1:{port}"))]);
-    wait_until("the missing scope recorded", async || {
+    let (mut scheduler, metrics_url) = setup.scheduler_with_metrics(&[]).await;
+    eventually("the missing scope recorded", WITHIN, async || {
         let listed = setup.prpulse(&["integration", "list"]).await;
         String::from_utf8_lossy(&listed.stdout).contains("lacks the scope admin:org_hook")
     })
     .await;
-    wait_until("a counted reconcile_hooks run", async || {
-        counted(&scrape(port).await, "reconcile_hooks", "ok")
+    eventually("a counted reconcile_hooks run", WITHIN, async || {
+        counted(&scrape(&metrics_url).await, "reconcile_hooks", "ok")
     })
     .await;
-    let metrics = scrape(port).await;
+    let metrics = scrape(&metrics_url).await;
     assert!(
         !counted(&metrics, "reconcile_hooks", "error"),
         "a token without admin:org_hook is not a failing job:\n{metrics}"
@@ -769,15 +802,14 @@ fn gauge(metrics: &str, name: &str) -> Option<i64> {
 async fn track_and_the_scheduler_never_leave_github_with_a_secret_the_database_lacks() {
     let setup = Setup::start().await;
     setup.github.slow_next_hook_creation(Duration::from_secs(5));
-    let port = free_port();
     let race = async {
-        eventually("the CLI's hook reaching GitHub", || {
+        eventually("the CLI's hook reaching GitHub", WITHIN, async || {
             setup.github.hooks("acme/api").len() == 1
         })
         .await;
-        let scheduler = setup.scheduler(&[("PRPULSE_METRICS_ADDR", &format!("127.0.0.1:{port}"))]);
-        wait_until("the scheduler's reconcile_hooks run", async || {
-            let metrics = scrape(port).await;
+        let (scheduler, metrics_url) = setup.scheduler_with_metrics(&[]).await;
+        eventually("the scheduler's reconcile_hooks run", WITHIN, async || {
+            let metrics = scrape(&metrics_url).await;
             runs(&metrics, "reconcile_hooks", "ok") + runs(&metrics, "reconcile_hooks", "error") > 0
         })
         .await;
@@ -819,7 +851,7 @@ async fn a_scheduler_that_loses_its_lock_stops_before_the_next_repository() {
         .spawn()
         .unwrap();
     let mut lines = tokio::io::BufReader::new(scheduler.stdout.take().unwrap()).lines();
-    eventually("the round's first hook call", || {
+    eventually("the round's first hook call", WITHIN, async || {
         setup.github.tokens_seen().len() > before
     })
     .await;
@@ -859,13 +891,13 @@ async fn a_scheduler_that_loses_its_lock_stops_before_the_next_repository() {
 #[tokio::test]
 async fn a_failed_query_is_a_failed_redeliver_run_and_the_gauges_keep_their_values() {
     let setup = Setup::start().await;
-    let port = free_port();
-    let mut scheduler = setup.scheduler(&[
-        ("PRPULSE_METRICS_ADDR", &format!("127.0.0.1:{port}")),
-        // Nothing is redelivered, so the failed delivery stays unrecovered.
-        ("PRPULSE_REDELIVERY_MAX_PER_RUN", "0"),
-    ]);
-    eventually("the organisation hook", || {
+    let (mut scheduler, metrics_url) = setup
+        .scheduler_with_metrics(&[
+            // Nothing is redelivered, so the failed delivery stays unrecovered.
+            ("PRPULSE_REDELIVERY_MAX_PER_RUN", "0"),
+        ])
+        .await;
+    eventually("the organisation hook", WITHIN, async || {
         setup.github.hooks("orgs/acme").len() == 1
     })
     .await;
@@ -878,9 +910,9 @@ async fn a_failed_query_is_a_failed_redeliver_run_and_the_gauges_keep_their_valu
         503,
         60,
     );
-    wait_until("the unrecovered delivery counted", async || {
+    eventually("the unrecovered delivery counted", WITHIN, async || {
         gauge(
-            &scrape(port).await,
+            &scrape(&metrics_url).await,
             "prpulse_scheduler_unrecovered_deliveries",
         ) == Some(1)
     })
@@ -893,11 +925,11 @@ async fn a_failed_query_is_a_failed_redeliver_run_and_the_gauges_keep_their_valu
         .batch_execute("ALTER TABLE integrations RENAME TO integrations_gone")
         .await
         .unwrap();
-    wait_until("a redeliver run counted as an error", async || {
-        runs(&scrape(port).await, "redeliver", "error") > 0
+    eventually("a redeliver run counted as an error", WITHIN, async || {
+        runs(&scrape(&metrics_url).await, "redeliver", "error") > 0
     })
     .await;
-    let metrics = scrape(port).await;
+    let metrics = scrape(&metrics_url).await;
     assert_eq!(
         gauge(&metrics, "prpulse_scheduler_unrecovered_deliveries"),
         Some(1),
@@ -925,7 +957,7 @@ async fn sigterm_ends_a_round_stuck_on_github_within_the_grace() {
     setup.github.slow_hooks(Duration::from_secs(300));
     let before = setup.github.tokens_seen().len();
     let mut scheduler = setup.scheduler(&[]);
-    eventually("the scheduler waiting on GitHub", || {
+    eventually("the scheduler waiting on GitHub", WITHIN, async || {
         setup.github.tokens_seen().len() > before
     })
     .await;
@@ -967,10 +999,9 @@ async fn an_app_installation_token_serves_many_rounds() {
     );
     assert_success(&setup.prpulse(&["repo", "track", "acme/api"]).await);
     let before = setup.github.installation_tokens().len();
-    let port = free_port();
-    let mut scheduler = setup.scheduler(&[("PRPULSE_METRICS_ADDR", &format!("127.0.0.1:{port}"))]);
-    wait_until("three reconcile_hooks runs", async || {
-        runs(&scrape(port).await, "reconcile_hooks", "ok") >= 3
+    let (mut scheduler, metrics_url) = setup.scheduler_with_metrics(&[]).await;
+    eventually("three reconcile_hooks runs", WITHIN, async || {
+        runs(&scrape(&metrics_url).await, "reconcile_hooks", "ok") >= 3
     })
     .await;
     let _ = scheduler.start_kill();

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use prpulse_e2e::{
-    Delivery, Person, PullRequestBuilder, Repo, Stack, StackOptions, broker, direct,
+    Delivery, Person, PullRequestBuilder, Repo, Stack, StackOptions, broker, direct, eventually,
 };
 
 const MIB: u64 = 1024 * 1024;
@@ -115,16 +115,23 @@ async fn a_burst_of_20_mib_deliveries_stays_within_the_documented_memory_limit()
     let baseline = memory_kib(pid, "VmRSS:") * 1024;
     let in_hand = logged_prefetch(&log).await.min(20);
     let smallest = deliveries_len.iter().copied().min().unwrap_or_default();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while broker::ready_messages(&stack.topology.work_queue()).await > 20 - in_hand as u32
-        || memory_kib(pid, "VmRSS:") * 1024 < baseline + in_hand * smallest * 4 / 5
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the worker did not take its share of the burst in 60 s"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(
+        "the worker taking its share of the burst",
+        Duration::from_secs(60),
+        async || {
+            let ready = broker::ready_messages(&stack.topology.work_queue()).await;
+            let resident = memory_kib(pid, "VmRSS:") * 1024;
+            if ready <= 20 - in_hand as u32 && resident >= baseline + in_hand * smallest * 4 / 5 {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{ready} still ready, {} MiB resident",
+                    resident / MIB
+                ))
+            }
+        },
+    )
+    .await;
     let held = peak_resident_bytes(pid);
     holder
         .batch_execute("SELECT pg_advisory_unlock(4213)")
@@ -155,29 +162,22 @@ async fn a_burst_of_20_mib_deliveries_stays_within_the_documented_memory_limit()
 
 /// The prefetch the worker says it consumes with.
 async fn logged_prefetch(log: &std::path::Path) -> u64 {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let output = std::fs::read_to_string(log).unwrap_or_default();
-        let logged = output
+    eventually("the worker logging its prefetch", WITHIN, async || {
+        std::fs::read_to_string(log)
+            .unwrap_or_default()
             .lines()
             .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
             .filter(|line| line["message"] == "consuming")
-            .find_map(|line| line["prefetch"].as_u64());
-        if let Some(prefetch) = logged {
-            return prefetch;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the worker did not log its prefetch in 30 s:\n{output}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+            .find_map(|line| line["prefetch"].as_u64())
+    })
+    .await
 }
 
 async fn wait_until_empty(queue: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while broker::ready_messages(queue).await > 0 {
-        assert!(Instant::now() < deadline, "{queue} not empty after 30 s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(&format!("{queue} empty"), WITHIN, async || {
+        broker::ready_messages(queue).await == 0
+    })
+    .await;
 }
+
+const WITHIN: Duration = Duration::from_secs(30);

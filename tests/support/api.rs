@@ -4,14 +4,15 @@
 use std::{
     path::PathBuf,
     process::{ExitStatus, Output, Stdio},
-    time::Duration,
 };
 
 use tokio::process::{Child, Command};
 
 use crate::{
     TestDb,
-    stack::{binary_path, free_port, wait_until_serving},
+    listen::{ANY_LOCAL_PORT, AddressFile},
+    process::{binary_path, terminate},
+    stack::wait_until_serving,
 };
 
 pub struct ApiServer {
@@ -24,8 +25,9 @@ pub struct ApiServer {
 }
 
 impl ApiServer {
-    /// Starts prpulse-api on free ports, logging at debug into a file of
-    /// its own (so a test can read what it logged), and waits for /readyz.
+    /// Starts prpulse-api on ports it picks, logging at debug into a file
+    /// of its own (so a test can read what it logged), and waits for
+    /// /readyz.
     pub async fn start(db: &TestDb) -> Self {
         Self::start_with(db, &[]).await
     }
@@ -34,33 +36,41 @@ impl ApiServer {
     pub async fn start_with(db: &TestDb, env: &[(&str, &str)]) -> Self {
         let log_file = std::env::temp_dir().join(format!("prpulse-api-{}.log", db.name));
         let http = crate::http_client().build().unwrap();
-        for attempt in 1..=3 {
-            let (port, metrics_port) = (free_port(), free_port());
-            let log = std::fs::File::create(&log_file).expect("creating the api log");
-            let child = command("prpulse-api", &db.url)
-                .env("PRPULSE_API_ADDR", format!("127.0.0.1:{port}"))
-                .env("PRPULSE_METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
-                .env("PRPULSE_API_WORKERS", "2")
-                .env("RUST_LOG", "debug")
-                .envs(env.iter().copied())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .expect("starting prpulse-api");
-            let mut server = Self {
-                url: format!("http://127.0.0.1:{port}"),
-                metrics_url: format!("http://127.0.0.1:{metrics_port}"),
-                log_file: log_file.clone(),
-                database_url: db.url.clone(),
-                child,
-                http: http.clone(),
-            };
-            if server.wait_ready().await {
-                return server;
-            }
-            assert!(attempt < 3, "prpulse-api exited at start three times");
-        }
-        unreachable!()
+        let addresses = AddressFile::new("api");
+        let (name, path) = addresses.env();
+        let log = std::fs::File::create(&log_file).expect("creating the api log");
+        let mut child = command("prpulse-api", &db.url)
+            .env("PRPULSE_API_ADDR", ANY_LOCAL_PORT)
+            .env("PRPULSE_METRICS_ADDR", ANY_LOCAL_PORT)
+            .env(name, path)
+            .env("PRPULSE_API_WORKERS", "2")
+            .env("RUST_LOG", "debug")
+            .envs(env.iter().copied())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("starting prpulse-api");
+        let addr = addresses.wait_for("api", &mut child).await;
+        let log = std::fs::read_to_string(&log_file).unwrap_or_default();
+        let addr = addr.unwrap_or_else(|| panic!("prpulse-api exited at start:\n{log}"));
+        // Its /metrics listener is bound before the API's.
+        let metrics = addresses
+            .read("metrics")
+            .expect("prpulse-api reported its /metrics address");
+        let mut server = Self {
+            url: format!("http://{addr}"),
+            metrics_url: format!("http://{metrics}"),
+            log_file,
+            database_url: db.url.clone(),
+            child,
+            http,
+        };
+        assert!(
+            server.wait_ready().await,
+            "prpulse-api exited before it was ready:\n{}",
+            server.log()
+        );
+        server
     }
 
     async fn wait_ready(&mut self) -> bool {
@@ -112,16 +122,7 @@ impl ApiServer {
 
     /// Sends SIGTERM and returns how it exited.
     pub async fn terminate(&mut self) -> ExitStatus {
-        let pid = self.child.id().expect("running").to_string();
-        let sent = std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap();
-        assert!(sent.success());
-        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
-            .await
-            .expect("prpulse-api exits within 30 s of SIGTERM")
-            .unwrap()
+        terminate(&mut self.child).await
     }
 }
 

@@ -1,7 +1,7 @@
 //! What the end-to-end tests share: a private database and topology per
 //! test, the real binaries started against them, GitHub-shaped payloads
-//! built here (never copied from elsewhere), and the shared fixtures read
-//! in place.
+//! built in code (`prpulse-testkit`, never copied from elsewhere), and the
+//! shared fixtures read in place.
 
 pub mod api;
 pub mod broker;
@@ -10,15 +10,22 @@ pub mod direct;
 pub mod fake_github;
 pub mod fault_stream;
 pub mod fixtures;
-pub mod payloads;
+pub mod listen;
+pub mod metrics;
 pub mod private_postgres;
+pub mod process;
 pub mod proxy;
 pub mod rabbit_cluster;
 pub mod stack;
+pub mod wait;
 
 pub use db::TestDb;
-pub use payloads::{Delivery, Person, PrShown, PullRequestBuilder, Repo};
+/// The payload builders live in `prpulse-testkit` (the benchmark shares
+/// them); `prpulse_e2e::payloads` is still where tests find them.
+pub use prpulse_testkit::payloads;
+pub use prpulse_testkit::payloads::{Delivery, Person, PrShown, PullRequestBuilder, Repo};
 pub use stack::{Stack, StackOptions};
+pub use wait::eventually;
 
 /// An HTTP client for tests. reqwest is built without a bundled crypto
 /// provider (the GitHub client installs ring); so does this.

@@ -1,16 +1,22 @@
 //! The real binaries, started against a test's own database and topology.
 
 use std::{
-    net::TcpListener,
     path::PathBuf,
     process::{ExitStatus, Stdio},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use prpulse_queue::Topology;
 use tokio::process::{Child, Command};
 
-use crate::{TestDb, broker, db, payloads::Delivery, unique_suffix};
+pub use crate::process::{binary_path, free_port, wait_until_serving};
+use crate::{
+    TestDb, broker, db, eventually,
+    listen::{ANY_LOCAL_PORT, AddressFile},
+    payloads::Delivery,
+    process::terminate,
+    unique_suffix,
+};
 
 /// The global webhook secret test stacks use.
 pub const WEBHOOK_SECRET: &str = "It's a Secret to Everybody";
@@ -90,7 +96,11 @@ pub struct Stack {
     pub ingest_url: String,
     pub secret: Option<String>,
     ingest: Option<Child>,
+    /// Where ingest reported its listeners.
+    ingest_addresses: AddressFile,
     workers: Vec<Child>,
+    /// Where each worker (same index) reported its `/metrics` listener.
+    worker_addresses: Vec<AddressFile>,
     amqp_url: String,
     binaries_database_url: String,
     log_file: Option<PathBuf>,
@@ -130,14 +140,15 @@ impl Stack {
             options.delivery_limit,
         )
         .with_retry_delays(options.retry_delays.clone());
-        let port = free_port();
         let mut stack = Self {
             db,
             topology,
-            ingest_url: format!("http://127.0.0.1:{port}"),
+            ingest_url: String::new(),
             secret: options.webhook_secret.clone(),
             ingest: None,
+            ingest_addresses: AddressFile::new("ingest"),
             workers: Vec::new(),
+            worker_addresses: Vec::new(),
             amqp_url: options.amqp_url.unwrap_or_else(broker::amqp_url),
             binaries_database_url,
             log_file: options.log_file.clone(),
@@ -145,29 +156,32 @@ impl Stack {
             worker_env: options.worker_env,
             http: crate::http_client().build().unwrap(),
         };
+        let mut ingest = stack.command("prpulse-ingest");
+        let (name, path) = stack.ingest_addresses.env();
+        ingest
+            .env("PRPULSE_INGEST_ADDR", ANY_LOCAL_PORT)
+            .env(name, path);
+        if let Some(secret) = &options.webhook_secret {
+            ingest.env("PRPULSE_WEBHOOK_SECRET", secret);
+        }
+        ingest.envs(options.ingest_env.iter().cloned());
+        let mut ingest = ingest.spawn().expect("starting prpulse-ingest");
+        let addr = stack
+            .ingest_addresses
+            .wait_for("ingest", &mut ingest)
+            .await
+            .expect("prpulse-ingest exited at start");
+        stack.ingest_url = format!("http://{addr}");
+        stack.ingest = Some(ingest);
         let path = if options.wait_ready {
             "/readyz"
         } else {
             "/livez"
         };
-        // A free port can be taken by someone else before ingest binds it:
-        // then ingest exits, and starts again on another.
-        let mut port = port;
-        for attempt in 1..=3 {
-            let mut ingest = stack.command("prpulse-ingest");
-            ingest.env("PRPULSE_INGEST_ADDR", format!("127.0.0.1:{port}"));
-            if let Some(secret) = &options.webhook_secret {
-                ingest.env("PRPULSE_WEBHOOK_SECRET", secret);
-            }
-            ingest.envs(options.ingest_env.iter().cloned());
-            stack.ingest_url = format!("http://127.0.0.1:{port}");
-            stack.ingest = Some(ingest.spawn().expect("starting prpulse-ingest"));
-            if stack.wait_for(path).await {
-                break;
-            }
-            assert!(attempt < 3, "prpulse-ingest exited at start three times");
-            port = free_port();
-        }
+        assert!(
+            stack.wait_for(path).await,
+            "prpulse-ingest exited before it answered {path}"
+        );
         for _ in 0..options.workers {
             stack.spawn_worker();
         }
@@ -233,13 +247,38 @@ impl Stack {
 
     /// Starts one more worker, with `env` on top of the stack's.
     pub fn spawn_worker_with(&mut self, env: &[(&str, &str)]) {
+        let addresses = AddressFile::new("worker");
+        let (name, path) = addresses.env();
         let worker = self
             .command("prpulse-worker")
+            .env(name, path)
             .envs(self.worker_env.iter().cloned())
             .envs(env.iter().copied())
             .spawn()
             .expect("starting prpulse-worker");
         self.workers.push(worker);
+        self.worker_addresses.push(addresses);
+    }
+
+    /// `http://<addr>/metrics` of ingest's endpoint, for a stack whose
+    /// `ingest_env` turned it on (`PRPULSE_METRICS_ADDR=127.0.0.1:0`).
+    /// Ingest binds it before its webhook port, so it is known by now.
+    pub fn ingest_metrics_url(&self) -> String {
+        let addr = self
+            .ingest_addresses
+            .read("metrics")
+            .expect("ingest reported a /metrics address: set PRPULSE_METRICS_ADDR in ingest_env");
+        format!("http://{addr}/metrics")
+    }
+
+    /// `http://<addr>/metrics` of the `index`th running worker's endpoint
+    /// (turned on in `worker_env`), once it has bound it.
+    pub async fn worker_metrics_url(&mut self, index: usize) -> String {
+        let addr = self.worker_addresses[index]
+            .wait_for("metrics", &mut self.workers[index])
+            .await
+            .expect("the worker exited before it served /metrics");
+        format!("http://{addr}/metrics")
     }
 
     /// Waits for ingest to answer `path`; false if it exited first.
@@ -301,19 +340,16 @@ impl Stack {
 
     /// Waits until `n` deliveries are recorded in Postgres.
     pub async fn wait_for_deliveries(&self, n: i64) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let seen = self.db.deliveries().await;
-            if seen >= n {
-                assert_eq!(seen, n, "more deliveries recorded than expected");
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "only {seen} of {n} deliveries were processed in 60 s"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let seen = eventually(
+            &format!("{n} deliveries recorded"),
+            Duration::from_secs(60),
+            async || {
+                let seen = self.db.deliveries().await;
+                if seen >= n { Ok(seen) } else { Err(seen) }
+            },
+        )
+        .await;
+        assert_eq!(seen, n, "more deliveries recorded than expected");
     }
 
     pub fn amqp_url(&self) -> &str {
@@ -350,6 +386,7 @@ impl Stack {
             let _ = worker.start_kill();
             let _ = worker.wait().await;
         }
+        self.worker_addresses.clear();
     }
 
     /// Runs the `prpulse` operator CLI against this stack.
@@ -376,6 +413,7 @@ impl Stack {
         for mut worker in self.workers.drain(..) {
             statuses.push(terminate(&mut worker).await);
         }
+        self.worker_addresses.clear();
         statuses
     }
 }
@@ -405,75 +443,4 @@ fn retry_delays(topology: &Topology) -> String {
         .map(|delay| format!("{}ms", delay.as_millis()))
         .collect::<Vec<_>>()
         .join(",")
-}
-
-async fn terminate(child: &mut Child) -> ExitStatus {
-    let pid = child.id().expect("the process is running").to_string();
-    let sent = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("running kill");
-    assert!(sent.success());
-    tokio::time::timeout(Duration::from_secs(30), child.wait())
-        .await
-        .expect("the process exits within 30 s of SIGTERM")
-        .unwrap()
-}
-
-/// The real binaries, built by `cargo build --bins` next to this test
-/// binary (target/<profile>/, tests run from target/<profile>/deps/) or
-/// next to the program itself (a benchmark), or in `PRPULSE_BIN_DIR`.
-pub fn binary_path(name: &str) -> PathBuf {
-    let dir = std::env::var_os("PRPULSE_BIN_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let exe = std::env::current_exe().unwrap();
-            let dir = exe.parent().unwrap();
-            if dir.ends_with("deps") {
-                dir.parent().unwrap().to_path_buf()
-            } else {
-                dir.to_path_buf()
-            }
-        });
-    let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} does not exist: build the binaries first with `cargo build --bins` (scripts/test does)",
-        path.display()
-    );
-    path
-}
-
-/// Waits until `child` answers `url` with a 2xx; false if it exited
-/// first, a failed assertion if neither happens within 30 s.
-pub async fn wait_until_serving(
-    http: &reqwest::Client,
-    url: &str,
-    child: &mut Child,
-    what: &str,
-) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let response = http.get(url).timeout(Duration::from_secs(2)).send().await;
-        if response.is_ok_and(|r| r.status().is_success()) {
-            return true;
-        }
-        if child.try_wait().ok().flatten().is_some() {
-            return false;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not answer {url} in 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// A port nothing listens on right now.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }

@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Days, NaiveDate, Utc};
-use prpulse_domain::rollup::{Bucket, Range};
+use prpulse_domain::{
+    RepoFullName,
+    rollup::{Bucket, Range},
+};
 use prpulse_store::read::{PageKey, PullRequestFilter};
 
 use crate::error::ApiError;
@@ -151,7 +154,11 @@ pub fn pull_request_filter(query: &str) -> Result<PullRequestFilter, ApiError> {
             })?,
     };
     Ok(PullRequestFilter {
-        repository: params.text("repository")?,
+        repository: params
+            .text("repository")?
+            .map(|raw| RepoFullName::parse(&raw))
+            .transpose()
+            .map_err(|error| ApiError::bad("repository", error.to_string()))?,
         team: params.text("team")?,
         author: params.text("author")?,
         state: params

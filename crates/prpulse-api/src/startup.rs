@@ -89,6 +89,10 @@ impl Application {
             .bind(addr)
             .with_context(|| format!("binding PRPULSE_API_ADDR={addr}"))?;
         let addr = server.addrs()[0];
+        service
+            .bound_addresses
+            .report("api", addr)
+            .context("reporting the api address")?;
         Ok(Self {
             server: server.run(),
             addr,

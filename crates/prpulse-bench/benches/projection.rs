@@ -10,7 +10,7 @@ use std::hint::black_box;
 use chrono::{Duration, TimeZone, Utc};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use prpulse_domain::{EventName, PullRequestFacts, ReviewFact, ReviewState, compute_metrics};
-use prpulse_e2e::{Person, PullRequestBuilder, Repo};
+use prpulse_testkit::{Person, PullRequestBuilder, Repo};
 use prpulse_worker::projection::Projection;
 
 fn parse_and_compute(c: &mut Criterion) {

@@ -136,7 +136,7 @@ async fn remove(env: &Env, account: &str) -> anyhow::Result<()> {
         .await?
         .into_iter()
         .filter(|repo| repo.account == account)
-        .map(|repo| repo.full_name)
+        .map(|repo| repo.full_name.to_string())
         .collect();
     if !tracked.is_empty() {
         bail!(

@@ -55,7 +55,7 @@ pub async fn repo(command: RepoCommand, env: &Env) -> anyhow::Result<()> {
                 .into_iter()
                 .map(|repo| {
                     vec![
-                        repo.full_name,
+                        repo.full_name.to_string(),
                         repo.state.as_str().to_owned(),
                         repo.hook_id.map_or("-".into(), |id| id.to_string()),
                         repo.last_error.unwrap_or_default(),
@@ -126,10 +126,10 @@ async fn change(env: &Env, repository: &str, track: bool) -> anyhow::Result<()> 
     let client = pool.get().await.context("connecting to the database")?;
     if track {
         tracking::track(&client, &repo).await?;
-    } else if !tracking::untrack(&client, &name).await? {
+    } else if !tracking::untrack(&client, &repo).await? {
         bail!("{name} is not tracked");
     }
-    let repo = tracking::repository(&client, &name)
+    let repo = tracking::repository(&client, &repo)
         .await?
         .context("the repository vanished while being changed")?;
     let reconciler = HookReconciler::new(&config.hooks, &github, &pool, keyring(&config.service)?);
@@ -145,7 +145,7 @@ async fn change(env: &Env, repository: &str, track: bool) -> anyhow::Result<()> 
         }
         Err(error) => {
             let message = error.to_string();
-            let _ = tracking::set_error(&client, &name, &message).await;
+            let _ = tracking::set_error(&client, &repo.full_name, &message).await;
             bail!("{name}: {message} (the scheduler will try again)")
         }
     }
@@ -165,6 +165,7 @@ async fn run_backfill(env: &Env, repository: &str, since: &str) -> anyhow::Resul
 
     let since = parse_since(since)?;
     let RepoContext {
+        repo,
         name,
         config,
         github,
@@ -192,7 +193,7 @@ async fn run_backfill(env: &Env, repository: &str, since: &str) -> anyhow::Resul
         backfill::backfill(
             &github,
             &link.publisher,
-            &name,
+            &repo,
             since,
             |progress| match progress {
                 Progress::Total(total) => bar.set_length(total as u64),

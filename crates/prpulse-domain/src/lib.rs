@@ -2,6 +2,7 @@
 //! who counts as a bot, and the pure rules that turn pull-request facts
 //! into metrics. No I/O lives here.
 
+pub mod action;
 pub mod bots;
 pub mod calendar;
 pub mod delivery;
@@ -10,6 +11,7 @@ pub mod metrics;
 pub mod repo;
 pub mod rollup;
 
+pub use action::{PullRequestAction, ReviewAction};
 pub use bots::BotPolicy;
 pub use calendar::{CalendarError, DailyHours, WorkingCalendar, WorkingDays};
 pub use delivery::{DeliveryId, DeliveryIdError};

@@ -1,10 +1,18 @@
-use std::fmt;
+use std::{fmt, hash::Hash, ops::Deref};
 
-/// `owner/name`, as GitHub spells a repository's full name.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// `owner/name`, as GitHub spells a repository's full name, parsed once
+/// at the edge (a payload, a command line, a query string, a row) and
+/// carried as this type from there.
+///
+/// GitHub compares owners and names without regard to case, and so does
+/// this type: two names that differ only in case are equal, and
+/// [`key`](Self::key) is the one folded form prpulse stores and looks
+/// repositories up by. Display keeps GitHub's spelling.
+#[derive(Clone, Debug)]
 pub struct RepoFullName {
-    owner: String,
-    name: String,
+    full: String,
+    /// Where the `/` is.
+    slash: usize,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -26,29 +34,66 @@ impl RepoFullName {
             return Err(RepoFullNameError::BadCharacter(raw.to_owned()));
         }
         Ok(Self {
-            owner: owner.to_owned(),
-            name: name.to_owned(),
+            full: raw.to_owned(),
+            slash: owner.len(),
         })
     }
 
     pub fn owner(&self) -> &str {
-        &self.owner
+        &self.full[..self.slash]
     }
 
     pub fn name(&self) -> &str {
-        &self.name
+        &self.full[self.slash + 1..]
     }
 
-    /// The form prpulse stores and looks repositories up by: GitHub
-    /// compares owners and names without regard to case, and so must we.
+    /// `owner/name` as GitHub spelled it (what its URLs take).
+    pub fn as_str(&self) -> &str {
+        &self.full
+    }
+
+    /// The form prpulse stores and looks repositories up by: the name
+    /// folded to lower case. Only ASCII is allowed in a name, so this is
+    /// also what Postgres' `lower()` gives for it: a query may fold a
+    /// column with `lower(column)` and compare it with this key.
     pub fn key(&self) -> String {
-        self.to_string().to_lowercase()
+        self.full.to_ascii_lowercase()
+    }
+}
+
+impl PartialEq for RepoFullName {
+    fn eq(&self, other: &Self) -> bool {
+        self.full.eq_ignore_ascii_case(&other.full)
+    }
+}
+
+impl Eq for RepoFullName {}
+
+impl Hash for RepoFullName {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key().hash(state);
+    }
+}
+
+/// Reads as the text GitHub's URLs take, so an API call can be given one
+/// where it asks for `owner/name`.
+impl Deref for RepoFullName {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.full
+    }
+}
+
+impl AsRef<str> for RepoFullName {
+    fn as_ref(&self) -> &str {
+        &self.full
     }
 }
 
 impl fmt::Display for RepoFullName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.owner, self.name)
+        f.write_str(&self.full)
     }
 }
 
@@ -63,6 +108,22 @@ mod tests {
         assert_eq!(repo.name(), "Hello-World");
         assert_eq!(repo.to_string(), "Codertocat/Hello-World");
         assert_eq!(repo.key(), "codertocat/hello-world");
+    }
+
+    #[test]
+    fn names_differing_only_in_case_are_one_repository() {
+        let spelled = RepoFullName::parse("Acme/API").unwrap();
+        let folded = RepoFullName::parse("acme/api").unwrap();
+        assert_eq!(spelled, folded);
+        assert_eq!(spelled.key(), folded.key());
+        assert_eq!(
+            spelled.to_string(),
+            "Acme/API",
+            "display keeps GitHub's spelling"
+        );
+        assert_ne!(spelled, RepoFullName::parse("acme/web").unwrap());
+        let set: std::collections::HashSet<_> = [spelled, folded].into();
+        assert_eq!(set.len(), 1);
     }
 
     #[test]

@@ -1,35 +1,30 @@
+//! The one client every GitHub call goes through: the verbs and URLs
+//! here; sending (retries, token renewal, ETags) in `send`, rate limits in
+//! `rate_limit`, GitHub's error bodies in `errors`.
+
 use std::{
     collections::{HashMap, HashSet},
     sync::Mutex,
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::Duration,
 };
 
-use prpulse_retry::ServerErrorDelays;
-use reqwest::{
-    Method, StatusCode,
-    header::{ACCEPT, ETAG, HeaderMap, IF_NONE_MATCH, RETRY_AFTER, USER_AGENT},
-};
-use secrecy::{ExposeSecret, SecretString};
+use reqwest::Method;
 use serde::{Serialize, de::DeserializeOwned};
-use tracing::{debug, warn};
 use url::Url;
 
 use crate::{
     GitHubError,
-    app::{AppInstallation, Credentials, InstallationToken},
-    link::next_page,
+    app::{Credentials, InstallationToken},
     origin::{same_origin, secure_url},
 };
 
+mod errors;
 mod patience;
+mod rate_limit;
+mod send;
 
-use patience::Patience;
-
-/// Server errors and broken connections are tried again after 1 s, 2 s
-/// and 4 s; GitHub's own guidance for 5xx is "retry later, not at once".
-fn server_error_delays() -> ServerErrorDelays {
-    ServerErrorDelays::new(Duration::from_secs(1), 3)
-}
+pub use rate_limit::RateLimit;
+use send::next_link;
 
 #[derive(Clone, Debug)]
 pub struct ClientSettings {
@@ -40,14 +35,6 @@ pub struct ClientSettings {
     /// The longest one call waits out rate limits, in total, before
     /// giving up (each call also sends at most six requests).
     pub max_rate_limit_wait: Duration,
-}
-
-/// What GitHub last said of the token's rate limit.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RateLimit {
-    pub remaining: Option<u64>,
-    /// Unix seconds.
-    pub reset_at: Option<u64>,
 }
 
 pub struct GitHubClient {
@@ -189,271 +176,6 @@ impl GitHubClient {
             .join(path.trim_start_matches('/'))
             .map_err(|error| GitHubError::BadUrl(format!("{path}: {error}")))
     }
-
-    async fn send(
-        &self,
-        method: Method,
-        url: Url,
-        body: Option<Vec<u8>>,
-    ) -> Result<(HeaderMap, Vec<u8>), GitHubError> {
-        let mut server_errors = server_error_delays();
-        let mut token_renewed = false;
-        let mut patience = Patience::new(url.path(), self.max_rate_limit_wait);
-        loop {
-            patience.attempt()?;
-            self.wait_for_rate_limit(&mut patience).await?;
-            let cached = (method == Method::GET)
-                .then(|| lock(&self.etags).get(url.as_str()).cloned())
-                .flatten();
-            let bearer = self.bearer().await?;
-            let mut request = self.request(method.clone(), url.clone(), &bearer);
-            if let Some((etag, _)) = &cached {
-                request = request.header(IF_NONE_MATCH, etag);
-            }
-            if let Some(body) = &body {
-                request = request
-                    .header("Content-Type", "application/json")
-                    .body(body.clone());
-            }
-            let response = match request.send().await {
-                Ok(response) => response,
-                Err(error) => match server_errors.next_delay() {
-                    Some(delay) if !error.is_builder() => {
-                        warn!(%error, %url, "GitHub unreachable; retrying");
-                        patience.back_off(delay).await;
-                        continue;
-                    }
-                    _ => return Err(error.into()),
-                },
-            };
-            let status = response.status();
-            let headers = response.headers().clone();
-            self.record_rate_limit(&headers);
-            let bytes = response.bytes().await?.to_vec();
-            debug!(%method, %url, status = status.as_u16(), "GitHub answered");
-            if status == StatusCode::NOT_MODIFIED
-                && let Some((_, body)) = cached
-            {
-                return Ok((headers, body));
-            }
-            if status.is_success() {
-                if method == Method::GET
-                    && let Some(etag) = headers.get(ETAG).and_then(|v| v.to_str().ok())
-                {
-                    lock(&self.etags).insert(url.to_string(), (etag.to_owned(), bytes.clone()));
-                }
-                return Ok((headers, bytes));
-            }
-            if let Some(wait) = rate_limit_wait(status, &headers) {
-                patience.wait_out_rate_limit(wait).await?;
-                // The headers said the limit is spent; the wait was for its reset.
-                lock(&self.rate_limit).remaining = None;
-                continue;
-            }
-            // An installation token can be revoked before it expires (the
-            // app was reinstalled, say): mint another, once.
-            if status == StatusCode::UNAUTHORIZED
-                && matches!(self.credentials, Credentials::App(_))
-                && !token_renewed
-            {
-                token_renewed = true;
-                *self.installation_token.lock().await = None;
-                continue;
-            }
-            if status.is_server_error()
-                && let Some(delay) = server_errors.next_delay()
-            {
-                warn!(status = status.as_u16(), %url, "GitHub server error; retrying");
-                patience.back_off(delay).await;
-                continue;
-            }
-            return Err(error_for(status, &headers, &bytes, url.path()));
-        }
-    }
-
-    fn request(&self, method: Method, url: Url, bearer: &SecretString) -> reqwest::RequestBuilder {
-        self.http
-            .request(method, url)
-            .bearer_auth(bearer.expose_secret())
-            .header(ACCEPT, "application/vnd.github+json")
-            .header("X-GitHub-Api-Version", "2022-11-28")
-            .header(USER_AGENT, concat!("prpulse/", env!("CARGO_PKG_VERSION")))
-    }
-
-    /// The token to send: the configured one, or an installation token
-    /// minted when there is none or it is about to expire.
-    async fn bearer(&self) -> Result<SecretString, GitHubError> {
-        let app = match &self.credentials {
-            Credentials::Token(token) => return Ok(token.clone()),
-            Credentials::App(app) => app,
-        };
-        let mut current = self.installation_token.lock().await;
-        if let Some(token) = current.as_ref().filter(|t| t.is_fresh(chrono::Utc::now())) {
-            return Ok(token.token.clone());
-        }
-        let minted = self
-            .mint(app)
-            .await
-            .map_err(|source| GitHubError::InstallationToken {
-                app_id: app.app_id,
-                installation_id: app.installation_id,
-                source: Box::new(source),
-            })?;
-        debug!(installation = app.installation_id, expires_at = %minted.expires_at, "installation token minted");
-        let token = minted.token.clone();
-        *current = Some(minted);
-        Ok(token)
-    }
-
-    async fn mint(&self, app: &AppInstallation) -> Result<InstallationToken, GitHubError> {
-        let url = self.url(&app.access_tokens_path())?;
-        let response = self
-            .request(Method::POST, url.clone(), &app.jwt()?)
-            .send()
-            .await?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.bytes().await?;
-        if !status.is_success() {
-            return Err(error_for(status, &headers, &bytes, url.path()));
-        }
-        decode(&bytes)
-    }
-
-    fn record_rate_limit(&self, headers: &HeaderMap) {
-        let number = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<u64>().ok())
-        };
-        if let Some(remaining) = number("x-ratelimit-remaining") {
-            *lock(&self.rate_limit) = RateLimit {
-                remaining: Some(remaining),
-                reset_at: number("x-ratelimit-reset"),
-            };
-        }
-    }
-
-    /// With the limit spent, wait for its reset before sending at all.
-    async fn wait_for_rate_limit(&self, patience: &mut Patience) -> Result<(), GitHubError> {
-        let RateLimit {
-            remaining,
-            reset_at,
-        } = self.rate_limit();
-        if remaining != Some(0) {
-            return Ok(());
-        }
-        let wait = reset_at.map_or(Duration::ZERO, seconds_until);
-        if !wait.is_zero() {
-            patience.wait_out_rate_limit(wait).await?;
-        }
-        lock(&self.rate_limit).remaining = None;
-        Ok(())
-    }
-}
-
-fn next_link(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get("link")
-        .and_then(|link| link.to_str().ok())
-        .and_then(next_page)
-}
-
-/// How long GitHub asks us to wait, for a primary (`x-ratelimit-remaining:
-/// 0`) or secondary (`retry-after`) rate limit; `None` if this is not one.
-fn rate_limit_wait(status: StatusCode, headers: &HeaderMap) -> Option<Duration> {
-    if status != StatusCode::FORBIDDEN && status != StatusCode::TOO_MANY_REQUESTS {
-        return None;
-    }
-    let header = |name| {
-        headers
-            .get(name)
-            .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
-    };
-    if let Some(seconds) = header(RETRY_AFTER.as_str()).and_then(|v| v.parse::<u64>().ok()) {
-        return Some(Duration::from_secs(seconds));
-    }
-    if header("x-ratelimit-remaining") == Some("0") {
-        let reset = header("x-ratelimit-reset").and_then(|v| v.parse::<u64>().ok());
-        return Some(reset.map_or(Duration::from_secs(60), seconds_until));
-    }
-    None
-}
-
-fn error_for(status: StatusCode, headers: &HeaderMap, body: &[u8], path: &str) -> GitHubError {
-    #[derive(serde::Deserialize, Default)]
-    struct Body {
-        #[serde(default)]
-        message: String,
-        #[serde(default)]
-        errors: Vec<serde_json::Value>,
-    }
-    let parsed: Body = serde_json::from_slice(body).unwrap_or_default();
-    let message = if parsed.message.is_empty() {
-        String::from_utf8_lossy(body).chars().take(200).collect()
-    } else {
-        parsed.message
-    };
-    match status {
-        StatusCode::UNAUTHORIZED => GitHubError::Unauthorized,
-        StatusCode::FORBIDDEN => GitHubError::Forbidden {
-            message,
-            missing_scopes: missing_scopes(headers),
-        },
-        StatusCode::NOT_FOUND => GitHubError::NotFound {
-            path: path.to_owned(),
-            missing_scopes: missing_scopes(headers),
-        },
-        StatusCode::UNPROCESSABLE_ENTITY => GitHubError::Unprocessable {
-            message,
-            errors: parsed
-                .errors
-                .iter()
-                .map(
-                    |error| match error.get("message").and_then(|m| m.as_str()) {
-                        Some(text) => text.to_owned(),
-                        None => error.to_string(),
-                    },
-                )
-                .collect(),
-        },
-        _ => GitHubError::Status {
-            status: status.as_u16(),
-            message,
-        },
-    }
-}
-
-/// The scopes the endpoint accepts (`X-Accepted-OAuth-Scopes`) that the
-/// token does not have (`X-OAuth-Scopes`).
-fn missing_scopes(headers: &HeaderMap) -> Option<String> {
-    let list = |name: &str| -> Vec<String> {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                v.split(',')
-                    .map(|s| s.trim().to_owned())
-                    .filter(|s| !s.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let granted = list("x-oauth-scopes");
-    let missing: Vec<String> = list("x-accepted-oauth-scopes")
-        .into_iter()
-        .filter(|scope| !granted.contains(scope))
-        .collect();
-    (!missing.is_empty()).then(|| missing.join(" or "))
-}
-
-fn seconds_until(epoch_seconds: u64) -> Duration {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    Duration::from_secs(epoch_seconds.saturating_sub(now))
 }
 
 fn json<B: Serialize>(body: &B) -> Result<Vec<u8>, GitHubError> {

@@ -118,7 +118,7 @@ mod tests {
             Duration::from_secs(60),
             since(
                 &client,
-                HookOwner::Repository("o/r"),
+                HookOwner::Repository(&prpulse_domain::RepoFullName::parse("o/r").unwrap()),
                 1,
                 Utc::now() - chrono::Duration::days(3),
             ),

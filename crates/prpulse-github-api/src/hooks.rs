@@ -9,12 +9,15 @@ use crate::{GitHubClient, GitHubError};
 
 // Which events each kind of hook carries is prpulse's decision, made
 // beside the events ingest enqueues (one list, one test), not GitHub's.
-use prpulse_domain::event::{ORGANIZATION_HOOK_EVENTS, REPOSITORY_HOOK_EVENTS};
+use prpulse_domain::{
+    RepoFullName,
+    event::{ORGANIZATION_HOOK_EVENTS, REPOSITORY_HOOK_EVENTS},
+};
 
-/// Whose hooks: a repository's (`owner/name`) or an organisation's.
+/// Whose hooks: a repository's or an organisation's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HookOwner<'a> {
-    Repository(&'a str),
+    Repository(&'a RepoFullName),
     Organization(&'a str),
 }
 

@@ -3,6 +3,7 @@
 //! worker parses them with the same types as any delivery.
 
 use chrono::{DateTime, Utc};
+use prpulse_domain::RepoFullName;
 use serde_json::Value;
 
 use crate::{GitHubClient, GitHubError};
@@ -10,7 +11,7 @@ use crate::{GitHubClient, GitHubError};
 /// The numbers of pull requests updated since `since`, newest first.
 pub async fn updated_since(
     client: &GitHubClient,
-    repo: &str,
+    repo: &RepoFullName,
     since: DateTime<Utc>,
 ) -> Result<Vec<i64>, GitHubError> {
     let mut next = Some(format!(
@@ -40,13 +41,17 @@ pub async fn updated_since(
 }
 
 /// The full pull request (with `merged`, sizes), as webhooks carry it.
-pub async fn get(client: &GitHubClient, repo: &str, number: i64) -> Result<Value, GitHubError> {
+pub async fn get(
+    client: &GitHubClient,
+    repo: &RepoFullName,
+    number: i64,
+) -> Result<Value, GitHubError> {
     client.get(&format!("/repos/{repo}/pulls/{number}")).await
 }
 
 pub async fn reviews(
     client: &GitHubClient,
-    repo: &str,
+    repo: &RepoFullName,
     number: i64,
 ) -> Result<Vec<Value>, GitHubError> {
     client
@@ -56,7 +61,7 @@ pub async fn reviews(
         .await
 }
 
-pub async fn repository(client: &GitHubClient, repo: &str) -> Result<Value, GitHubError> {
+pub async fn repository(client: &GitHubClient, repo: &RepoFullName) -> Result<Value, GitHubError> {
     client.get(&format!("/repos/{repo}")).await
 }
 
@@ -66,7 +71,7 @@ pub async fn repository(client: &GitHubClient, repo: &str) -> Result<Value, GitH
 /// `committed` event has no `id` or `created_at`), hence JSON values.
 pub async fn timeline(
     client: &GitHubClient,
-    repo: &str,
+    repo: &RepoFullName,
     number: i64,
 ) -> Result<Vec<Value>, GitHubError> {
     client

@@ -51,6 +51,7 @@ impl Application {
             secret_cache,
             readiness_probe,
         } = config;
+        let bound_addresses = service.bound_addresses.clone();
         let pool = open_database(&service).await?;
         // Its own connection, so neither a flood of /readyz nor a flood of
         // hook-secret lookups can starve the other.
@@ -120,6 +121,9 @@ impl Application {
             .bind(addr)
             .with_context(|| format!("binding PRPULSE_INGEST_ADDR={addr}"))?;
         let addr = server.addrs()[0];
+        bound_addresses
+            .report("ingest", addr)
+            .context("reporting the ingest address")?;
         Ok(Self {
             server: server.run(),
             addr,

@@ -6,7 +6,7 @@ use prpulse_queue::{Topology, topology::DEFAULT_RETRY_DELAYS};
 use prpulse_store::{Keyring, PoolSettings, SecretKey};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::{ConfigError, Env};
+use crate::{BoundAddresses, ConfigError, Env};
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/prpulse";
 pub const DEFAULT_AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
@@ -31,6 +31,9 @@ pub struct ServiceConfig {
     /// `PRPULSE_SECRET_KEY` (encrypts stored webhook secrets and tokens)
     /// and, during a key rotation, `PRPULSE_PREVIOUS_SECRET_KEY`.
     pub secret_key: Option<Keyring>,
+    /// `PRPULSE_BOUND_ADDRESSES_FILE`: where listeners report the address
+    /// they bound (port 0 binds a free one).
+    pub bound_addresses: BoundAddresses,
 }
 
 impl ServiceConfig {
@@ -83,6 +86,7 @@ impl ServiceConfig {
             },
             amqp_connect_timeout: env.millis("PRPULSE_AMQP_CONNECT_TIMEOUT_MS", 3_000)?,
             secret_key,
+            bound_addresses: BoundAddresses::from_env(env),
         })
     }
 }

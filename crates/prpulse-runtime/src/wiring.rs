@@ -12,7 +12,6 @@ use prpulse_store::{Pool, connect_pool, migrate::migrate};
 use secrecy::ExposeSecret;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tracing::info;
 
 use crate::{
     ServiceConfig,
@@ -100,7 +99,10 @@ impl MetricsEndpoint {
             .with_context(|| format!("binding PRPULSE_METRICS_ADDR={addr}"))?;
         let handle = server.handle();
         tokio::spawn(server);
-        info!(metrics_addr = %bound, "serving /metrics");
+        service
+            .bound_addresses
+            .report("metrics", bound)
+            .context("reporting the metrics address")?;
         Ok(Self {
             running: Some((handle, bound)),
         })

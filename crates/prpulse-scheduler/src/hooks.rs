@@ -25,98 +25,23 @@ use prpulse_github_api::{
     hooks::{self, DesiredHook, HookOwner},
 };
 use prpulse_store::{
-    GenericClient, Keyring, Pool, StoreError,
+    Keyring, Pool, StoreError,
     integrations::{self, Integration},
-    secrets::{hook_secrets, set_hook_secret},
+    secrets::set_hook_secret,
     tracking::{self, TrackState, TrackedRepository},
 };
-use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
-use tokio_postgres::error::SqlState;
 use tracing::warn;
 
 use crate::config::HookSettings;
 
-/// Where a prpulse hook lives, and where its state is kept.
-#[derive(Clone, Copy, Debug)]
-pub enum HookSite<'a> {
-    Repository(&'a TrackedRepository),
-    Organization(&'a Integration),
-}
+mod lock;
+mod secret;
+mod site;
 
-impl HookSite<'_> {
-    pub fn owner(&self) -> HookOwner<'_> {
-        match self {
-            Self::Repository(repo) => HookOwner::Repository(&repo.full_name),
-            Self::Organization(org) => HookOwner::Organization(&org.account),
-        }
-    }
-
-    /// The advisory lock's key, within [`HOOK_LOCK_CLASS`].
-    fn lock_key(&self) -> String {
-        match self {
-            Self::Repository(repo) => format!("repo:{}", repo.full_name),
-            Self::Organization(org) => format!("org:{}", org.account),
-        }
-    }
-
-    fn hook_id(&self) -> Option<i64> {
-        match self {
-            Self::Repository(repo) => repo.hook_id,
-            Self::Organization(org) => org.org_hook_id,
-        }
-    }
-
-    fn secret_pending(&self) -> bool {
-        match self {
-            Self::Repository(repo) => repo.secret_pending,
-            Self::Organization(org) => org.org_hook_secret_pending,
-        }
-    }
-
-    /// Records the site's hook, and whether GitHub may lack its secret.
-    async fn record(
-        &self,
-        client: &impl GenericClient,
-        hook_id: i64,
-        secret_pending: bool,
-    ) -> Result<(), StoreError> {
-        match self {
-            Self::Repository(repo) => {
-                tracking::set_hook(client, &repo.full_name, hook_id, secret_pending).await
-            }
-            Self::Organization(org) => {
-                integrations::set_org_hook(client, &org.account, hook_id, secret_pending).await
-            }
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    Installed,
-    /// A hook to our URL already existed: taken over with a fresh secret.
-    Adopted,
-    /// Our hook was deleted on GitHub: made again.
-    Recreated,
-    /// Its events or config had drifted, or a secret was pending: repaired.
-    Repaired,
-    Rotated,
-    Unchanged,
-    Removed,
-    /// Gone from the database by the time its lock was held (untracked
-    /// and removed by another writer): nothing to do.
-    Gone,
-}
-
-/// The advisory-lock class (first key) of hook sites; the second key is a
-/// hash of [`HookSite::lock_key`]. The scheduler's leader lock uses the
-/// one-bigint form, a different key space.
-const HOOK_LOCK_CLASS: i32 = 0x7072_686b;
-
-/// How long a writer waits for another to finish with the same hook: one
-/// reconciliation is a few bounded GitHub calls.
-const HOOK_LOCK_WAIT: &str = "120s";
+use lock::HOOK_LOCK_WAIT;
+pub use secret::new_secret;
+pub use site::{HookSite, Outcome};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
@@ -190,48 +115,6 @@ impl HookReconciler<'_> {
             }
         })
         .await
-    }
-
-    /// Runs `work` holding `site`'s advisory lock. The lock is
-    /// transaction-scoped on a connection of its own, so it is released
-    /// when `work` ends, and also when this future is dropped (a cancelled
-    /// round): the transaction rolls back, whereas a session lock would
-    /// stay with the pooled connection.
-    async fn locked<T>(
-        &self,
-        site: HookSite<'_>,
-        work: impl AsyncFnOnce() -> Result<T, ReconcileError>,
-    ) -> Result<T, ReconcileError> {
-        let mut connection = self.pool.get().await.map_err(StoreError::from)?;
-        let lock = connection.transaction().await.map_err(StoreError::from)?;
-        // The server's keepalives too: a writer cut off mid-call must not
-        // keep the hook's lock for the kernel's two hours.
-        lock.batch_execute(&format!(
-            "SET LOCAL lock_timeout = '{HOOK_LOCK_WAIT}'; {}",
-            crate::leader::server_keepalives("LOCAL")
-        ))
-        .await
-        .map_err(StoreError::from)?;
-        let key = site.lock_key();
-        if let Err(error) = lock
-            .execute(
-                "SELECT pg_advisory_xact_lock($1, hashtext($2))",
-                &[&HOOK_LOCK_CLASS, &key],
-            )
-            .await
-        {
-            return Err(if error.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
-                ReconcileError::Busy(site.owner().to_string())
-            } else {
-                StoreError::from(error).into()
-            });
-        }
-        let outcome = work().await;
-        // Nothing was written in this transaction: ending it frees the lock.
-        let released = lock.rollback().await;
-        let outcome = outcome?;
-        released.map_err(StoreError::from)?;
-        Ok(outcome)
     }
 
     async fn reconcile_locked(&self, site: HookSite<'_>) -> Result<Outcome, ReconcileError> {
@@ -316,43 +199,6 @@ impl HookReconciler<'_> {
         }
     }
 
-    /// Stores `secret` as the hook's only secret.
-    async fn store_secret(
-        &self,
-        client: &impl GenericClient,
-        hook_id: i64,
-        secret: &SecretString,
-    ) -> Result<(), StoreError> {
-        set_hook_secret(
-            client,
-            self.keyring,
-            hook_id,
-            secret.expose_secret().as_bytes(),
-            None,
-        )
-        .await
-    }
-
-    /// Sends the hook its full desired config with `secret`, and clears
-    /// `secret_pending` once GitHub took it.
-    async fn send_secret(
-        &self,
-        client: &impl GenericClient,
-        site: HookSite<'_>,
-        hook_id: i64,
-        secret: &SecretString,
-    ) -> Result<(), ReconcileError> {
-        hooks::update(
-            self.github,
-            site.owner(),
-            hook_id,
-            &self.desired(site, secret),
-        )
-        .await?;
-        site.record(client, hook_id, false).await?;
-        Ok(())
-    }
-
     async fn remove(&self, repo: &TrackedRepository) -> Result<Outcome, ReconcileError> {
         if let Some(hook_id) = repo.hook_id {
             self.delete_hook(HookOwner::Repository(&repo.full_name), hook_id)
@@ -397,25 +243,4 @@ impl HookReconciler<'_> {
             Err(error) => Err(error.into()),
         }
     }
-
-    async fn current_secret(
-        &self,
-        client: &impl GenericClient,
-        hook_id: i64,
-    ) -> Result<Option<SecretString>, ReconcileError> {
-        let secrets = hook_secrets(client, Some(self.keyring), hook_id, Utc::now())
-            .await?
-            .unwrap_or_default();
-        Ok(secrets.first().map(|secret| {
-            SecretString::from(String::from_utf8_lossy(secret.expose_secret()).into_owned())
-        }))
-    }
-}
-
-/// 32 random bytes, hex-encoded: what GitHub's docs recommend for a hook
-/// secret (high entropy, printable).
-pub fn new_secret() -> SecretString {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    SecretString::from(hex::encode(bytes))
 }

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use futures_util::TryStreamExt;
+use prpulse_domain::RepoFullName;
 use serde::Serialize;
 use tokio_postgres::{Row, types::ToSql};
 
@@ -31,7 +32,8 @@ pub struct PageKey {
 
 #[derive(Clone, Debug, Default)]
 pub struct PullRequestFilter {
-    pub repository: Option<String>,
+    /// Matched by [`RepoFullName::key`] against the folded column.
+    pub repository: Option<RepoFullName>,
     pub team: Option<String>,
     pub author: Option<String>,
     /// `open`, `closed` (not merged) or `merged`.
@@ -89,7 +91,7 @@ pub async fn pull_requests(
                 m.changed_files, m.repository_id
          FROM pr_metrics m
          JOIN pull_requests pr ON pr.repository_id = m.repository_id AND pr.number = m.number
-         WHERE ($1::text IS NULL OR lower(m.repository) = lower($1))
+         WHERE ($1::text IS NULL OR lower(m.repository) = $1)
            AND ($2::text IS NULL OR lower(m.author) = lower($2))
            AND ($3::text IS NULL OR m.state = $3)
            AND ($4::timestamptz IS NULL OR m.created_at >= $4)
@@ -107,7 +109,7 @@ pub async fn pull_requests(
     );
     let after = filter.after;
     let params: [&(dyn ToSql + Sync); 11] = [
-        &filter.repository,
+        &filter.repository.as_ref().map(RepoFullName::key),
         &filter.author,
         &filter.state,
         &filter.created_from,

@@ -1,4 +1,6 @@
-//! Tracked repositories and the state of their webhooks.
+//! Tracked repositories and the state of their webhooks. A repository is
+//! stored and found by [`RepoFullName::key`], its one folded form: every
+//! query here compares `full_name` with a key, never with text as given.
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
@@ -33,7 +35,8 @@ impl TrackState {
 
 #[derive(Clone, Debug)]
 pub struct TrackedRepository {
-    pub full_name: String,
+    /// As stored: the key (folded to lower case).
+    pub full_name: RepoFullName,
     pub account: String,
     pub state: TrackState,
     pub hook_id: Option<i64>,
@@ -48,7 +51,7 @@ pub async fn track(client: &impl GenericClient, repo: &RepoFullName) -> Result<(
     client
         .execute(
             "INSERT INTO tracked_repositories (full_name, account, state)
-             VALUES (lower($1), lower($2), 'pending')
+             VALUES ($1, lower($2), 'pending')
              ON CONFLICT (full_name) DO UPDATE SET state = 'pending', last_error = NULL
              WHERE tracked_repositories.state = 'untracking'",
             &[&repo.key(), &repo.owner()],
@@ -58,11 +61,14 @@ pub async fn track(client: &impl GenericClient, repo: &RepoFullName) -> Result<(
 }
 
 /// Marks a repository to be untracked; false if it was not tracked.
-pub async fn untrack(client: &impl GenericClient, full_name: &str) -> Result<bool, StoreError> {
+pub async fn untrack(
+    client: &impl GenericClient,
+    full_name: &RepoFullName,
+) -> Result<bool, StoreError> {
     Ok(client
         .execute(
-            "UPDATE tracked_repositories SET state = 'untracking' WHERE full_name = lower($1)",
-            &[&full_name],
+            "UPDATE tracked_repositories SET state = 'untracking' WHERE full_name = $1",
+            &[&full_name.key()],
         )
         .await?
         == 1)
@@ -71,9 +77,11 @@ pub async fn untrack(client: &impl GenericClient, full_name: &str) -> Result<boo
 const COLUMNS: &str = "full_name, account, state, hook_id, secret_pending, last_error,
                        reconciled_at, backfilled_at";
 
-fn from_row(row: &tokio_postgres::Row) -> TrackedRepository {
-    TrackedRepository {
-        full_name: row.get(0),
+fn from_row(row: &tokio_postgres::Row) -> Result<TrackedRepository, StoreError> {
+    let full_name: &str = row.get(0);
+    Ok(TrackedRepository {
+        full_name: RepoFullName::parse(full_name)
+            .map_err(|error| StoreError::Corrupt(format!("tracked_repositories: {error}")))?,
         account: row.get(1),
         state: TrackState::parse(row.get(2)),
         hook_id: row.get(3),
@@ -81,13 +89,13 @@ fn from_row(row: &tokio_postgres::Row) -> TrackedRepository {
         last_error: row.get(5),
         reconciled_at: row.get(6),
         backfilled_at: row.get(7),
-    }
+    })
 }
 
 pub async fn repositories(
     client: &impl GenericClient,
 ) -> Result<Vec<TrackedRepository>, StoreError> {
-    Ok(client
+    client
         .query(
             &format!("SELECT {COLUMNS} FROM tracked_repositories ORDER BY full_name"),
             &[],
@@ -95,28 +103,29 @@ pub async fn repositories(
         .await?
         .iter()
         .map(from_row)
-        .collect())
+        .collect()
 }
 
 /// One tracked repository as it is now (`None` once it is forgotten).
 pub async fn repository(
     client: &impl GenericClient,
-    full_name: &str,
+    full_name: &RepoFullName,
 ) -> Result<Option<TrackedRepository>, StoreError> {
-    Ok(client
+    client
         .query_opt(
-            &format!("SELECT {COLUMNS} FROM tracked_repositories WHERE full_name = lower($1)"),
-            &[&full_name],
+            &format!("SELECT {COLUMNS} FROM tracked_repositories WHERE full_name = $1"),
+            &[&full_name.key()],
         )
         .await?
         .as_ref()
-        .map(from_row))
+        .map(from_row)
+        .transpose()
 }
 
 /// Records the repository's hook and whether GitHub may lack its secret.
 pub async fn set_hook(
     client: &impl GenericClient,
-    full_name: &str,
+    full_name: &RepoFullName,
     hook_id: i64,
     secret_pending: bool,
 ) -> Result<(), StoreError> {
@@ -126,7 +135,7 @@ pub async fn set_hook(
              SET hook_id = $2, secret_pending = $3, state = 'tracked', last_error = NULL,
                  reconciled_at = now()
              WHERE full_name = $1",
-            &[&full_name, &hook_id, &secret_pending],
+            &[&full_name.key(), &hook_id, &secret_pending],
         )
         .await?;
     Ok(())
@@ -134,14 +143,14 @@ pub async fn set_hook(
 
 pub async fn set_error(
     client: &impl GenericClient,
-    full_name: &str,
+    full_name: &RepoFullName,
     error: &str,
 ) -> Result<(), StoreError> {
     client
         .execute(
             "UPDATE tracked_repositories SET last_error = $2, reconciled_at = now()
              WHERE full_name = $1",
-            &[&full_name, &error],
+            &[&full_name.key(), &error],
         )
         .await?;
     Ok(())
@@ -150,7 +159,7 @@ pub async fn set_error(
 /// Forgets an untracked repository and its hook's secrets.
 pub async fn forget(
     client: &impl GenericClient,
-    full_name: &str,
+    full_name: &RepoFullName,
     hook_id: Option<i64>,
 ) -> Result<(), StoreError> {
     if let Some(hook_id) = hook_id {
@@ -159,7 +168,7 @@ pub async fn forget(
     client
         .execute(
             "DELETE FROM tracked_repositories WHERE full_name = $1",
-            &[&full_name],
+            &[&full_name.key()],
         )
         .await?;
     Ok(())
@@ -181,12 +190,12 @@ pub async fn secret_rotated_at(
 
 pub async fn set_backfilled(
     client: &impl GenericClient,
-    full_name: &str,
+    full_name: &RepoFullName,
 ) -> Result<(), StoreError> {
     client
         .execute(
             "UPDATE tracked_repositories SET backfilled_at = now() WHERE full_name = $1",
-            &[&full_name],
+            &[&full_name.key()],
         )
         .await?;
     Ok(())

@@ -106,6 +106,7 @@ fn a_cursor_round_trips_and_a_forged_one_is_refused() {
     let filter = pull_request_filter(&format!("cursor={}", encode_cursor(&key))).unwrap();
     assert_eq!(filter.after, Some(key));
     assert_eq!(refused_page("cursor=nonsense"), "cursor");
+    assert_eq!(refused_page("repository=acme"), "repository", "owner/name");
     let far = URL_SAFE_NO_PAD.encode(format!("{}.1.1", i64::MAX / 2));
     assert_eq!(refused_page(&format!("cursor={far}")), "cursor");
 }

@@ -4,7 +4,7 @@
 //! id and version), so a second backfill of unchanged history is a no-op.
 
 use chrono::{DateTime, Utc};
-use prpulse_domain::{DeliveryId, EventName};
+use prpulse_domain::{DeliveryId, EventName, PullRequestAction, RepoFullName, ReviewAction};
 use prpulse_github_api::{GitHubClient, GitHubError, pulls};
 use prpulse_queue::{Envelope, PublishError, Publisher, Source};
 use serde_json::{Value, json};
@@ -34,7 +34,7 @@ pub enum BackfillError {
 pub async fn backfill(
     github: &GitHubClient,
     publisher: &Publisher,
-    repo: &str,
+    repo: &RepoFullName,
     since: DateTime<Utc>,
     mut progress: impl FnMut(Progress),
 ) -> Result<Report, BackfillError> {
@@ -52,7 +52,7 @@ pub async fn backfill(
             .unwrap_or_default()
             .to_owned();
         let body = json!({
-            "action": "backfill",
+            "action": PullRequestAction::Backfill.as_str(),
             "number": number,
             "pull_request": pull_request,
             "repository": repository,
@@ -61,7 +61,7 @@ pub async fn backfill(
             publisher,
             EventName::PULL_REQUEST,
             &format!("backfill:pr:{pr_id}:{}", stamp(&version)),
-            "backfill",
+            PullRequestAction::Backfill.as_str(),
             &body,
         )
         .await?;
@@ -71,7 +71,7 @@ pub async fn backfill(
         let timeline = pulls::timeline(github, repo, number).await?;
         for draft in drafts::deliveries(&body["pull_request"], &timeline) {
             let body = json!({
-                "action": draft.action,
+                "action": draft.action.as_str(),
                 "number": number,
                 "pull_request": draft.pull_request,
                 "repository": repository,
@@ -80,7 +80,7 @@ pub async fn backfill(
                 publisher,
                 EventName::PULL_REQUEST,
                 &draft.id,
-                draft.action,
+                draft.action.as_str(),
                 &body,
             )
             .await?;
@@ -99,7 +99,7 @@ pub async fn backfill(
                 .unwrap_or_default()
                 .to_ascii_lowercase();
             let body = json!({
-                "action": "submitted",
+                "action": ReviewAction::Submitted.as_str(),
                 "review": review,
                 "pull_request": body["pull_request"],
                 "repository": repository,
@@ -108,7 +108,7 @@ pub async fn backfill(
                 publisher,
                 EventName::PULL_REQUEST_REVIEW,
                 &format!("backfill:review:{review_id}:{state}"),
-                "submitted",
+                ReviewAction::Submitted.as_str(),
                 &body,
             )
             .await?;

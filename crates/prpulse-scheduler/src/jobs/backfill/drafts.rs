@@ -5,13 +5,14 @@
 //! draft now.
 
 use chrono::{DateTime, Utc};
+use prpulse_domain::PullRequestAction;
 use serde_json::Value;
 
 /// A synthetic `pull_request` delivery: its id, action and pull request.
 #[derive(Debug, PartialEq)]
 pub struct DraftDelivery {
     pub id: String,
-    pub action: &'static str,
+    pub action: PullRequestAction,
     pub pull_request: Value,
 }
 
@@ -50,14 +51,14 @@ pub fn deliveries(pull_request: &Value, timeline: &[Value]) -> Vec<DraftDelivery
         .map_or(draft_now, |(kind, ..)| *kind == "ready_for_review");
     let mut all = vec![DraftDelivery {
         id: format!("backfill:opened:{pr_id}"),
-        action: "opened",
+        action: PullRequestAction::Opened,
         pull_request: as_of(pull_request, created_at, opened_as_draft),
     }];
     for (kind, at, event_id) in events {
         if kind == "ready_for_review" {
             all.push(DraftDelivery {
                 id: format!("backfill:ready:{pr_id}:{event_id}"),
-                action: "ready_for_review",
+                action: PullRequestAction::ReadyForReview,
                 pull_request: as_of(
                     pull_request,
                     &at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
