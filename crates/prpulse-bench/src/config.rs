@@ -65,6 +65,12 @@ pub struct BenchConfig {
     /// `PRPULSE_WORKER_PREFETCH=64`.
     #[arg(long = "worker-env", value_parser = parse_pair)]
     pub worker_env: Vec<(String, String)>,
+    /// A peer receiver to measure as ingest is, `NAME=COMMAND`
+    /// (repeatable): the command runs under `sh -c` with `PORT`, `SECRET`,
+    /// `QUEUE`, `AMQP` and `EXCHANGE` set (`scripts/bench-peers` passes
+    /// the two in `../shared/peers`).
+    #[arg(long = "peer", value_parser = crate::peers::parse_peer)]
+    pub peers: Vec<crate::peers::PeerSpec>,
     /// Workers running during the end-to-end latency phase.
     #[arg(long, env = "PRPULSE_BENCH_E2E_WORKERS", default_value_t = 2)]
     pub e2e_workers: usize,

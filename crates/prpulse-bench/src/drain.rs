@@ -6,9 +6,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use prpulse_e2e::Stack;
+use serde::Serialize;
 
 use crate::{
     broker::{self, BenchPublisher},
+    cpu::{Meter, Reading},
     load::Throughput,
     rss,
     workload::Prepared,
@@ -16,9 +18,41 @@ use crate::{
 
 pub struct Drain {
     pub throughput: Throughput,
+    /// CPU microseconds per delivery of all workers together, and of the
+    /// whole Postgres server (every backend: other load on it counts too),
+    /// from the first commit to the last.
+    pub worker_cpu_us: Option<f64>,
+    pub postgres_cpu_us: Option<f64>,
+    /// RabbitMQ's CPU per delivery it handed out (and was acked for).
+    pub broker_cpu_us: Option<f64>,
+    /// WAL Postgres wrote per delivery (server-wide, as the CPU).
+    pub wal_bytes: Option<f64>,
+    pub stored: Stored,
     /// The largest `VmHWM` of the workers, MiB.
     pub worker_peak_mib: Option<f64>,
 }
+
+/// What the drained deliveries take on disk.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Stored {
+    /// The raw payload as received, mean bytes.
+    pub payload_raw_mean_bytes: f64,
+    /// The payload as Postgres stores it (lz4 since V6), mean bytes.
+    pub payload_stored_mean_bytes: f64,
+    /// `deliveries` with its TOAST and indexes, per delivery.
+    pub deliveries_table_bytes_per_delivery: f64,
+}
+
+/// The processes whose CPU a drain reads.
+#[derive(Clone, Copy, Debug)]
+pub struct Servers {
+    pub postgres: Option<u32>,
+    pub broker: Option<u32>,
+}
+
+/// How often committed rows are counted: the resolution of the drain's
+/// timing, coarse enough that counting costs Postgres little.
+const POLL: Duration = Duration::from_millis(20);
 
 pub async fn drain(
     stack: &mut Stack,
@@ -26,6 +60,7 @@ pub async fn drain(
     deliveries: &[Prepared],
     workers: usize,
     in_flight: usize,
+    servers: Servers,
 ) -> anyhow::Result<Drain> {
     let work_queue = stack.topology.work_queue();
     stack.db.reset_projection().await;
@@ -44,6 +79,9 @@ pub async fn drain(
     }
     let deadline = spawned + Duration::from_secs(60) + Duration::from_millis(total as u64 * 5);
     let mut first: Option<(Instant, i64)> = None;
+    let mut cpu: Vec<Reading> = Vec::new();
+    let mut server_cpu: [Option<Reading>; 2] = [None, None];
+    let mut wal_at_first: Option<String> = None;
     let mut worker_peak_mib: Option<f64> = None;
     let finished = loop {
         let count: i64 = client
@@ -54,6 +92,18 @@ pub async fn drain(
         let now = Instant::now();
         if count > 0 && first.is_none() {
             first = Some((now, count));
+            cpu = stack
+                .worker_pids()
+                .into_iter()
+                .map(|pid| Reading::start(Meter::Process(pid)))
+                .collect();
+            server_cpu = [
+                servers.postgres.map(|pid| Reading::start(Meter::Tree(pid))),
+                servers
+                    .broker
+                    .map(|pid| Reading::start(Meter::Process(pid))),
+            ];
+            wal_at_first = Some(wal_lsn(&client).await?);
         }
         for pid in stack.worker_pids() {
             worker_peak_mib = rss::larger(worker_peak_mib, rss::peak_mib(pid));
@@ -66,9 +116,28 @@ pub async fn drain(
             "only {count} of {total} deliveries committed in {:?}",
             now - spawned
         );
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        tokio::time::sleep(POLL).await;
+    };
+    let applied = (total - first.map_or(0, |(_, count)| count)).max(1) as u64;
+    let worker_cpu_us = cpu
+        .iter()
+        .map(|reading| reading.per_operation(applied))
+        .sum::<Option<f64>>();
+    let [postgres_cpu_us, broker_cpu_us] =
+        server_cpu.map(|reading| reading.and_then(|reading| reading.per_operation(applied)));
+    let wal_bytes = match wal_at_first {
+        Some(start) => client
+            .query_one(
+                "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::text::pg_lsn)::float8",
+                &[&start],
+            )
+            .await
+            .ok()
+            .map(|row| row.get::<_, f64>(0) / applied as f64),
+        None => None,
     };
     stack.terminate_workers().await;
+    let stored = stored(&client).await?;
     let throughput = match first {
         // Timed from the first commit, so start-up (connecting, checking
         // migrations) is not counted.
@@ -79,6 +148,37 @@ pub async fn drain(
     };
     Ok(Drain {
         throughput,
+        worker_cpu_us,
+        postgres_cpu_us,
+        broker_cpu_us,
+        wal_bytes,
+        stored,
         worker_peak_mib,
+    })
+}
+
+async fn wal_lsn(client: &tokio_postgres::Client) -> anyhow::Result<String> {
+    Ok(client
+        .query_one("SELECT pg_current_wal_lsn()::text", &[])
+        .await
+        .context("reading the WAL position")?
+        .get(0))
+}
+
+async fn stored(client: &tokio_postgres::Client) -> anyhow::Result<Stored> {
+    let row = client
+        .query_one(
+            "SELECT coalesce(avg(octet_length(payload)), 0)::float8,
+                    coalesce(avg(pg_column_size(payload)), 0)::float8,
+                    pg_total_relation_size('deliveries')::float8 / greatest(count(*), 1)
+             FROM deliveries",
+            &[],
+        )
+        .await
+        .context("measuring the stored payloads")?;
+    Ok(Stored {
+        payload_raw_mean_bytes: row.get(0),
+        payload_stored_mean_bytes: row.get(1),
+        deliveries_table_bytes_per_delivery: row.get(2),
     })
 }

@@ -8,13 +8,17 @@
 
 pub mod broker;
 pub mod config;
+pub mod cpu;
 pub mod database;
 pub mod drain;
 pub mod e2e;
 pub mod ingest;
 pub mod load;
+pub mod peers;
+pub mod receiver;
 pub mod report;
 pub mod rss;
+pub mod sql_ceiling;
 pub mod summary;
 pub mod workload;
 
@@ -23,7 +27,7 @@ use std::time::Duration;
 use prpulse_e2e::{Stack, StackOptions};
 
 pub use config::BenchConfig;
-use report::{LatencySummary, Machine, Report, Settings};
+use report::{DrainDetail, LatencySummary, Machine, Report, Settings};
 
 /// Runs every phase, prints the table and writes the JSON.
 pub async fn run(config: &BenchConfig) -> anyhow::Result<()> {
@@ -62,6 +66,13 @@ pub async fn measure(config: &BenchConfig) -> anyhow::Result<Report> {
     let seconds = Duration::from_secs_f64(config.seconds);
     let amqp_url = stack.amqp_url().to_owned();
     let work_queue = stack.topology.work_queue();
+    let broker_pid = cpu::listener_pid(cpu::url_port(&amqp_url, 5672));
+    let postgres_pid = cpu::listener_pid(cpu::url_port(&config.database_url, 5432));
+    if broker_pid.is_none() || postgres_pid.is_none() {
+        eprintln!(
+            "no local process listens on the broker's or Postgres's port: their CPU is not reported"
+        );
+    }
     let publisher = broker::BenchPublisher::start(&amqp_url, &stack.topology).await?;
     let ingest_client = ingest::IngestClient::new(&stack.ingest_url, config.in_flight)?;
 
@@ -71,43 +82,64 @@ pub async fn measure(config: &BenchConfig) -> anyhow::Result<Report> {
     phase("ingest latency");
     let latency_count =
         load::open_loop_count(config.rate, Duration::from_secs_f64(config.latency_seconds));
-    let (_, ingest_latency, _) = load::open_loop(config.rate, latency_count, |i| {
-        let client = ingest_client.clone();
-        let delivery = deliveries[i as usize % deliveries.len()].clone();
-        async move {
-            client
-                .post(&delivery, &uuid::Uuid::new_v4().to_string())
-                .await
-        }
-    })
-    .await;
+    let ingest_latency =
+        receiver::latency(&ingest_client, &deliveries, config.rate, latency_count).await;
     broker::purge(&amqp_url, &work_queue).await?;
     settle(config).await;
 
     phase("broker ceiling");
+    let broker_cpu = cpu::PhaseCpu::start(None, broker_pid);
     let broker_ceiling = broker::ceiling(&publisher, &deliveries, config.in_flight, seconds).await;
+    let broker_ceiling_cpu = broker_cpu.finish(broker_ceiling.completed);
     broker::purge(&amqp_url, &work_queue).await?;
     settle(config).await;
 
     phase("ingest throughput");
-    let ingest = load::closed_loop(config.in_flight, seconds, |i| {
-        let client = &ingest_client;
-        let delivery = &deliveries[i as usize % deliveries.len()];
-        async move {
-            client
-                .post(delivery, &uuid::Uuid::new_v4().to_string())
-                .await
-        }
-    })
+    let ingest = receiver::throughput(
+        &ingest_client,
+        &deliveries,
+        config.in_flight,
+        seconds,
+        stack.ingest_pid().map(cpu::Meter::Process),
+        broker_pid,
+    )
     .await;
     broker::purge(&amqp_url, &work_queue).await?;
     settle(config).await;
 
-    phase("database ceiling");
+    if config.peers.is_empty() {
+        eprintln!(
+            "no --peer given: peers not measured (scripts/bench-peers installs and names them)"
+        );
+    }
+    let (peers, peers_skipped) = peers::measure_all(
+        &config.peers,
+        config,
+        &peers::Yardstick {
+            ingest: &ingest,
+            deliveries: &deliveries,
+            amqp_url: &amqp_url,
+            prefix: stack.topology.prefix(),
+            log_file: &log_file,
+            broker_pid,
+        },
+    )
+    .await;
+
+    let batch_size = config.batch_size();
+    phase("database ceiling, plain SQL");
+    let sql = sql_ceiling::measure(
+        &stack.db,
+        &deliveries,
+        config.worker_concurrency,
+        batch_size,
+        postgres_pid,
+    )
+    .await?;
+    phase("database ceiling, the worker's code");
     let database_ceiling =
         database::ceiling(&stack.db, &deliveries, config.worker_concurrency).await?;
-    let batch_size = config.batch_size();
-    phase("database ceiling, batched");
+    phase("database ceiling, the worker's code, batched");
     let database_ceiling_batched = database::ceiling_batched(
         &stack.db,
         &deliveries,
@@ -116,10 +148,30 @@ pub async fn measure(config: &BenchConfig) -> anyhow::Result<Report> {
     )
     .await?;
 
+    let servers = drain::Servers {
+        postgres: postgres_pid,
+        broker: broker_pid,
+    };
     phase("worker drain, 1 worker");
-    let drain_1 = drain::drain(&mut stack, &publisher, &deliveries, 1, config.in_flight).await?;
+    let drain_1 = drain::drain(
+        &mut stack,
+        &publisher,
+        &deliveries,
+        1,
+        config.in_flight,
+        servers,
+    )
+    .await?;
     phase("worker drain, 2 workers");
-    let drain_2 = drain::drain(&mut stack, &publisher, &deliveries, 2, config.in_flight).await?;
+    let drain_2 = drain::drain(
+        &mut stack,
+        &publisher,
+        &deliveries,
+        2,
+        config.in_flight,
+        servers,
+    )
+    .await?;
 
     phase("end to end");
     let end_to_end = e2e::end_to_end(
@@ -168,12 +220,19 @@ pub async fn measure(config: &BenchConfig) -> anyhow::Result<Report> {
             e2e_workers: config.e2e_workers,
             batch_size: Some(batch_size),
         },
-        ingest_ratio: ratio(ingest.per_second, broker_ceiling.per_second),
+        ingest_ratio: ratio(ingest.throughput.per_second, broker_ceiling.per_second),
         broker_ceiling,
-        ingest,
+        broker_ceiling_cpu,
+        ingest_cpu: ingest.cpu,
+        ingest: ingest.throughput,
         ingest_latency: LatencySummary::of(config.rate, &ingest_latency),
+        peers,
+        peers_skipped,
         drain_1_ratio: ratio(drain_1.throughput.per_second, database_ceiling.per_second),
         drain_2_ratio: ratio(drain_2.throughput.per_second, database_ceiling.per_second),
+        drain_1_vs_sql: DrainDetail::of(&drain_1, &sql),
+        drain_2_vs_sql: DrainDetail::of(&drain_2, &sql),
+        sql_ceilings: sql,
         database_ceiling,
         database_ceiling_batched: (batch_size > 1).then_some(database_ceiling_batched),
         drain_1_worker: drain_1.throughput,
@@ -188,7 +247,7 @@ pub async fn measure(config: &BenchConfig) -> anyhow::Result<Report> {
 
 /// Gives the broker time to finish writing out and deleting what a
 /// throughput phase left, so it does not weigh on the next phase.
-async fn settle(config: &BenchConfig) {
+pub(crate) async fn settle(config: &BenchConfig) {
     let pause = if config.short { 200 } else { 3000 };
     tokio::time::sleep(Duration::from_millis(pause)).await;
 }

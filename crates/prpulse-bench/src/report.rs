@@ -1,10 +1,18 @@
 //! The result of one run: a table for people, JSON for keeping.
 
-use std::{fmt::Write as _, path::PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::load::{Latencies, Throughput};
+use crate::{
+    cpu::CpuPerRequest,
+    drain::{Drain, Stored},
+    load::{Latencies, Throughput},
+    peers::{PeerFigures, SkippedPeer},
+    sql_ceiling::SqlCeilings,
+};
+
+mod table;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct LatencySummary {
@@ -39,20 +47,61 @@ pub struct Report {
     pub machine: Machine,
     pub settings: Settings,
     pub broker_ceiling: Throughput,
+    /// RabbitMQ's CPU per message in the broker-ceiling phase.
+    pub broker_ceiling_cpu: CpuPerRequest,
     pub ingest: Throughput,
     pub ingest_ratio: f64,
+    /// Ingest's, RabbitMQ's and the load generator's CPU per request in
+    /// the ingest throughput phase.
+    pub ingest_cpu: CpuPerRequest,
     pub ingest_latency: LatencySummary,
+    pub peers: Vec<PeerFigures>,
+    pub peers_skipped: Vec<SkippedPeer>,
+    /// The independent ceiling: plain SQL of the worker's write shape.
+    pub sql_ceilings: SqlCeilings,
+    /// The worker's own transaction code without the broker.
     pub database_ceiling: Throughput,
     pub database_ceiling_batched: Option<Throughput>,
     pub drain_1_worker: Throughput,
     pub drain_1_ratio: f64,
     pub drain_2_workers: Throughput,
     pub drain_2_ratio: f64,
+    pub drain_1_vs_sql: DrainDetail,
+    pub drain_2_vs_sql: DrainDetail,
     pub end_to_end: LatencySummary,
     pub end_to_end_ingest: LatencySummary,
     pub end_to_end_missing: u64,
     pub ingest_peak_mib: Option<f64>,
     pub worker_peak_mib: Option<f64>,
+}
+
+/// A drain against the independent ceilings, and what it cost.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct DrainDetail {
+    pub to_sql_single_row: f64,
+    pub to_sql_set_based: f64,
+    pub worker_cpu_us_per_delivery: Option<f64>,
+    pub postgres_cpu_us_per_delivery: Option<f64>,
+    pub broker_cpu_us_per_delivery: Option<f64>,
+    pub wal_bytes_per_delivery: Option<f64>,
+    pub stored: Stored,
+}
+
+impl DrainDetail {
+    pub fn of(drain: &Drain, sql: &SqlCeilings) -> Self {
+        let ratio = |ceiling: &Throughput| {
+            drain.throughput.per_second / ceiling.per_second.max(f64::EPSILON)
+        };
+        Self {
+            to_sql_single_row: ratio(&sql.single_row.throughput),
+            to_sql_set_based: ratio(&sql.set_based.throughput),
+            worker_cpu_us_per_delivery: drain.worker_cpu_us,
+            postgres_cpu_us_per_delivery: drain.postgres_cpu_us,
+            broker_cpu_us_per_delivery: drain.broker_cpu_us,
+            wal_bytes_per_delivery: drain.wal_bytes,
+            stored: drain.stored,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -75,171 +124,7 @@ pub struct Settings {
     pub batch_size: Option<usize>,
 }
 
-fn verdict(ok: bool) -> &'static str {
-    if ok { "meets" } else { "MISSES" }
-}
-
 impl Report {
-    pub fn table(&self) -> String {
-        let s = &self.settings;
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "prpulse-bench {} ({} build, {} cores){}{}",
-            self.started_at,
-            self.machine.build,
-            self.machine.cores,
-            if self.short { ", SHORT run" } else { "" },
-            self.label
-                .as_deref()
-                .map(|label| format!(", {label}"))
-                .unwrap_or_default()
-        );
-        let _ = writeln!(
-            out,
-            "payloads: mean {:.1} KB, max {:.1} KB; {} in flight; {} deliveries over {} repositories, {} people; worker concurrency {}{}",
-            s.payload_mean_bytes as f64 / 1024.0,
-            s.payload_max_bytes as f64 / 1024.0,
-            s.in_flight,
-            s.deliveries,
-            s.repositories,
-            s.people,
-            s.worker_concurrency,
-            if s.worker_env.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "; worker env {}",
-                    s.worker_env
-                        .iter()
-                        .map(|(k, v)| format!("{k}={v}"))
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                )
-            }
-        );
-        let row = |out: &mut String, figure: &str, value: String, against: String| {
-            let _ = writeln!(out, "  {figure:<34} {value:<38} {against}");
-        };
-        row(&mut out, "figure", "value".into(), "against target".into());
-        row(
-            &mut out,
-            "broker ceiling (publish+confirm)",
-            format!("{:>8.0} /s", self.broker_ceiling.per_second),
-            String::new(),
-        );
-        row(
-            &mut out,
-            "ingest (HTTP, signed)",
-            format!(
-                "{:>8.0} /s{}",
-                self.ingest.per_second,
-                failures(self.ingest.failed)
-            ),
-            format!(
-                "{:.2} of broker ceiling (≥ 0.85: {})",
-                self.ingest_ratio,
-                verdict(self.ingest_ratio >= 0.85)
-            ),
-        );
-        let l = &self.ingest_latency;
-        row(
-            &mut out,
-            &format!("ingest latency @ {}/s", l.rate_per_second),
-            format!(
-                "p50 {:.1} p99 {:.1} p99.9 {:.1} ms{}",
-                l.p50_ms,
-                l.p99_ms,
-                l.p999_ms,
-                failures(l.failed)
-            ),
-            format!(
-                "p99 ≤ 10 ms: {}",
-                verdict(l.p99_ms <= 10.0 && l.failed == 0)
-            ),
-        );
-        row(
-            &mut out,
-            "database ceiling (1 per tx)",
-            format!("{:>8.0} /s", self.database_ceiling.per_second),
-            String::new(),
-        );
-        if let (Some(batched), Some(size)) = (&self.database_ceiling_batched, s.batch_size) {
-            row(
-                &mut out,
-                &format!("database ceiling ({size} per tx)"),
-                format!("{:>8.0} /s", batched.per_second),
-                format!(
-                    "{:.2} of 1 per tx",
-                    batched.per_second / self.database_ceiling.per_second.max(f64::EPSILON)
-                ),
-            );
-        }
-        for (name, drain, ratio) in [
-            (
-                "worker drain, 1 worker",
-                &self.drain_1_worker,
-                self.drain_1_ratio,
-            ),
-            (
-                "worker drain, 2 workers",
-                &self.drain_2_workers,
-                self.drain_2_ratio,
-            ),
-        ] {
-            row(
-                &mut out,
-                name,
-                format!("{:>8.0} /s", drain.per_second),
-                format!(
-                    "{ratio:.2} of database ceiling (≥ 1.00: {})",
-                    verdict(ratio >= 1.0)
-                ),
-            );
-        }
-        let e = &self.end_to_end;
-        row(
-            &mut out,
-            &format!("end to end @ {}/s", e.rate_per_second),
-            format!(
-                "p50 {:.1} p99 {:.1} p99.9 {:.1} ms{}",
-                e.p50_ms,
-                e.p99_ms,
-                e.p999_ms,
-                failures(e.failed + self.end_to_end_missing)
-            ),
-            format!(
-                "p99 ≤ 100 ms: {}",
-                verdict(e.p99_ms <= 100.0 && e.failed + self.end_to_end_missing == 0)
-            ),
-        );
-        let ei = &self.end_to_end_ingest;
-        row(
-            &mut out,
-            "  (its ingest answers)",
-            format!(
-                "p50 {:.1} p99 {:.1} p99.9 {:.1} ms",
-                ei.p50_ms, ei.p99_ms, ei.p999_ms
-            ),
-            String::new(),
-        );
-        row(
-            &mut out,
-            "ingest peak RSS",
-            mib(self.ingest_peak_mib),
-            self.ingest_peak_mib
-                .map(|peak| format!("≤ 64 MB: {}", verdict(peak <= 64.0)))
-                .unwrap_or_default(),
-        );
-        row(
-            &mut out,
-            "worker peak RSS",
-            mib(self.worker_peak_mib),
-            String::new(),
-        );
-        out
-    }
-
     /// Writes the JSON under `dir`: `<time>[-label].json`, or `short.json`
     /// for short runs (overwritten each time; not kept in git).
     pub fn write(&self, dir: &std::path::Path) -> anyhow::Result<PathBuf> {
@@ -257,18 +142,4 @@ impl Report {
         std::fs::write(&path, serde_json::to_vec_pretty(self)?)?;
         Ok(path)
     }
-}
-
-fn failures(failed: u64) -> String {
-    if failed == 0 {
-        String::new()
-    } else {
-        format!(" ({failed} failed)")
-    }
-}
-
-fn mib(value: Option<f64>) -> String {
-    value
-        .map(|mib| format!("{mib:>8.1} MB"))
-        .unwrap_or_else(|| "unknown".into())
 }
