@@ -9,6 +9,7 @@ pub mod db;
 pub mod direct;
 pub mod fake_github;
 pub mod fixtures;
+pub mod jira_payloads;
 pub mod payloads;
 pub mod private_postgres;
 pub mod proxy;
