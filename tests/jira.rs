@@ -205,7 +205,7 @@ async fn an_issue_timeline_in_any_order_gives_its_lead_and_cycle_time_and_rebuil
             "abc-7-second-half",
             "Follow-up.",
         ),
-        jira_payloads::with_branch_and_body(unrelated.opened(), "tidy", "See XYZ-1 and GPL-3.0."),
+        jira_payloads::with_branch_and_body(unrelated.opened(), "tidy", "See XYZ-1."),
     ];
     let mut sends: Vec<(bool, Delivery)> = jira
         .iter()

@@ -169,7 +169,7 @@ pub async fn register(
 ) {
     let projects: Vec<String> = projects.iter().map(|key| (*key).to_owned()).collect();
     insert(
-        &db.client().await,
+        &db.pool().get().await.unwrap(),
         &keyring(),
         &NewJiraIntegration {
             name,
