@@ -506,3 +506,172 @@ async fn add_jira_registers_the_webhook_first_and_remove_takes_everything_back()
         1
     );
 }
+
+#[tokio::test]
+async fn the_scheduler_recreates_repairs_and_rotates_jira_webhooks() {
+    use prpulse_scheduler::jobs::jira::{JiraHookSettings, Reconciled, reconcile};
+    use prpulse_store::jira_integrations::{self, NewJiraIntegration, Verifier};
+    use secrecy::{ExposeSecret, SecretString};
+
+    let db = prpulse_e2e::TestDb::create().await;
+    let pool = db.pool();
+    let keyring = jira_payloads::keyring();
+    let jira = MockServer::start().await;
+    jira_integrations::insert(
+        &pool.get().await.unwrap(),
+        &keyring,
+        &NewJiraIntegration {
+            name: "acme",
+            base_url: &jira.uri(),
+            token: &SecretString::from("pat".to_owned()),
+            webhook_api: "signed",
+            webhook_id: 42,
+            secret: Some(b"old-secret"),
+            url_token: None,
+            projects: &["ABC".to_owned()],
+        },
+    )
+    .await
+    .unwrap();
+    let settings = JiraHookSettings {
+        hook_base: "https://prpulse.example.com/webhooks/jira".into(),
+        rotate_after: std::time::Duration::from_secs(90 * 86_400),
+        overlap: std::time::Duration::from_secs(86_400),
+        timeout: std::time::Duration::from_secs(5),
+    };
+    let current = || async {
+        jira_integrations::get(&pool.get().await.unwrap(), "acme")
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let hook = |id: i64, events: &[&str]| {
+        ResponseTemplate::new(200).set_body_json(json!({
+            "id": id, "name": "prpulse acme", "url": "https://prpulse.example.com/webhooks/jira/acme",
+            "events": events, "filters": {"issue-related-events-section": "project in (ABC)"},
+            "active": true, "scopeType": "global", "configuration": {}}))
+    };
+    let all = [
+        "jira:issue_created",
+        "jira:issue_updated",
+        "jira:issue_deleted",
+    ];
+
+    // Deleted in Jira: registered again, with the secret it had.
+    Mock::given(method("GET"))
+        .and(path("/rest/jira-webhook/1.0/webhooks/42"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&jira)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/rest/jira-webhook/1.0/webhooks"))
+        .respond_with(hook(43, &all))
+        .mount(&jira)
+        .await;
+    assert_eq!(
+        reconcile(&settings, &pool, &keyring, &current().await)
+            .await
+            .unwrap(),
+        Reconciled::Recreated
+    );
+    assert_eq!(
+        last_body(&jira).await["configuration"]["SECRET"],
+        "old-secret"
+    );
+    assert_eq!(current().await.webhook_id, 43);
+
+    // Its events drifted: put back.
+    jira.reset().await;
+    Mock::given(method("GET"))
+        .and(path("/rest/jira-webhook/1.0/webhooks/43"))
+        .respond_with(hook(43, &all[..2]))
+        .mount(&jira)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path("/rest/jira-webhook/1.0/webhooks/43"))
+        .respond_with(hook(43, &all))
+        .mount(&jira)
+        .await;
+    assert_eq!(
+        reconcile(&settings, &pool, &keyring, &current().await)
+            .await
+            .unwrap(),
+        Reconciled::Repaired
+    );
+    assert_eq!(last_body(&jira).await["events"], json!(all));
+
+    // In step: nothing sent but the read.
+    jira.reset().await;
+    Mock::given(method("GET"))
+        .and(path("/rest/jira-webhook/1.0/webhooks/43"))
+        .respond_with(hook(43, &all))
+        .mount(&jira)
+        .await;
+    assert_eq!(
+        reconcile(&settings, &pool, &keyring, &current().await)
+            .await
+            .unwrap(),
+        Reconciled::InStep
+    );
+    assert_eq!(jira.received_requests().await.unwrap().len(), 1);
+
+    // The secret is due: a refused update changes nothing here; an
+    // accepted one makes the new secret current and keeps the old valid.
+    let client = pool.get().await.unwrap();
+    client
+        .execute(
+            "UPDATE jira_integrations SET secret_rotated_at = now() - interval '100 days'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let secrets = || async {
+        match jira_integrations::verifier(
+            &pool.get().await.unwrap(),
+            Some(&keyring),
+            "acme",
+            Utc::now(),
+        )
+        .await
+        .unwrap()
+        {
+            Some(Verifier::Signed(secrets)) => secrets
+                .iter()
+                .map(|s| String::from_utf8(s.expose_secret().to_vec()).unwrap())
+                .collect::<Vec<_>>(),
+            _ => panic!("acme is signed"),
+        }
+    };
+    Mock::given(method("PUT"))
+        .and(path("/rest/jira-webhook/1.0/webhooks/43"))
+        .respond_with(ResponseTemplate::new(500))
+        .up_to_n_times(1)
+        .mount(&jira)
+        .await;
+    let refused = reconcile(&settings, &pool, &keyring, &current().await)
+        .await
+        .unwrap_err();
+    assert!(format!("{refused:#}").contains("500"), "{refused:#}");
+    assert_eq!(secrets().await, ["old-secret"]);
+    Mock::given(method("PUT"))
+        .and(path("/rest/jira-webhook/1.0/webhooks/43"))
+        .respond_with(hook(43, &all))
+        .mount(&jira)
+        .await;
+    assert_eq!(
+        reconcile(&settings, &pool, &keyring, &current().await)
+            .await
+            .unwrap(),
+        Reconciled::Rotated
+    );
+    let sent = last_body(&jira).await["configuration"]["SECRET"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(secrets().await, [sent, "old-secret".to_owned()]);
+}
+
+async fn last_body(jira: &MockServer) -> Value {
+    let requests = jira.received_requests().await.unwrap();
+    serde_json::from_slice(&requests.last().unwrap().body).unwrap()
+}
