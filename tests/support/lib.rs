@@ -10,6 +10,7 @@ pub mod direct;
 pub mod fake_github;
 pub mod fault_stream;
 pub mod fixtures;
+pub mod jira_payloads;
 pub mod listen;
 pub mod metrics;
 pub mod private_postgres;

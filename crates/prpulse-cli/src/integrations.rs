@@ -26,8 +26,13 @@ pub enum IntegrationCommand {
     Add(AddIntegration),
     /// Integrations, how prpulse authenticates, and their organisation hook.
     List,
+    /// Add a Jira Server / Data Center instance: registers its webhook in
+    /// Jira (signed on Data Center 10+, else with a random token in the
+    /// URL) and saves the integration only once Jira confirmed it.
+    AddJira(crate::jira::AddJira),
     /// Remove an integration and its organisation hook (on GitHub too).
-    /// Untrack its repositories first.
+    /// Untrack its repositories first. A Jira integration's webhook is
+    /// deleted in Jira, with its issues and deliveries here.
     Remove { account: String },
 }
 
@@ -59,7 +64,13 @@ enum Kind {
 
 pub async fn run(command: IntegrationCommand, env: &Env) -> anyhow::Result<()> {
     if let IntegrationCommand::Remove { account } = &command {
+        if crate::jira::remove(env, account).await? {
+            return Ok(());
+        }
         return remove(env, account).await;
+    }
+    if let IntegrationCommand::AddJira(add) = &command {
+        return crate::jira::add(env, add).await;
     }
     let service = &ServiceConfig::from_env(env, 0)?;
     let pool = connect_pool(service.database_url.expose_secret(), &service.pool)?;
@@ -112,8 +123,11 @@ pub async fn run(command: IntegrationCommand, env: &Env) -> anyhow::Result<()> {
                     &rows
                 )
             );
+            crate::jira::list(&client).await?;
         }
-        IntegrationCommand::Remove { .. } => unreachable!("handled above"),
+        IntegrationCommand::Remove { .. } | IntegrationCommand::AddJira(_) => {
+            unreachable!("handled above")
+        }
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ mod api_tokens;
 mod calendars;
 mod dlq;
 mod integrations;
+mod jira;
 mod rebuild;
 mod report;
 mod repos;

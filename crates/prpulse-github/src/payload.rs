@@ -37,6 +37,9 @@ pub struct PullRequest {
     pub user: Option<User>,
     #[serde(default)]
     pub title: Option<String>,
+    /// Read only for the Jira issue keys it names.
+    #[serde(default)]
+    pub body: Option<String>,
     pub state: String,
     #[serde(default)]
     pub draft: Option<bool>,

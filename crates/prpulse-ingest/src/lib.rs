@@ -1,5 +1,6 @@
-//! prpulse-ingest: `POST /webhooks/github` verifies a delivery and answers
-//! 2xx only once RabbitMQ has confirmed it (DESIGN.md, "Ingest contract").
+//! prpulse-ingest: `POST /webhooks/github` (and `/webhooks/jira/…`,
+//! `jira.rs`) verifies a delivery and answers 2xx only once RabbitMQ has
+//! confirmed it (DESIGN.md, "Ingest contract").
 
 pub mod allowlist;
 pub mod body;
@@ -7,6 +8,7 @@ pub mod budget;
 pub mod config;
 pub mod error;
 pub mod health;
+pub mod jira;
 pub mod limits;
 pub mod metrics;
 pub mod secrets;

@@ -149,6 +149,11 @@ impl SecretResolver {
         }
     }
 
+    /// The key stored secrets are sealed under (Jira's are read with it too).
+    pub fn keyring(&self) -> Option<&Keyring> {
+        self.key.as_ref()
+    }
+
     /// The secrets a delivery with `hook_id` may be signed with; an error
     /// when none can verify it, so it is refused before its body is read.
     pub async fn candidates(&self, hook_id: Option<i64>) -> Result<Candidates, IngestError> {

@@ -14,6 +14,7 @@ use crate::{
     allowlist::SourceAllowlist,
     budget::BodyBudget,
     health::{DatabaseProbe, Readiness, livez, readyz},
+    jira::{self, JiraReceiver},
     limits::SourceLimits,
     metrics::IngestMetrics,
     secrets::SecretResolver,
@@ -69,6 +70,7 @@ impl Application {
         let publisher = broker.publisher.clone();
         let metrics = MetricsEndpoint::start(&service, registry, "ingest")?;
 
+        let jira = web::Data::new(JiraReceiver::new(pool.clone(), &secret_cache));
         let pool_for_allowlist = pool.clone();
         let webhook_state = web::Data::new(WebhookState {
             secrets: SecretResolver::new(
@@ -106,7 +108,16 @@ impl Application {
             App::new()
                 .app_data(webhook_state.clone())
                 .app_data(readiness.clone())
+                .app_data(jira.clone())
                 .route("/webhooks/github", web::post().to(webhook::receive))
+                .route(
+                    "/webhooks/jira/{integration}",
+                    web::post().to(jira::receive_signed),
+                )
+                .route(
+                    "/webhooks/jira/{integration}/{token}",
+                    web::post().to(jira::receive_with_token),
+                )
                 .route("/livez", web::get().to(livez))
                 .route("/readyz", web::get().to(readyz))
         })

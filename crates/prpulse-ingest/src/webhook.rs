@@ -148,7 +148,7 @@ pub async fn receive(
 /// becomes 429 with `Retry-After` (and is logged at debug, so a flood
 /// does not flood the logs too). 5xx stay as they are: they say
 /// "redeliver later", which is still true.
-fn answer_refusal(
+pub(crate) fn answer_refusal(
     refusal: IngestError,
     key: FailureKey,
     source: Source,

@@ -91,6 +91,8 @@ pub struct SchedulerConfig {
     pub service: ServiceConfig,
     pub github: GitHubSettings,
     pub hooks: HookSettings,
+    /// Jira webhooks (`jobs::jira`).
+    pub jira: crate::jobs::jira::JiraHookSettings,
     /// `PRPULSE_RECONCILE_INTERVAL_MS` (default 300000).
     pub reconcile_interval: Duration,
     /// `PRPULSE_LEADER_POLL_MS` (default 5000): how often a standby asks
@@ -122,6 +124,7 @@ impl SchedulerConfig {
         Ok(Self {
             github,
             hooks,
+            jira: crate::jobs::jira::JiraHookSettings::from_env(env)?,
             reconcile_interval: env.millis("PRPULSE_RECONCILE_INTERVAL_MS", 300_000)?,
             leader_poll: env.millis("PRPULSE_LEADER_POLL_MS", 5_000)?,
             backfill_since: duration(env, "PRPULSE_BACKFILL_SINCE", "90d")?,
@@ -136,7 +139,11 @@ impl SchedulerConfig {
 }
 
 /// A humantime duration (`90d`, `24h`) from `name`, else `default`.
-fn duration(env: &Env, name: &'static str, default: &str) -> Result<Duration, ConfigError> {
+pub(crate) fn duration(
+    env: &Env,
+    name: &'static str,
+    default: &str,
+) -> Result<Duration, ConfigError> {
     let raw = env.get(name).unwrap_or(default);
     humantime::parse_duration(raw).map_err(|error| ConfigError::Invalid {
         name,
@@ -146,7 +153,7 @@ fn duration(env: &Env, name: &'static str, default: &str) -> Result<Duration, Co
 }
 
 /// https, or http to a loopback address (a local fake, tests).
-fn secure(value: &str, name: &'static str) -> Result<(), ConfigError> {
+pub(crate) fn secure(value: &str, name: &'static str) -> Result<(), ConfigError> {
     secure_url(value)
         .map(drop)
         .map_err(|reason| ConfigError::Invalid {

@@ -26,6 +26,7 @@ pub enum Job {
     TeamSync,
     Retention,
     Meta,
+    ReconcileJira,
 }
 
 impl Job {
@@ -39,6 +40,7 @@ impl Job {
             Self::TeamSync => "team_sync",
             Self::Retention => "retention",
             Self::Meta => "meta",
+            Self::ReconcileJira => "reconcile_jira",
         }
     }
 }

@@ -14,7 +14,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::{
     SchedulerConfig,
-    jobs::{backfill_new, meta, reconcile, redelivery, retention, teams},
+    jobs::{backfill_new, jira, meta, reconcile, redelivery, retention, teams},
     leader::Leadership,
     metrics::SchedulerMetrics,
     round::{Clients, Interrupted, Job, JobError, Ran, Round},
@@ -129,6 +129,7 @@ impl Scheduler {
         let mut round = Round::new(self, clients, leadership, stop);
         self.run(Job::ReconcileHooks, reconcile::run(&mut round))
             .await?;
+        self.run(Job::ReconcileJira, jira::run(&mut round)).await?;
         self.run(Job::Redeliver, redelivery::run(&mut round))
             .await?;
         self.run(Job::Backfill, backfill_new::run(&mut round))

@@ -243,6 +243,11 @@ async fn sealed_values(
                     let place = SealedPlace::credential(credential, &account);
                     (RowKey::Account(account), place)
                 }
+                SealedColumn::Jira(secret) => {
+                    let name: String = row.get(0);
+                    let place = SealedPlace::jira(secret, &name);
+                    (RowKey::Account(name), place)
+                }
             };
             SealedValue {
                 key,

@@ -13,6 +13,21 @@ pub enum SealedColumn {
     Hook(HookSlot),
     /// `integrations.token` and `private_key`.
     Integration(Credential),
+    /// `jira_integrations`' token, webhook secrets and URL token.
+    Jira(JiraSecret),
+}
+
+/// Which of a Jira integration's sealed values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum JiraSecret {
+    /// The personal access token prpulse calls Jira's REST API with.
+    Token,
+    /// The webhook's signing secret (DC 10+).
+    CurrentSecret,
+    /// Valid until `previous_valid_until` (a rotation's overlap).
+    PreviousSecret,
+    /// The random path segment of an unsigned webhook's URL.
+    UrlToken,
 }
 
 /// Which of a hook's two secrets.
@@ -32,17 +47,22 @@ pub enum Credential {
 }
 
 impl SealedColumn {
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 8] = [
         Self::Hook(HookSlot::Current),
         Self::Hook(HookSlot::Previous),
         Self::Integration(Credential::Token),
         Self::Integration(Credential::AppPrivateKey),
+        Self::Jira(JiraSecret::Token),
+        Self::Jira(JiraSecret::CurrentSecret),
+        Self::Jira(JiraSecret::PreviousSecret),
+        Self::Jira(JiraSecret::UrlToken),
     ];
 
     pub fn table(self) -> &'static str {
         match self {
             Self::Hook(_) => "webhook_secrets",
             Self::Integration(_) => "integrations",
+            Self::Jira(_) => "jira_integrations",
         }
     }
 
@@ -52,6 +72,10 @@ impl SealedColumn {
             Self::Hook(HookSlot::Previous) => "previous_secret",
             Self::Integration(Credential::Token) => "token",
             Self::Integration(Credential::AppPrivateKey) => "private_key",
+            Self::Jira(JiraSecret::Token) => "token",
+            Self::Jira(JiraSecret::CurrentSecret) => "current_secret",
+            Self::Jira(JiraSecret::PreviousSecret) => "previous_secret",
+            Self::Jira(JiraSecret::UrlToken) => "url_token",
         }
     }
 
@@ -60,6 +84,7 @@ impl SealedColumn {
         match self {
             Self::Hook(_) => "hook_id",
             Self::Integration(_) => "account",
+            Self::Jira(_) => "name",
         }
     }
 }
@@ -102,6 +127,14 @@ impl SealedPlace {
         }
     }
 
+    /// A Jira integration's value; `name` as stored (lower case).
+    pub fn jira(secret: JiraSecret, name: &str) -> Self {
+        Self {
+            column: SealedColumn::Jira(secret),
+            row: RowKey::Account(name.to_lowercase()),
+        }
+    }
+
     pub fn column(&self) -> SealedColumn {
         self.column
     }
@@ -129,7 +162,12 @@ impl fmt::Display for SealedPlace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.row {
             RowKey::HookId(id) => write!(f, "{} (hook_id {id})", self.column),
-            RowKey::Account(account) => write!(f, "{} (account {account})", self.column),
+            RowKey::Account(account) => write!(
+                f,
+                "{} ({} {account})",
+                self.column,
+                self.column.row_key_column()
+            ),
         }
     }
 }
@@ -147,6 +185,9 @@ mod tests {
             SealedPlace::credential(Credential::Token, "acme"),
             SealedPlace::credential(Credential::AppPrivateKey, "acme"),
             SealedPlace::credential(Credential::Token, "acme-2"),
+            SealedPlace::jira(JiraSecret::Token, "acme"),
+            SealedPlace::jira(JiraSecret::CurrentSecret, "acme"),
+            SealedPlace::jira(JiraSecret::UrlToken, "acme"),
         ];
         let data: std::collections::HashSet<_> =
             places.iter().map(SealedPlace::associated_data).collect();

@@ -8,6 +8,7 @@ pub mod config;
 pub mod consumer;
 pub mod disposition;
 pub mod failures;
+pub mod jira;
 pub mod metrics;
 pub mod process;
 pub mod projection;

@@ -23,6 +23,8 @@ pub enum Projection {
     Review(Box<PullRequestReviewEvent>),
     Team(Box<TeamEvent>),
     Membership(Box<MembershipEvent>),
+    /// A Jira issue event (`crate::jira`).
+    Jira(Box<prpulse_jira::IssueEvent>),
     /// Kept raw only: prpulse does not project this event (yet).
     RawOnly,
 }
@@ -37,6 +39,8 @@ pub enum PayloadError {
     },
     #[error("{field} is out of range: {value}")]
     OutOfRange { field: &'static str, value: i64 },
+    #[error(transparent)]
+    Jira(#[from] prpulse_jira::PayloadError),
 }
 
 impl Projection {
@@ -56,6 +60,7 @@ impl Projection {
             EventName::MEMBERSHIP => {
                 Self::Membership(Box::new(serde_json::from_slice(body).map_err(shape)?))
             }
+            prpulse_jira::EVENT => Self::Jira(Box::new(prpulse_jira::IssueEvent::parse(body)?)),
             _ => {
                 // Kept raw, but it must still be JSON to be worth keeping.
                 serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(shape)?;
@@ -72,7 +77,7 @@ impl Projection {
         match self {
             Self::PullRequest(event) => Some((event.repository.id, event.pull_request.number)),
             Self::Review(event) => Some((event.repository.id, event.pull_request.number)),
-            Self::Team(_) | Self::Membership(_) | Self::RawOnly => None,
+            Self::Team(_) | Self::Membership(_) | Self::Jira(_) | Self::RawOnly => None,
         }
     }
 
@@ -97,7 +102,7 @@ impl Projection {
                         at.max(version_at(&event.pull_request))
                     }),
             ),
-            Self::Team(_) | Self::Membership(_) | Self::RawOnly => None,
+            Self::Team(_) | Self::Membership(_) | Self::Jira(_) | Self::RawOnly => None,
         }
     }
 
@@ -109,7 +114,7 @@ impl Projection {
         let pull_request = match self {
             Self::PullRequest(event) => &event.pull_request,
             Self::Review(event) => &event.pull_request,
-            Self::Team(_) | Self::Membership(_) | Self::RawOnly => return Ok(()),
+            Self::Team(_) | Self::Membership(_) | Self::Jira(_) | Self::RawOnly => return Ok(()),
         };
         let in_range = |field: &'static str, value: Option<i64>| match value {
             Some(value) if i32::try_from(value).is_err() => {
@@ -139,7 +144,7 @@ impl Projection {
             observed_at: at,
         };
         match self {
-            Self::RawOnly | Self::Team(_) => (None, Vec::new()),
+            Self::RawOnly | Self::Team(_) | Self::Jira(_) => (None, Vec::new()),
             Self::Membership(event) => (None, members(bots, at, [Some(&event.member)])),
             Self::PullRequest(event) => (
                 Some(repository(&event.repository)),
@@ -180,6 +185,7 @@ impl Projection {
     ) -> Result<(), StoreError> {
         match self {
             Self::RawOnly => Ok(()),
+            Self::Jira(event) => crate::jira::apply(client, event, delivery_id).await,
             // Membership events carry no time, so the last applied wins; the
             // scheduler's periodic team listing corrects any misordering.
             Self::Team(event) => {
@@ -215,7 +221,8 @@ impl Projection {
                 row.opened_as_draft = (event.action == "opened").then(|| pr.draft.unwrap_or(false));
                 row.ready_for_review_at = (event.action == "ready_for_review")
                     .then(|| pr.updated_at.unwrap_or(pr.created_at));
-                upsert_pull_request(client, &row).await
+                upsert_pull_request(client, &row).await?;
+                crate::jira::record_mentions(client, event, delivery_id).await
             }
             Self::Review(event) => {
                 let pr = &event.pull_request;

@@ -217,6 +217,7 @@ impl Rebuild {
         let after = checkpoint.last_delivery_id.clone().unwrap_or_default();
         let page = rebuild::deliveries_after(client, &self.scope, &after, self.page).await?;
         let mut in_scope = Vec::new();
+        let mut jira = Vec::new();
         for stored in &page {
             let Some(projection) = parse(stored) else {
                 report.unparseable.push(stored.delivery_id.clone());
@@ -230,8 +231,17 @@ impl Rebuild {
                 .scope
                 .contains(key.map(|(repository, _)| repository), stored.received_at)
             {
-                in_scope.push(projection);
+                // Jira's rows are not reset: each write is idempotent and
+                // order independent, so applying every delivery again
+                // reproduces them (and applies a changed definition).
+                match (&projection, DeliveryId::parse(&stored.delivery_id)) {
+                    (Projection::Jira(_), Ok(id)) => jira.push((projection, id)),
+                    _ => in_scope.push(projection),
+                }
             }
+        }
+        for (projection, id) in &jira {
+            projection.apply_facts_only(client, id).await?;
         }
         let flipped = upsert_entities(client, in_scope.iter(), &self.bots).await?;
         refresh_reviewed_by(client, &flipped).await?;

@@ -1,0 +1,200 @@
+//! The Jira projection's writes: issues (newest snapshot wins, deletion
+//! accumulates), their status and assignee changes (insert-only, keyed by
+//! changelog id) and the issue keys pull requests name (newest pull-request
+//! payload wins). Every write gives the same rows in any order and when
+//! repeated, which is also what lets `prpulse rebuild` apply a Jira
+//! delivery again on top of what is there.
+
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+
+use crate::StoreError;
+
+type Timestamp = DateTime<Utc>;
+
+/// Columns that come from the newest snapshot.
+const NEWEST_WINS: [&str; 12] = [
+    "key",
+    "project_key",
+    "issue_type",
+    "summary",
+    "status_id",
+    "status",
+    "status_category",
+    "assignee",
+    "assignee_name",
+    "resolved_at",
+    "version_at",
+    "version_delivery",
+];
+
+/// Inserts the issue if its integration exists; on a conflict each
+/// newest-wins column takes the delivery's value when it is at least as
+/// new (`>=`: the same delivery applied again, as a rebuild does, rewrites
+/// its own facts, so a changed definition takes effect), `created_at`
+/// stays first known and `deleted_at` the earliest.
+static UPSERT_ISSUE: LazyLock<String> = LazyLock::new(|| {
+    let newer =
+        "(EXCLUDED.version_at, EXCLUDED.version_delivery) >= (i.version_at, i.version_delivery)";
+    let newest: Vec<String> = NEWEST_WINS
+        .iter()
+        .map(|column| {
+            format!("{column} = CASE WHEN {newer} THEN EXCLUDED.{column} ELSE i.{column} END")
+        })
+        .collect();
+    format!(
+        "INSERT INTO jira_issues AS i
+             (integration, issue_id, key, project_key, issue_type, summary, status_id, status,
+              status_category, assignee, assignee_name, created_at, resolved_at, deleted_at,
+              version_at, version_delivery)
+         SELECT name, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16
+         FROM jira_integrations WHERE name = $1
+         ON CONFLICT (integration, issue_id) DO UPDATE SET {},
+             created_at = coalesce(i.created_at, EXCLUDED.created_at),
+             deleted_at = least(i.deleted_at, EXCLUDED.deleted_at)",
+        newest.join(",\n             ")
+    )
+});
+
+#[derive(Clone, Debug)]
+pub struct IssueRow<'a> {
+    pub integration: &'a str,
+    pub issue_id: i64,
+    pub key: &'a str,
+    pub project_key: &'a str,
+    pub issue_type: Option<&'a str>,
+    pub summary: Option<&'a str>,
+    pub status_id: Option<&'a str>,
+    pub status: Option<&'a str>,
+    pub status_category: Option<&'a str>,
+    pub assignee: Option<&'a str>,
+    pub assignee_name: Option<&'a str>,
+    pub created_at: Option<Timestamp>,
+    pub resolved_at: Option<Timestamp>,
+    /// Set by a `jira:issue_deleted`; the earliest one stays.
+    pub deleted_at: Option<Timestamp>,
+    /// Jira's `timestamp` of the delivery.
+    pub version_at: Timestamp,
+    pub version_delivery: &'a str,
+}
+
+#[derive(Clone, Debug)]
+pub struct TransitionRow<'a> {
+    pub changelog_id: i64,
+    /// `status` or `assignee`.
+    pub field: &'a str,
+    pub at: Timestamp,
+    pub from_value: Option<&'a str>,
+    pub from_name: Option<&'a str>,
+    pub to_value: Option<&'a str>,
+    pub to_name: Option<&'a str>,
+    pub to_category: Option<&'a str>,
+}
+
+/// Upserts the issue and records its changes. False (and nothing written)
+/// when the integration is not (or no longer) known: its deliveries still
+/// in the queue after `prpulse integration remove` leave no rows behind.
+pub async fn apply_issue(
+    client: &impl GenericClient,
+    issue: &IssueRow<'_>,
+    transitions: &[TransitionRow<'_>],
+) -> Result<bool, StoreError> {
+    let statement = client.prepare_cached(&UPSERT_ISSUE).await?;
+    let written = client
+        .execute(
+            &statement,
+            &[
+                &issue.integration,
+                &issue.issue_id,
+                &issue.key,
+                &issue.project_key,
+                &issue.issue_type,
+                &issue.summary,
+                &issue.status_id,
+                &issue.status,
+                &issue.status_category,
+                &issue.assignee,
+                &issue.assignee_name,
+                &issue.created_at,
+                &issue.resolved_at,
+                &issue.deleted_at,
+                &issue.version_at,
+                &issue.version_delivery,
+            ],
+        )
+        .await?;
+    if written == 0 {
+        return Ok(false);
+    }
+    let insert = client
+        .prepare_cached(
+            "INSERT INTO jira_issue_transitions
+                 (integration, issue_id, changelog_id, field, at, from_value, from_name,
+                  to_value, to_name, to_category)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT (integration, issue_id, changelog_id, field) DO UPDATE SET
+                 to_category = coalesce(EXCLUDED.to_category, jira_issue_transitions.to_category)
+             WHERE EXCLUDED.to_category IS DISTINCT FROM jira_issue_transitions.to_category
+               AND EXCLUDED.to_category IS NOT NULL",
+        )
+        .await?;
+    for transition in transitions {
+        client
+            .execute(
+                &insert,
+                &[
+                    &issue.integration,
+                    &issue.issue_id,
+                    &transition.changelog_id,
+                    &transition.field,
+                    &transition.at,
+                    &transition.from_value,
+                    &transition.from_name,
+                    &transition.to_value,
+                    &transition.to_name,
+                    &transition.to_category,
+                ],
+            )
+            .await?;
+    }
+    Ok(true)
+}
+
+/// The issue keys a pull request's payload names; the newest payload (by
+/// its own time, then delivery id) wins, and the same one again rewrites.
+pub async fn record_mentions(
+    client: &impl GenericClient,
+    (repository_id, number): (i64, i32),
+    version_at: Timestamp,
+    version_delivery: &str,
+    keys: &[String],
+) -> Result<(), StoreError> {
+    let statement = client
+        .prepare_cached(
+            "INSERT INTO pull_request_jira_mentions AS m
+                 (repository_id, number, version_at, version_delivery, keys)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (repository_id, number) DO UPDATE SET
+                 version_at = EXCLUDED.version_at, version_delivery = EXCLUDED.version_delivery,
+                 keys = EXCLUDED.keys
+             WHERE (EXCLUDED.version_at, EXCLUDED.version_delivery) >= (m.version_at, m.version_delivery)
+               AND (EXCLUDED.version_at, EXCLUDED.version_delivery, EXCLUDED.keys)
+                   IS DISTINCT FROM (m.version_at, m.version_delivery, m.keys)",
+        )
+        .await?;
+    client
+        .execute(
+            &statement,
+            &[
+                &repository_id,
+                &number,
+                &version_at,
+                &version_delivery,
+                &keys,
+            ],
+        )
+        .await?;
+    Ok(())
+}
