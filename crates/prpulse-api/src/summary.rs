@@ -169,10 +169,7 @@ pub async fn summarise_from(
 
 /// Which periods of the summary's range the maintained rollup serves (in
 /// `client`'s snapshot) and which stretches are read raw.
-pub async fn plan(
-    client: &impl GenericClient,
-    params: &SummaryParams,
-) -> Result<Plan, StoreError> {
+pub async fn plan(client: &impl GenericClient, params: &SummaryParams) -> Result<Plan, StoreError> {
     let range = params.range();
     if !ROLLED_UP.contains(&params.group_by) {
         return Ok(Plan {

@@ -92,7 +92,10 @@ pub async fn run(bench: &SummaryBench) -> anyhow::Result<()> {
     let refresh = if bench.no_rollup { "0" } else { "200" };
     let api = ApiServer::start_with(
         &db,
-        &[("RUST_LOG", "warn"), ("PRPULSE_API_ROLLUP_REFRESH_MS", refresh)],
+        &[
+            ("RUST_LOG", "warn"),
+            ("PRPULSE_API_ROLLUP_REFRESH_MS", refresh),
+        ],
     )
     .await;
     let token = api.create_token("bench").await;
@@ -247,9 +250,8 @@ async fn measure_write_path(db: &TestDb, updates: u32) -> anyhow::Result<WritePa
     client
         .batch_execute("ALTER TABLE pull_requests ENABLE TRIGGER summary_rollup_mark_update")
         .await?;
-    let each = |total: Duration| {
-        total.as_secs_f64() * 1e6 / f64::from(updates.div_ceil(block) * block)
-    };
+    let each =
+        |total: Duration| total.as_secs_f64() * 1e6 / f64::from(updates.div_ceil(block) * block);
     Ok(WritePath {
         updates: updates.div_ceil(block) * block,
         with_trigger_us: each(with),

@@ -147,15 +147,18 @@ async fn build_period(
     let mut rows = Vec::new();
     for (shape, pair) in shapes.iter().zip(rollups) {
         for (author_is_bot, rollup) in [false, true].into_iter().zip(pair) {
-            rows.extend(rollup.into_values().into_iter().map(|(key, values)| {
-                RollupRow {
-                    kind: shape.group_by.as_str(),
-                    key,
-                    hours: shape.hours.as_str(),
-                    author_is_bot,
-                    values,
-                }
-            }));
+            rows.extend(
+                rollup
+                    .into_values()
+                    .into_iter()
+                    .map(|(key, values)| RollupRow {
+                        kind: shape.group_by.as_str(),
+                        key,
+                        hours: shape.hours.as_str(),
+                        author_is_bot,
+                        values,
+                    }),
+            );
         }
     }
     Ok(rows)

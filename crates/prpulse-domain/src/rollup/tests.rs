@@ -194,15 +194,16 @@ fn bucket_numbers_count_the_buckets_start_of_names() {
 fn scattered_entries() -> Vec<Entry> {
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut next = |below: u64| {
-        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
         (state >> 33) % below
     };
     let start = utc(2026, 2, 25, 0);
     (0..400)
         .map(|_| {
             let mut at = || {
-                (next(4) != 0)
-                    .then(|| start + chrono::Duration::seconds(next(75 * 86_400) as i64))
+                (next(4) != 0).then(|| start + chrono::Duration::seconds(next(75 * 86_400) as i64))
             };
             let (merged_at, first_review_at, first_approval_at) = (at(), at(), at());
             let mut spans = [None; 5];
