@@ -108,6 +108,17 @@ impl TestDb {
             .get::<_, i64>(0)
     }
 
+    /// Waits until `sql` (one boolean) holds, asking every 50 ms; a failed
+    /// assertion naming `what` after 60 s.
+    pub async fn wait_until_true(&self, sql: &str, what: &str) {
+        let client = self.client().await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !client.query_one(sql, &[]).await.unwrap().get::<_, bool>(0) {
+            assert!(std::time::Instant::now() < deadline, "{what} within 60 s");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// Runs `action` (PL/pgSQL) before pull request `number` is inserted,
     /// until [`Self::clear_pull_request_fault`]: how a test makes that pull
     /// request's writes fail or hang. `setup` (SQL) runs first, for what

@@ -17,6 +17,10 @@ pub struct ApiConfig {
     /// `PRPULSE_API_COOKIE_SECURE` (default false): mark the page's
     /// sign-in cookie `Secure`; turn on behind HTTPS.
     pub cookie_secure: bool,
+    /// `PRPULSE_API_ROLLUP_REFRESH_MS` (default 1000; 0 turns it off):
+    /// how often the summary rollup's dirty periods are looked for.
+    /// Summaries are exact either way; without refreshes they read raw.
+    pub rollup_refresh: Option<Duration>,
 }
 
 impl ApiConfig {
@@ -30,6 +34,8 @@ impl ApiConfig {
                 .transpose()?,
             shutdown_timeout: env.millis("PRPULSE_SHUTDOWN_TIMEOUT_MS", 10_000)?,
             cookie_secure: env.flag("PRPULSE_API_COOKIE_SECURE", false)?,
+            rollup_refresh: Some(env.millis("PRPULSE_API_ROLLUP_REFRESH_MS", 1000)?)
+                .filter(|every| !every.is_zero()),
         })
     }
 }
@@ -47,6 +53,9 @@ mod tests {
             Some(SocketAddr::from(([0, 0, 0, 0], 9103)))
         );
         assert!(!config.cookie_secure);
+        assert_eq!(config.rollup_refresh, Some(Duration::from_secs(1)));
+        let off = Env::from_pairs([("PRPULSE_API_ROLLUP_REFRESH_MS", "0")]);
+        assert_eq!(ApiConfig::from_env(&off).unwrap().rollup_refresh, None);
         let env = Env::from_pairs([("PRPULSE_API_ADDR", "localhost")]);
         let error = ApiConfig::from_env(&env).unwrap_err().to_string();
         assert!(error.contains("PRPULSE_API_ADDR"), "{error}");

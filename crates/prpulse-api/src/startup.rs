@@ -17,12 +17,14 @@ use crate::{
     metrics::ApiMetrics,
     page,
     routes::{self, AppState},
+    summary,
 };
 
 pub struct Application {
     server: Server,
     addr: SocketAddr,
     metrics: MetricsEndpoint,
+    rollup_refresher: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -35,8 +37,11 @@ impl Application {
             http_workers,
             shutdown_timeout,
             cookie_secure,
+            rollup_refresh,
         } = config;
         let pool = open_database(&service).await?;
+        let rollup_refresher =
+            rollup_refresh.map(|every| summary::refresh::spawn(pool.clone(), every));
         let registry = Registry::new();
         let api_metrics = ApiMetrics::register(&registry)?;
         let metrics = MetricsEndpoint::start(&service, registry, "api")?;
@@ -97,6 +102,7 @@ impl Application {
             server: server.run(),
             addr,
             metrics,
+            rollup_refresher,
         })
     }
 
@@ -113,6 +119,10 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         info!(addr = %self.addr, "prpulse-api listening");
         self.server.await.context("running the HTTP server")?;
+        if let Some(refresher) = self.rollup_refresher {
+            // A round cut short rolls back: its marks stay for the next.
+            refresher.abort();
+        }
         self.metrics.stop().await;
         info!("prpulse-api stopped");
         Ok(())

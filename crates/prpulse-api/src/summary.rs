@@ -1,18 +1,24 @@
 //! `GET /api/v1/summary`: the rows of `pr_metrics` a range selects,
 //! measured in wall or business seconds, grouped and bucketed by
-//! `prpulse_domain::rollup`.
+//! `prpulse_domain::rollup`; whole periods that the maintained rollup
+//! holds clean come from it (`refresh` keeps it), the rest from the raw
+//! rows, in one snapshot.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use prpulse_domain::{
     calendar::WorkingWindows,
-    rollup::{Distribution, Entry, Group, Range, Rollup, Span},
+    rollup::{
+        Distribution, Entry, Group, Range, Rollup, Span,
+        periods::{Plan, midnight},
+    },
 };
 use prpulse_store::{
-    Pool, StoreError,
+    GenericClient, Pool, StoreError,
     calendars::{Calendars, all_calendars},
     read::{SpanRow, each_span_row},
+    summary_rollup::{clean_periods, each_rollup_row, read_snapshot},
 };
 use serde::Serialize;
 
@@ -72,29 +78,74 @@ impl GroupOut {
     }
 }
 
+/// The groupings the maintained rollup keeps (migrations/V17); a summary
+/// by any other reads only raw rows.
+pub const ROLLED_UP: [GroupBy; 4] = [
+    GroupBy::None,
+    GroupBy::Repository,
+    GroupBy::Team,
+    GroupBy::Author,
+];
+
+/// Where a summary's values come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// Whole periods built and clean from the maintained rollup, the rest
+    /// from the raw rows: what the API answers with.
+    Rollup,
+    /// Every value from the raw rows (what the rollup is held equal to).
+    Raw,
+}
+
 pub async fn summarise(pool: &Pool, params: &SummaryParams) -> Result<Summary, StoreError> {
-    let client = pool.get().await?;
+    summarise_from(pool, params, Source::Rollup).await
+}
+
+pub async fn summarise_from(
+    pool: &Pool,
+    params: &SummaryParams,
+    source: Source,
+) -> Result<Summary, StoreError> {
+    let mut client = pool.get().await?;
+    let tx = read_snapshot(&mut client).await?;
     let range = params.range();
-    let calendars = match params.hours {
-        Hours::Business => all_calendars(&client).await?,
-        Hours::Wall => Calendars::default(),
-    };
-    let clocks = Clocks::new(&calendars, range);
-    // Each row's entries go straight into the rollup: holding them all
-    // took ~20 MB more for 100,000 pull requests.
-    let mut rollup = Rollup::new(params.bucket, range, params.group_by == GroupBy::None);
-    each_span_row(
-        &client,
-        range.from,
-        range.until,
-        params.include_bots,
-        |row| {
-            for entry in entries(&row, params, &clocks) {
-                rollup.add(&entry);
-            }
+    let plan = match source {
+        Source::Rollup => plan(&tx, params).await?,
+        Source::Raw => Plan {
+            served: Vec::new(),
+            raw: vec![range],
         },
-    )
-    .await?;
+    };
+    let mut rollup = Rollup::new(params.bucket, range, params.group_by == GroupBy::None);
+    if !plan.served.is_empty() {
+        each_rollup_row(
+            &tx,
+            params.group_by.as_str(),
+            params.hours.as_str(),
+            &plan.served,
+            params.include_bots,
+            |key, period, values| rollup.add_values(key, midnight(period), values),
+        )
+        .await?;
+    }
+    if !plan.raw.is_empty() {
+        let calendars = match params.hours {
+            Hours::Business => all_calendars(&tx).await?,
+            Hours::Wall => Calendars::default(),
+        };
+        let clocks = Clocks::new(&calendars, range);
+        for piece in &plan.raw {
+            // Each row's entries go straight into the rollup: holding
+            // them all took ~20 MB more for 100,000 pull requests.
+            each_span_row(&tx, piece.from, piece.until, params.include_bots, |row| {
+                for entry in entries(&row, params, &clocks) {
+                    rollup.add_within(&entry, *piece);
+                }
+            })
+            .await?;
+        }
+    }
+    tx.commit().await?;
     drop(client);
     let groups = rollup.finish();
     Ok(Summary {
@@ -114,6 +165,20 @@ pub async fn summarise(pool: &Pool, params: &SummaryParams) -> Result<Summary, S
         },
         groups: groups.into_iter().map(GroupOut::from).collect(),
     })
+}
+
+/// Which periods of the summary's range the maintained rollup serves (in
+/// `client`'s snapshot) and which stretches are read raw.
+pub async fn plan(client: &impl GenericClient, params: &SummaryParams) -> Result<Plan, StoreError> {
+    let range = params.range();
+    if !ROLLED_UP.contains(&params.group_by) {
+        return Ok(Plan {
+            served: Vec::new(),
+            raw: vec![range],
+        });
+    }
+    let clean = clean_periods(client, params.from, params.to + Days::new(1)).await?;
+    Ok(Plan::new(range, |start| clean.contains(&start)))
 }
 
 /// The entries one pull request contributes: one per group it counts in
@@ -222,6 +287,8 @@ impl<'a> Clocks<'a> {
             .unwrap_or(&self.fallback)
     }
 }
+
+pub mod refresh;
 
 #[cfg(test)]
 mod tests;

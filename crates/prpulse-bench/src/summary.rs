@@ -22,6 +22,9 @@ pub struct SummaryBench {
     pub out_dir: PathBuf,
     /// Kept in the JSON and its file name (e.g. `narrow-query`).
     pub label: Option<String>,
+    /// Start prpulse-api with its rollup refresher off: every summary
+    /// reads raw rows, as before the rollup (the figure it is against).
+    pub no_rollup: bool,
 }
 
 /// One run, as kept in `bench/results/<time>-summary[-label].json`.
@@ -33,8 +36,24 @@ pub struct SummaryReport {
     pub build: &'static str,
     pub pull_requests: u32,
     pub requests: u32,
+    pub no_rollup: bool,
     pub queries: Vec<Measured>,
     pub api_peak_mib: Option<f64>,
+    /// From prpulse-api's start to a built summary rollup (its refresher
+    /// builds every period the seed marked).
+    pub rollup_build_s: Option<f64>,
+    pub write_path: WritePath,
+}
+
+/// What the rollup's marking trigger costs a write: single-row updates of
+/// a pull request's spans, each its own transaction, with the trigger and
+/// without, in alternating blocks (the machine's noise hits both alike),
+/// not waiting for the WAL flush of each commit.
+#[derive(Serialize)]
+pub struct WritePath {
+    pub updates: u32,
+    pub with_trigger_us: f64,
+    pub without_trigger_us: f64,
 }
 
 impl SummaryReport {
@@ -71,8 +90,23 @@ pub async fn run(bench: &SummaryBench) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64(),
         db.name
     );
-    let api = ApiServer::start_with(&db, &[("RUST_LOG", "warn")]).await;
+    let refresh = if bench.no_rollup { "0" } else { "200" };
+    let api = ApiServer::start_with(
+        &db,
+        &[
+            ("RUST_LOG", "warn"),
+            ("PRPULSE_API_ROLLUP_REFRESH_MS", refresh),
+        ],
+    )
+    .await;
     let token = api.create_token("bench").await;
+    let rollup_build_s = if bench.no_rollup {
+        None
+    } else {
+        let building = Instant::now();
+        wait_for_rollup(&db).await?;
+        Some(building.elapsed().as_secs_f64())
+    };
     let range = "from=2025-01-01&to=2025-12-31";
     let mut results = Vec::new();
     for query in [
@@ -83,6 +117,8 @@ pub async fn run(bench: &SummaryBench) -> anyhow::Result<()> {
         results.push(measure(&api, &token, &query, bench.requests).await?);
     }
     let rss = api.pid().and_then(rss::peak_mib);
+    drop(api);
+    let write_path = measure_write_path(&db, (bench.pull_requests / 2).clamp(1, 2_000)).await?;
     println!(
         "summary over {} pull requests ({} requests each, one at a time)",
         bench.pull_requests, bench.requests
@@ -101,6 +137,16 @@ pub async fn run(bench: &SummaryBench) -> anyhow::Result<()> {
         Some(mib) => println!("prpulse-api peak RSS: {mib:.1} MiB"),
         None => println!("prpulse-api peak RSS: unknown (no /proc)"),
     }
+    match rollup_build_s {
+        Some(seconds) => {
+            println!("summary rollup built in {seconds:.1} s after prpulse-api started")
+        }
+        None => println!("summary rollup off: every summary read raw rows"),
+    }
+    println!(
+        "write path: {} single-row span updates, {:.0} µs each with the rollup trigger, {:.0} µs without",
+        write_path.updates, write_path.with_trigger_us, write_path.without_trigger_us
+    );
     let report = SummaryReport {
         started_at,
         label: bench.label.clone(),
@@ -112,8 +158,11 @@ pub async fn run(bench: &SummaryBench) -> anyhow::Result<()> {
         },
         pull_requests: bench.pull_requests,
         requests: bench.requests,
+        no_rollup: bench.no_rollup,
         queries: results,
         api_peak_mib: rss,
+        rollup_build_s,
+        write_path,
     };
     println!("wrote {}", report.write(&bench.out_dir)?.display());
     Ok(())
@@ -144,6 +193,73 @@ async fn measure(
         p50_ms: ms(histogram.value_at_quantile(0.5)),
         p99_ms: ms(histogram.value_at_quantile(0.99)),
         max_ms: ms(histogram.max()),
+    })
+}
+
+/// Until prpulse-api's refresher has built every marked period.
+async fn wait_for_rollup(db: &TestDb) -> anyhow::Result<()> {
+    let client = db.client().await;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let settled: bool = client
+            .query_one(
+                "SELECT NOT EXISTS (SELECT 1 FROM summary_rollup_dirty)
+                        AND NOT EXISTS (SELECT 1 FROM summary_rollup_dirty_all)",
+                &[],
+            )
+            .await?
+            .get(0);
+        if settled {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the summary rollup was not built in 10 minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn measure_write_path(db: &TestDb, updates: u32) -> anyhow::Result<WritePath> {
+    let client = db.client().await;
+    // Without waiting for each commit's WAL flush, which on this shared
+    // disk is most of a single-row transaction and hides the trigger.
+    client.batch_execute("SET synchronous_commit = off").await?;
+    let update = client
+        .prepare(
+            "UPDATE pull_requests SET merged_at = merged_at + interval '1 second',
+                 cycle_time_seconds = cycle_time_seconds + 1
+             WHERE repository_id = 1 + $1::integer % 20 AND number = $1::integer",
+        )
+        .await?;
+    let (mut with, mut without) = (Duration::ZERO, Duration::ZERO);
+    let block = 100.min(updates.max(1));
+    let mut number = 1i32;
+    for round in 0..updates.div_ceil(block) * 2 {
+        let trigger = round % 2 == 0;
+        client
+            .batch_execute(if trigger {
+                "ALTER TABLE pull_requests ENABLE TRIGGER summary_rollup_mark_update"
+            } else {
+                "ALTER TABLE pull_requests DISABLE TRIGGER summary_rollup_mark_update"
+            })
+            .await?;
+        let started = Instant::now();
+        for _ in 0..block {
+            client.execute(&update, &[&number]).await?;
+            number = number % i32::try_from(updates.max(1))? + 1;
+        }
+        *if trigger { &mut with } else { &mut without } += started.elapsed();
+    }
+    client
+        .batch_execute("ALTER TABLE pull_requests ENABLE TRIGGER summary_rollup_mark_update")
+        .await?;
+    let each =
+        |total: Duration| total.as_secs_f64() * 1e6 / f64::from(updates.div_ceil(block) * block);
+    Ok(WritePath {
+        updates: updates.div_ceil(block) * block,
+        with_trigger_us: each(with),
+        without_trigger_us: each(without),
     })
 }
 

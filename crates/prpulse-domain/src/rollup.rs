@@ -188,11 +188,41 @@ pub struct Group {
     pub review_rounds: Distribution,
 }
 
-#[derive(Default)]
-struct Values {
-    merged: u64,
-    spans: [Vec<f64>; 5],
-    review_rounds: Vec<f64>,
+/// What one group holds for one bucket, or for one period of the
+/// maintained rollup (`periods`): the merges and every value.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Values {
+    pub merged: u64,
+    /// Indexed like [`Span::ALL`].
+    pub spans: [Vec<f64>; 5],
+    pub review_rounds: Vec<f64>,
+}
+
+impl Values {
+    fn extend(&mut self, more: Self) {
+        self.merged += more.merged;
+        for (values, more) in self.spans.iter_mut().zip(more.spans) {
+            append(values, more);
+        }
+        append(&mut self.review_rounds, more.review_rounds);
+    }
+
+    /// Each list sorted, as [`Distribution::of`] would sort it.
+    fn sorted(mut self) -> Self {
+        for values in self.spans.iter_mut().chain([&mut self.review_rounds]) {
+            values.sort_by(f64::total_cmp);
+        }
+        self
+    }
+}
+
+/// Moves `more` in; a first list is taken whole, not copied.
+fn append(values: &mut Vec<f64>, mut more: Vec<f64>) {
+    if values.is_empty() {
+        *values = more;
+    } else {
+        values.append(&mut more);
+    }
 }
 
 /// Groups and buckets the entries. Every key that has anything in the
@@ -250,11 +280,19 @@ impl Rollup {
     }
 
     pub fn add(&mut self, entry: &Entry) {
-        let merged_at = entry.merged_at.filter(|at| self.range.contains(*at));
+        self.add_within(entry, self.range);
+    }
+
+    /// [`Self::add`] counting only what ended within `within` too: a
+    /// summary reading part of its range raw (the rest from the
+    /// maintained rollup) takes from each row only that part's values.
+    pub fn add_within(&mut self, entry: &Entry, within: Range) {
+        let counts = |at: &Timestamp| self.range.contains(*at) && within.contains(*at);
+        let merged_at = entry.merged_at.filter(counts);
         let ends = Span::ALL.map(|span| {
             entry.spans[span.index()]
                 .zip(entry.end_of(span))
-                .filter(|(_, end)| self.range.contains(*end))
+                .filter(|(_, end)| counts(end))
         });
         if merged_at.is_none() && ends.iter().all(Option::is_none) {
             return;
@@ -286,6 +324,34 @@ impl Rollup {
         }
     }
 
+    /// Values already gathered for `key` (a period of the maintained
+    /// rollup), all of which ended in the bucket holding `at`.
+    pub fn add_values(&mut self, key: Option<String>, at: Timestamp, values: Values) {
+        if !self.range.contains(at) {
+            return;
+        }
+        let Some(index) = usize::try_from(self.bucket.ordinal(at) - self.first).ok() else {
+            return;
+        };
+        let empty = self.empty();
+        let by_bucket = self.values.entry(key).or_insert(empty);
+        if let Some(slot) = by_bucket.get_mut(index) {
+            slot.get_or_insert_with(Box::default).extend(values);
+        }
+    }
+
+    /// Each key's values (of the first bucket, all there is without
+    /// buckets), sorted: what the maintained rollup keeps of a period.
+    pub fn into_values(self) -> Vec<(Option<String>, Values)> {
+        self.values
+            .into_iter()
+            .filter_map(|(key, by_bucket)| {
+                let found = by_bucket.into_iter().next().flatten()?;
+                Some((key, found.sorted()))
+            })
+            .collect()
+    }
+
     pub fn finish(self) -> Vec<Group> {
         let mut groups = Vec::new();
         for (key, by_bucket) in self.values {
@@ -303,6 +369,8 @@ impl Rollup {
         groups
     }
 }
+
+pub mod periods;
 
 #[cfg(test)]
 mod tests;

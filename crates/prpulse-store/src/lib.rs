@@ -21,6 +21,7 @@ pub mod retention;
 pub mod sealed;
 pub mod secrets;
 pub mod sources;
+pub mod summary_rollup;
 pub mod teams;
 pub mod tracking;
 

@@ -173,6 +173,8 @@ pub struct SpanRow {
     /// Cycle, review, pickup, time to first approval, merge after approval.
     pub spans: [Option<i64>; 5],
     pub review_rounds: i32,
+    /// For the maintained rollup, which keeps bots' pull requests apart.
+    pub author_is_bot: bool,
 }
 
 /// Pull requests with a span that ended in `[from, until)`: merged,
@@ -199,7 +201,8 @@ pub async fn each_span_row(
             "SELECT r.full_name, author.login, pr.author_id, pr.merged_at, pr.first_review_at,
                     pr.first_approval_at, pr.cycle_time_seconds, pr.review_time_seconds,
                     pr.pickup_time_seconds, pr.time_to_first_approval_seconds,
-                    pr.merge_after_approval_seconds, pr.review_rounds, pr.ready_at
+                    pr.merge_after_approval_seconds, pr.review_rounds, pr.ready_at,
+                    coalesce(author.is_bot, false)
              FROM pull_requests pr
              JOIN repositories r ON r.github_id = pr.repository_id
              LEFT JOIN members author ON author.github_id = pr.author_id
@@ -225,6 +228,7 @@ pub async fn each_span_row(
             spans: [row.get(6), row.get(7), row.get(8), row.get(9), row.get(10)],
             review_rounds: row.get(11),
             ready_at: row.get(12),
+            author_is_bot: row.get(13),
         });
     }
     Ok(())

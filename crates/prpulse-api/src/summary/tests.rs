@@ -36,6 +36,7 @@ fn row() -> SpanRow {
             None,
         ],
         review_rounds: 1,
+        author_is_bot: false,
     }
 }
 

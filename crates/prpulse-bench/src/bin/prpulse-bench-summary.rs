@@ -22,6 +22,10 @@ struct Args {
     /// A label for this run, kept in its JSON (e.g. `narrow-query`).
     #[arg(long, env = "PRPULSE_BENCH_LABEL")]
     label: Option<String>,
+    /// Leave prpulse-api's summary rollup unbuilt: every summary reads
+    /// raw rows (the figures before the rollup, on the same build).
+    #[arg(long)]
+    no_rollup: bool,
 }
 
 #[tokio::main]
@@ -33,6 +37,7 @@ async fn main() -> anyhow::Result<()> {
         database_url: args.database_url,
         out_dir: args.out_dir,
         label: args.label,
+        no_rollup: args.no_rollup,
     })
     .await
 }
