@@ -10,6 +10,7 @@ pub mod deliveries;
 pub mod error;
 pub mod integrations;
 pub mod migrate;
+pub mod payloads;
 pub mod pool;
 pub mod projection;
 pub mod read;
