@@ -616,7 +616,8 @@ async fn every_binary_column_is_sealed_or_declared_plain() {
         .query(
             "SELECT table_name::text, column_name::text FROM information_schema.columns
              WHERE table_schema = 'public' AND data_type = 'bytea'
-               AND table_name::text::regclass NOT IN (SELECT inhrelid FROM pg_inherits)",
+               AND NOT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                               WHERE c.relname = table_name::text)",
             &[],
         )
         .await
