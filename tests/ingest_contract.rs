@@ -60,8 +60,15 @@ async fn a_verified_delivery_is_confirmed_by_the_broker_before_202() {
         .await
         .unwrap();
     assert_eq!(
-        message.delivery.data, delivery.body,
-        "the body is the raw payload"
+        prpulse_queue::envelope::payload_encoding(&message.delivery.properties),
+        Ok(prpulse_queue::PayloadEncoding::Lz4),
+        "ingest compresses once, and says so"
+    );
+    assert!(message.delivery.data.len() < delivery.body.len());
+    assert_eq!(
+        broker::decoded_body(&message.delivery),
+        delivery.body,
+        "the body is the raw payload, compressed"
     );
     assert_eq!(message.delivery.routing_key.as_str(), "pull_request.opened");
     assert_eq!(*message.delivery.properties.delivery_mode(), Some(2));
@@ -274,7 +281,7 @@ async fn form_encoded_deliveries_are_verified_on_the_raw_body_and_unwrapped() {
     let message = broker::take_one(&stack.topology.work_queue())
         .await
         .unwrap();
-    assert_eq!(message.delivery.data, delivery.body);
+    assert_eq!(broker::decoded_body(&message.delivery), delivery.body);
 }
 
 fn url_encode(text: &str) -> String {

@@ -915,6 +915,7 @@ async fn grafanas_reporting_role_reads_pr_metrics_and_nothing_else() {
         .expect("the reporting role reads pr_metrics");
     for sql in [
         "SELECT payload FROM deliveries",
+        "SELECT payload FROM delivery_payloads",
         "SELECT * FROM pull_requests",
         "SELECT * FROM webhook_secrets",
         "SELECT * FROM integrations",

@@ -132,7 +132,7 @@ async fn signed_deliveries_become_the_metrics_design_defines() {
 }
 
 #[tokio::test]
-async fn a_github_sized_payload_is_kept_byte_for_byte_and_lz4_compressed() {
+async fn a_github_sized_payload_is_compressed_once_by_ingest_and_stored_as_it_travelled() {
     let stack = Stack::start().await;
     let (ada, _, _, _) = people();
     let opened = PullRequestBuilder::new(&Repo::new(10, "acme/api"), 5, &ada, at(0, 0))
@@ -146,13 +146,65 @@ async fn a_github_sized_payload_is_kept_byte_for_byte_and_lz4_compressed() {
         .client()
         .await
         .query_one(
-            "SELECT payload, pg_column_compression(payload) FROM deliveries",
+            "SELECT encoding, payload, pg_column_compression(payload),
+                    (SELECT payload IS NULL FROM deliveries)
+             FROM delivery_payloads",
             &[],
         )
         .await
         .unwrap();
-    assert_eq!(row.get::<_, Vec<u8>>(0), opened.body);
-    assert_eq!(row.get::<_, Option<String>>(1).as_deref(), Some("lz4"));
+    assert_eq!(row.get::<_, &str>(0), "lz4");
+    let stored: Vec<u8> = row.get(1);
+    assert!(
+        stored.len() * 3 < opened.body.len(),
+        "{} bytes",
+        stored.len()
+    );
+    assert_eq!(
+        prpulse_queue::PayloadEncoding::Lz4
+            .decode(&stored, 1 << 20)
+            .unwrap(),
+        opened.body,
+        "byte for byte"
+    );
+    assert_eq!(
+        row.get::<_, Option<String>>(2),
+        None,
+        "Postgres did not compress it again"
+    );
+    assert!(row.get::<_, bool>(3), "the ledger row holds no copy");
+}
+
+#[tokio::test]
+async fn a_message_without_the_encoding_header_is_read_as_plain_json() {
+    // Queued before ingest compressed, or replayed from the dead-letter queue.
+    let stack = Stack::start().await;
+    let (ada, _, _, _) = people();
+    let opened = PullRequestBuilder::new(&Repo::new(10, "acme/api"), 6, &ada, at(0, 0)).opened();
+    let envelope = prpulse_e2e::direct::envelope(&opened);
+    broker::publish_confirmed(
+        &stack.topology.exchange(),
+        &envelope.routing_key(),
+        [(opened.body.clone(), envelope.to_properties())],
+    )
+    .await;
+    stack.wait_for_deliveries(1).await;
+    assert_eq!(stack.db.pr("acme/api", 6).await["author"], "ada");
+    let stored: Vec<u8> = stack
+        .db
+        .client()
+        .await
+        .query_one("SELECT payload FROM delivery_payloads", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        prpulse_queue::PayloadEncoding::Lz4
+            .decode(&stored, 1 << 20)
+            .unwrap(),
+        opened.body,
+        "compressed by the worker, so every stored payload is lz4"
+    );
 }
 
 #[tokio::test]
@@ -232,7 +284,8 @@ async fn a_delivery_that_can_never_be_processed_is_dead_lettered_with_its_reason
     let reason = get_str(&headers, "prpulse-dead-reason").unwrap();
     assert!(reason.contains("pull_request shape"), "{reason}");
     assert_eq!(
-        dead.delivery.data, wrong_shape.body,
+        broker::decoded_body(&dead.delivery),
+        wrong_shape.body,
         "the payload is kept as received"
     );
     assert_eq!(stack.db.deliveries().await, 0, "nothing of it was applied");

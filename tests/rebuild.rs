@@ -300,17 +300,20 @@ async fn payloads_removed_by_retention_are_reported_and_their_facts_kept() {
     let client = db.client().await;
     client
         .execute(
-            "UPDATE deliveries SET payload = NULL WHERE delivery_id = $1",
+            "DELETE FROM delivery_payloads WHERE delivery_id = $1",
             &[opened_3],
         )
         .await
         .unwrap();
     client
         .batch_execute(
-            "UPDATE deliveries SET payload = NULL, repository_id = NULL, pull_request_number = NULL
-             WHERE delivery_id = (SELECT delivery_id FROM deliveries
-                                  WHERE repository_id = 20 AND pull_request_number = 8
-                                    AND event = 'pull_request_review' LIMIT 1);
+            "WITH lost AS (SELECT delivery_id FROM deliveries
+                           WHERE repository_id = 20 AND pull_request_number = 8
+                             AND event = 'pull_request_review' LIMIT 1),
+                  gone AS (DELETE FROM delivery_payloads
+                           WHERE delivery_id = (SELECT delivery_id FROM lost))
+             UPDATE deliveries SET repository_id = NULL, pull_request_number = NULL
+             WHERE delivery_id = (SELECT delivery_id FROM lost);
              UPDATE pull_requests SET review_rounds = 99 WHERE number = 3;",
         )
         .await

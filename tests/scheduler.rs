@@ -594,7 +594,10 @@ async fn teams_are_synced_and_payloads_past_retention_dropped_and_meta_stored() 
         async move {
             client
                 .query_one(
-                    "SELECT payload IS NOT NULL FROM deliveries WHERE delivery_id = $1",
+                    "SELECT payload IS NOT NULL
+                            OR EXISTS (SELECT 1 FROM delivery_payloads p
+                                       WHERE p.delivery_id = d.delivery_id)
+                     FROM deliveries d WHERE delivery_id = $1",
                     &[&id],
                 )
                 .await
@@ -604,6 +607,24 @@ async fn teams_are_synced_and_payloads_past_retention_dropped_and_meta_stored() 
     };
     assert!(!kept("old").await, "past retention");
     assert!(kept("new").await);
+    // The background half of V18's online migration: the pre-V18 payload
+    // moves into its month's partition, compressed.
+    eventually(
+        "the pre-V18 payload moving to delivery_payloads",
+        WITHIN,
+        async || {
+            setup
+                .stack
+                .db
+                .count(
+                    "SELECT count(*) FROM delivery_payloads
+                 WHERE delivery_id = 'new' AND encoding = 'lz4'",
+                )
+                .await
+                == 1
+        },
+    )
+    .await;
     let ranges = setup
         .stack
         .db

@@ -70,6 +70,17 @@ pub async fn take_one(queue: &str) -> Option<prpulse_queue::lapin::message::Basi
     message
 }
 
+/// The JSON a message's body stands for, decoded as its
+/// `payload-encoding` header says (ingest compresses with lz4).
+pub fn decoded_body(delivery: &prpulse_queue::lapin::message::Delivery) -> Vec<u8> {
+    let encoding = prpulse_queue::envelope::payload_encoding(&delivery.properties)
+        .expect("a known payload encoding");
+    encoding
+        .decode(&delivery.data, 64 << 20)
+        .expect("a body that decodes")
+        .into_owned()
+}
+
 /// Publishes each message to `exchange` with `routing_key`, mandatory, and
 /// waits for the broker to confirm each as routed.
 pub async fn publish_confirmed(

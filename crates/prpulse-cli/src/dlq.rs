@@ -150,6 +150,10 @@ fn rows(letters: &[DeadLetter]) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// What a dead letter's body may expand to when shown (GitHub's cap is
+/// 25 MiB); a corrupt one is shown as its bytes.
+const SHOWN_PAYLOAD_LIMIT: usize = 64 * 1024 * 1024;
+
 fn describe(letter: &DeadLetter) -> String {
     let mut out = format!(
         "delivery ID: {}\nevent:       {}\nreason:      {}\nrouting key: {}\nheaders:\n",
@@ -160,9 +164,15 @@ fn describe(letter: &DeadLetter) -> String {
             out.push_str(&format!("  {key}: {}\n", show_value(value)));
         }
     }
-    let body = serde_json::from_slice::<serde_json::Value>(&letter.body)
+    // Compressed by its publisher (the `payload-encoding` header): shown as
+    // the JSON it stands for.
+    let decoded = prpulse_queue::envelope::payload_encoding(&letter.properties)
+        .ok()
+        .and_then(|encoding| encoding.decode(&letter.body, SHOWN_PAYLOAD_LIMIT).ok());
+    let raw = decoded.as_deref().unwrap_or(&letter.body);
+    let body = serde_json::from_slice::<serde_json::Value>(raw)
         .and_then(|json| serde_json::to_string_pretty(&json))
-        .unwrap_or_else(|_| String::from_utf8_lossy(&letter.body).into_owned());
+        .unwrap_or_else(|_| String::from_utf8_lossy(raw).into_owned());
     out.push_str("payload:\n");
     out.push_str(&body);
     out.push('\n');

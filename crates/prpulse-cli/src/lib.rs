@@ -8,6 +8,7 @@ mod calendars;
 mod dlq;
 mod integrations;
 mod jira;
+mod payloads;
 mod rebuild;
 mod report;
 mod repos;
@@ -45,6 +46,9 @@ enum Command {
     /// Repositories prpulse tracks (their webhooks).
     #[command(subcommand)]
     Repo(repos::RepoCommand),
+    /// Raw payloads: move those stored before V18 into their partitions.
+    #[command(subcommand)]
+    Payloads(payloads::PayloadsCommand),
     /// Recompute the projection (pull requests, reviews, people, metrics)
     /// from the stored raw payloads, beside running workers. Resumable.
     Rebuild(rebuild::RebuildArgs),
@@ -69,6 +73,7 @@ pub async fn run(cli: Cli, env: &Env) -> anyhow::Result<()> {
         Command::Repo(_) | Command::Integration(_) => unreachable!("handled above"),
         Command::Rebuild(args) => rebuild::run(args, &service, env).await,
         Command::Dlq(command) => dlq::run(command, &service).await,
+        Command::Payloads(command) => payloads::run(command, &service).await,
         Command::Secrets(command) => secrets::run(command, &service).await,
         Command::Sources(command) => sources::run(command, &service).await,
         Command::ApiToken(command) => api_tokens::run(command, &service).await,

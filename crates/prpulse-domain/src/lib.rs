@@ -6,6 +6,7 @@ pub mod action;
 pub mod bots;
 pub mod calendar;
 pub mod delivery;
+pub mod encoding;
 pub mod event;
 pub mod metrics;
 pub mod repo;
@@ -15,6 +16,7 @@ pub use action::{PullRequestAction, ReviewAction};
 pub use bots::BotPolicy;
 pub use calendar::{CalendarError, DailyHours, WorkingCalendar, WorkingDays};
 pub use delivery::{DeliveryId, DeliveryIdError};
+pub use encoding::{EncodingError, PayloadEncoding};
 pub use event::{EventDisposition, EventName, EventNameError};
 pub use metrics::{
     GHOST_USER_ID, PrMetrics, PullRequestFacts, ReviewFact, ReviewState, compute_metrics,

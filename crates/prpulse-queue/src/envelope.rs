@@ -15,10 +15,13 @@
 //! | header `github-hook-id` | `X-GitHub-Hook-ID`, when sent |
 //! | header `received-at` | RFC 3339 with milliseconds |
 //! | header `source` | `webhook`, `backfill` or `replay` |
+//! | header `payload-encoding` | `lz4` when the body is compressed (set by the publisher); absent: the JSON itself |
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use lapin::{BasicProperties, types::FieldTable};
-use prpulse_domain::{DeliveryId, DeliveryIdError, EventName, EventNameError};
+use prpulse_domain::{
+    DeliveryId, DeliveryIdError, EncodingError, EventName, EventNameError, PayloadEncoding,
+};
 
 use crate::headers::{get_i64, get_str, put_i64, put_str};
 
@@ -32,6 +35,10 @@ pub mod header {
     pub const HOOK_ID: &str = "github-hook-id";
     pub const RECEIVED_AT: &str = "received-at";
     pub const SOURCE: &str = "source";
+    /// How the body is encoded ([`PayloadEncoding`]); absent on messages
+    /// published before compression (and by publishers that do not
+    /// compress): the body is then the JSON itself.
+    pub const PAYLOAD_ENCODING: &str = "payload-encoding";
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,6 +94,8 @@ pub enum EnvelopeError {
     Event(#[from] EventNameError),
     #[error("header {0} has an invalid value")]
     Invalid(&'static str),
+    #[error("header payload-encoding: {0}")]
+    Encoding(#[from] EncodingError),
 }
 
 impl Envelope {
@@ -153,6 +162,35 @@ impl Envelope {
     }
 }
 
+/// How the message's body is encoded: its `payload-encoding` header, or
+/// the JSON itself when there is none (messages queued before
+/// compression, dead letters of those).
+pub fn payload_encoding(properties: &BasicProperties) -> Result<PayloadEncoding, EnvelopeError> {
+    let Some(headers) = properties.headers().as_ref() else {
+        return Ok(PayloadEncoding::Identity);
+    };
+    match get_str(headers, header::PAYLOAD_ENCODING) {
+        None => Ok(PayloadEncoding::Identity),
+        Some(raw) => Ok(PayloadEncoding::parse(raw)?),
+    }
+}
+
+/// `properties` saying the body is in `encoding` (header and AMQP
+/// `content-encoding`, the latter for tools that show messages).
+pub fn with_payload_encoding(
+    properties: BasicProperties,
+    encoding: PayloadEncoding,
+) -> BasicProperties {
+    if encoding == PayloadEncoding::Identity {
+        return properties;
+    }
+    let mut headers = properties.headers().clone().unwrap_or_default();
+    put_str(&mut headers, header::PAYLOAD_ENCODING, encoding.as_str());
+    properties
+        .with_headers(headers)
+        .with_content_encoding(encoding.as_str().into())
+}
+
 /// Actions become routing-key words, so only plain snake_case ones do.
 fn is_routable(action: &str) -> bool {
     !action.is_empty()
@@ -189,6 +227,29 @@ mod tests {
             original.delivery_id.as_str()
         );
         assert_eq!(*properties.delivery_mode(), Some(2));
+    }
+
+    #[test]
+    fn the_encoding_travels_in_a_header_and_its_absence_means_plain_json() {
+        let plain = envelope(Some("opened")).to_properties();
+        assert_eq!(payload_encoding(&plain), Ok(PayloadEncoding::Identity));
+        assert_eq!(
+            payload_encoding(&BasicProperties::default()),
+            Ok(PayloadEncoding::Identity)
+        );
+        let compressed = with_payload_encoding(plain.clone(), PayloadEncoding::Lz4);
+        assert_eq!(payload_encoding(&compressed), Ok(PayloadEncoding::Lz4));
+        assert_eq!(
+            Envelope::from_properties(&compressed).unwrap(),
+            envelope(Some("opened")),
+            "the envelope itself is unchanged"
+        );
+        let mut headers = plain.headers().clone().unwrap();
+        put_str(&mut headers, header::PAYLOAD_ENCODING, "brotli");
+        assert!(matches!(
+            payload_encoding(&plain.with_headers(headers)),
+            Err(EnvelopeError::Encoding(_))
+        ));
     }
 
     #[test]

@@ -16,3 +16,4 @@ pub use publisher::{PublishError, Publisher, PublisherSettings};
 pub use topology::Topology;
 
 pub use lapin;
+pub use prpulse_domain::PayloadEncoding;

@@ -25,7 +25,9 @@ use tracing::{info, warn};
 
 use prpulse_retry::ReconnectDelays;
 
-use crate::{Envelope, Topology, connect};
+use prpulse_domain::PayloadEncoding;
+
+use crate::{Envelope, Topology, connect, envelope::with_payload_encoding};
 
 #[derive(Clone, Debug)]
 pub struct PublisherSettings {
@@ -71,6 +73,8 @@ impl PublishError {
 #[derive(Clone)]
 pub struct Publisher {
     inner: Arc<Inner>,
+    /// How [`Self::publish_delivery`] encodes bodies (lz4 unless told).
+    encoding: PayloadEncoding,
 }
 
 struct Inner {
@@ -105,7 +109,18 @@ impl Publisher {
             ready: watch::Sender::new(false),
         });
         let task = tokio::spawn(supervise(inner.clone(), stop));
-        (Self { inner }, task)
+        let publisher = Self {
+            inner,
+            encoding: PayloadEncoding::Lz4,
+        };
+        (publisher, task)
+    }
+
+    /// The same publisher, encoding delivery bodies with `encoding`
+    /// (`PRPULSE_PAYLOAD_ENCODING`; `identity` sends the JSON itself).
+    pub fn with_payload_encoding(mut self, encoding: PayloadEncoding) -> Self {
+        self.encoding = encoding;
+        self
     }
 
     pub fn topology(&self) -> &Topology {
@@ -140,18 +155,22 @@ impl Publisher {
             .unwrap_or(false)
     }
 
-    /// Publishes a delivery to the deliveries exchange.
+    /// Publishes a delivery (its JSON body) to the deliveries exchange,
+    /// compressed once here: the broker carries the compressed bytes and
+    /// the worker stores them as they are, so every source (webhooks,
+    /// backfill, any other route) gets it by publishing through this.
     pub async fn publish_delivery(
         &self,
         envelope: &Envelope,
         body: &[u8],
     ) -> Result<(), PublishError> {
         let exchange = self.topology().exchange();
+        let encoded = self.encoding.encode(body);
         self.publish(
             &exchange,
             &envelope.routing_key(),
-            body,
-            envelope.to_properties(),
+            &encoded,
+            with_payload_encoding(envelope.to_properties(), self.encoding),
         )
         .await
     }

@@ -2,7 +2,7 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use prpulse_queue::{Topology, topology::DEFAULT_RETRY_DELAYS};
+use prpulse_queue::{PayloadEncoding, Topology, topology::DEFAULT_RETRY_DELAYS};
 use prpulse_store::{Keyring, PoolSettings, SecretKey};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -34,6 +34,9 @@ pub struct ServiceConfig {
     /// `PRPULSE_BOUND_ADDRESSES_FILE`: where listeners report the address
     /// they bound (port 0 binds a free one).
     pub bound_addresses: BoundAddresses,
+    /// `PRPULSE_PAYLOAD_ENCODING`: how published deliveries' bodies are
+    /// encoded, `lz4` (default) or `identity`.
+    pub payload_encoding: PayloadEncoding,
 }
 
 impl ServiceConfig {
@@ -87,6 +90,7 @@ impl ServiceConfig {
             amqp_connect_timeout: env.millis("PRPULSE_AMQP_CONNECT_TIMEOUT_MS", 3_000)?,
             secret_key,
             bound_addresses: BoundAddresses::from_env(env),
+            payload_encoding: payload_encoding(env)?,
         })
     }
 }
@@ -101,6 +105,17 @@ fn secret_key(env: &Env, name: &'static str) -> Result<Option<SecretKey>, Config
             })
         })
         .transpose()
+}
+
+fn payload_encoding(env: &Env) -> Result<PayloadEncoding, ConfigError> {
+    let Some(raw) = env.get("PRPULSE_PAYLOAD_ENCODING") else {
+        return Ok(PayloadEncoding::Lz4);
+    };
+    PayloadEncoding::parse(raw).map_err(|error| ConfigError::Invalid {
+        name: "PRPULSE_PAYLOAD_ENCODING",
+        value: raw.to_owned(),
+        reason: format!("{error}; use lz4 or identity"),
+    })
 }
 
 fn retry_delays(env: &Env) -> Result<Vec<Duration>, ConfigError> {
@@ -137,6 +152,17 @@ mod tests {
         );
         assert!(config.migrate);
         assert!(config.secret_key.is_none());
+        assert_eq!(config.payload_encoding, PayloadEncoding::Lz4);
+    }
+
+    #[test]
+    fn payloads_can_be_published_uncompressed_and_unknown_encodings_are_named() {
+        let env = Env::from_pairs([("PRPULSE_PAYLOAD_ENCODING", "identity")]);
+        let config = ServiceConfig::from_env(&env, 9100).unwrap();
+        assert_eq!(config.payload_encoding, PayloadEncoding::Identity);
+        let env = Env::from_pairs([("PRPULSE_PAYLOAD_ENCODING", "zip")]);
+        let error = ServiceConfig::from_env(&env, 9100).unwrap_err().to_string();
+        assert!(error.contains("PRPULSE_PAYLOAD_ENCODING"), "{error}");
     }
 
     #[test]

@@ -54,6 +54,7 @@ impl PublisherLink {
             },
             stop.clone(),
         );
+        let publisher = publisher.with_payload_encoding(service.payload_encoding);
         Self {
             publisher,
             stop,

@@ -12,6 +12,7 @@ pub mod integrations;
 pub mod jira;
 pub mod jira_integrations;
 pub mod migrate;
+pub mod payloads;
 pub mod pool;
 pub mod projection;
 pub mod read;

@@ -3,19 +3,32 @@
 //! fields are version-gated, accumulating facts take the minimum or the
 //! first known value.
 
+//!
+//! Every write takes many rows at once (one statement per table for a
+//! worker's batch), and takes row locks in one global order: repositories
+//! and members by id, pull requests by (repository, number).
+
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
-use prpulse_domain::{PullRequestFacts, ReviewFact, ReviewState, compute_metrics};
+use prpulse_domain::ReviewState;
 
 use crate::StoreError;
 
 mod entities;
+mod metrics;
+mod pull_requests;
 
 pub use entities::{
-    MemberRow, RepositoryRow, keep_newest, reclassify_members, upsert_members, upsert_repository,
+    MemberRow, RepositoryRow, keep_newest, reclassify_members, upsert_members, upsert_repositories,
+    upsert_repository,
 };
+pub use metrics::{MetricFacts, load_metric_facts, save_metrics};
+pub use pull_requests::{lock_pull_requests, upsert_pull_requests, upsert_reviews};
 
 pub type Timestamp = DateTime<Utc>;
+
+/// A pull request's identity: (repository id, number).
+pub type PullRequestKey = (i64, i32);
 
 #[derive(Clone, Debug)]
 pub struct PullRequestRow<'a> {
@@ -64,100 +77,18 @@ pub struct ReviewRow {
     pub submitted_at: Option<Timestamp>,
 }
 
-/// Upserts the pull request and leaves its row locked until the
-/// transaction ends, so concurrent deliveries of one pull request apply
-/// one after the other and each metrics refresh sees all committed facts.
+impl PullRequestRow<'_> {
+    pub fn key(&self) -> PullRequestKey {
+        (self.repository_id, self.number)
+    }
+}
+
+/// One pull request's upsert: [`upsert_pull_requests`] with one row.
 pub async fn upsert_pull_request(
     client: &impl GenericClient,
     row: &PullRequestRow<'_>,
 ) -> Result<(), StoreError> {
-    let insert = client
-        .prepare_cached(
-            "INSERT INTO pull_requests (
-                 github_id, repository_id, number, author_id,
-                 version_rank, version_at, version_delivery,
-                 carried_rank, carried_at, carried_delivery,
-                 title, state, draft, closed_at, additions, deletions, changed_files,
-                 head_ref, base_ref, created_at, merged_at,
-                 opened_as_draft, first_ready_for_review_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $6, $7, $9, $10, coalesce($11, false),
-                     $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
-             ON CONFLICT (repository_id, number) DO NOTHING",
-        )
-        .await?;
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 21] = [
-        &row.github_id,
-        &row.repository_id,
-        &row.number,
-        &row.author_id,
-        &row.version_rank,
-        &row.version_at,
-        &row.version_delivery,
-        &row.carried_rank,
-        &row.title,
-        &row.state,
-        &row.draft,
-        &row.closed_at,
-        &row.additions,
-        &row.deletions,
-        &row.changed_files,
-        &row.head_ref,
-        &row.base_ref,
-        &row.created_at,
-        &row.merged_at,
-        &row.opened_as_draft,
-        &row.ready_for_review_at,
-    ];
-    if client.execute(&insert, &params).await? == 1 {
-        // Inserted: the row is ours (locked) and holds every fact already.
-        return Ok(());
-    }
-    // Every delivery of the pull request takes its row lock here, also when
-    // nothing changes. Each group of scalars is replaced only by a newer
-    // version of that group; accumulated facts apply whatever the version.
-    let update = client.prepare_cached(&UPDATE_STATEMENT).await?;
-    client.execute(&update, &params).await?;
-    Ok(())
-}
-
-/// The UPDATE half of [`upsert_pull_request`], with the parameters of its
-/// INSERT.
-static UPDATE_STATEMENT: std::sync::LazyLock<String> = std::sync::LazyLock::new(update_statement);
-
-fn update_statement() -> String {
-    let carried = "($6, $8, $7) > (pr.carried_at, pr.carried_rank, pr.carried_delivery)";
-    let full = "($5, $6, $7) > (pr.version_rank, pr.version_at, pr.version_delivery)";
-    let newer = |group: &str, column: &str, value: &str| {
-        format!("{column} = CASE WHEN {group} THEN {value} ELSE pr.{column} END")
-    };
-    let sets = [
-        newer(carried, "carried_rank", "$8"),
-        newer(carried, "carried_at", "$6"),
-        newer(carried, "carried_delivery", "$7"),
-        // A deleted author shows as null in some payloads: keep who it was.
-        newer(carried, "author_id", "coalesce($4, pr.author_id)"),
-        newer(carried, "title", "coalesce($9, pr.title)"),
-        newer(carried, "state", "$10"),
-        newer(carried, "draft", "coalesce($11, pr.draft)"),
-        newer(carried, "closed_at", "$12"),
-        newer(carried, "head_ref", "coalesce($16, pr.head_ref)"),
-        newer(carried, "base_ref", "coalesce($17, pr.base_ref)"),
-        newer(full, "version_rank", "$5"),
-        newer(full, "version_at", "$6"),
-        newer(full, "version_delivery", "$7"),
-        newer(full, "additions", "coalesce($13, pr.additions)"),
-        newer(full, "deletions", "coalesce($14, pr.deletions)"),
-        newer(full, "changed_files", "coalesce($15, pr.changed_files)"),
-        "github_id = least(pr.github_id, $1)".to_owned(),
-        "created_at = least(pr.created_at, $18)".to_owned(),
-        "merged_at = least(pr.merged_at, $19)".to_owned(),
-        "opened_as_draft = coalesce(pr.opened_as_draft, $20)".to_owned(),
-        "first_ready_for_review_at = least(pr.first_ready_for_review_at, $21)".to_owned(),
-    ];
-    format!(
-        "UPDATE pull_requests AS pr SET {} WHERE repository_id = $2 AND number = $3",
-        sets.join(", ")
-    )
+    upsert_pull_requests(client, std::slice::from_ref(row), &[]).await
 }
 
 /// The same-second tie rank of a payload's carried scalars. GitHub's
@@ -187,147 +118,16 @@ pub fn carried_rank(
     }
 }
 
+/// One review's upsert: [`upsert_reviews`] with one row.
 pub async fn upsert_review(client: &impl GenericClient, row: &ReviewRow) -> Result<(), StoreError> {
-    let statement = client
-        .prepare_cached(
-            "INSERT INTO reviews AS r
-                 (github_id, repository_id, pull_request_number, reviewer_id,
-                  submitted_state, dismissed, submitted_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
-             ON CONFLICT (github_id) DO UPDATE SET
-                 reviewer_id = coalesce(r.reviewer_id, EXCLUDED.reviewer_id),
-                 submitted_state = coalesce(r.submitted_state, EXCLUDED.submitted_state),
-                 dismissed = r.dismissed OR EXCLUDED.dismissed,
-                 submitted_at = least(r.submitted_at, EXCLUDED.submitted_at)",
-        )
-        .await?;
-    let state = row.submitted_state.map(ReviewState::as_str);
-    client
-        .execute(
-            &statement,
-            &[
-                &row.github_id,
-                &row.repository_id,
-                &row.pull_request_number,
-                &row.reviewer_id,
-                &state,
-                &row.dismissed,
-                &row.submitted_at,
-            ],
-        )
-        .await?;
-    Ok(())
-}
-
-/// Recomputes the pull request's metrics from everything stored about it.
-/// Call after [`upsert_pull_request`] in the same transaction (it holds
-/// the row lock that makes this see every committed review).
-pub async fn refresh_metrics(
-    client: &impl GenericClient,
-    repository_id: i64,
-    number: i32,
-) -> Result<(), StoreError> {
-    let facts_query = client
-        .prepare_cached(
-            "SELECT author_id, created_at, opened_as_draft, draft,
-                    first_ready_for_review_at, merged_at
-             FROM pull_requests WHERE repository_id = $1 AND number = $2",
-        )
-        .await?;
-    let row = client
-        .query_one(&facts_query, &[&repository_id, &number])
-        .await?;
-    let facts = PullRequestFacts {
-        author_id: row.get(0),
-        created_at: row.get(1),
-        opened_as_draft: row.get(2),
-        draft: row.get(3),
-        first_ready_for_review_at: row.get(4),
-        merged_at: row.get(5),
-    };
-    let reviews_query = client
-        .prepare_cached(
-            "SELECT r.reviewer_id, coalesce(m.is_bot, false), r.submitted_at,
-                    CASE WHEN r.dismissed THEN 'dismissed'
-                         ELSE coalesce(r.submitted_state, 'dismissed') END,
-                    r.github_id
-             FROM reviews r LEFT JOIN members m ON m.github_id = r.reviewer_id
-             WHERE r.repository_id = $1 AND r.pull_request_number = $2
-             ORDER BY r.submitted_at, r.github_id",
-        )
-        .await?;
-    let reviews: Vec<ReviewFact> = client
-        .query(&reviews_query, &[&repository_id, &number])
-        .await?
-        .iter()
-        .map(|row| ReviewFact {
-            review_id: row.get(4),
-            reviewer_id: row.get(0),
-            reviewer_is_bot: row.get(1),
-            submitted_at: row.get(2),
-            state: ReviewState::parse(row.get(3)).unwrap_or(ReviewState::Dismissed),
-        })
-        .collect();
-    let metrics = compute_metrics(&facts, &reviews);
-    let update = client
-        .prepare_cached(
-            "UPDATE pull_requests SET
-                 ready_at = $3, first_review_at = $4, first_approval_at = $5,
-                 cycle_time_seconds = $6, review_time_seconds = $7, pickup_time_seconds = $8,
-                 time_to_first_approval_seconds = $9, merge_after_approval_seconds = $10,
-                 review_rounds = $11
-             WHERE repository_id = $1 AND number = $2",
-        )
-        .await?;
-    client
-        .execute(
-            &update,
-            &[
-                &repository_id,
-                &number,
-                &metrics.ready_at,
-                &metrics.first_review_at,
-                &metrics.first_approval_at,
-                &metrics.cycle_time_seconds,
-                &metrics.review_time_seconds,
-                &metrics.pickup_time_seconds,
-                &metrics.time_to_first_approval_seconds,
-                &metrics.merge_after_approval_seconds,
-                &metrics.review_rounds,
-            ],
-        )
-        .await?;
-    Ok(())
-}
-
-/// Locks the pull request's row and recomputes its metrics: for a pull
-/// request no delivery touched, whose reviewer became (or stopped being) a
-/// bot. Nothing happens if it does not exist.
-pub async fn lock_and_refresh_metrics(
-    client: &impl GenericClient,
-    repository_id: i64,
-    number: i32,
-) -> Result<(), StoreError> {
-    let lock = client
-        .prepare_cached(
-            "SELECT 1 FROM pull_requests WHERE repository_id = $1 AND number = $2 FOR UPDATE",
-        )
-        .await?;
-    if client
-        .query_opt(&lock, &[&repository_id, &number])
-        .await?
-        .is_some()
-    {
-        refresh_metrics(client, repository_id, number).await?;
-    }
-    Ok(())
+    upsert_reviews(client, std::slice::from_ref(row)).await
 }
 
 /// The pull requests (repository id, number) that any of `reviewers` reviewed.
 pub async fn reviewed_by(
     client: &impl GenericClient,
     reviewers: &[i64],
-) -> Result<Vec<(i64, i32)>, StoreError> {
+) -> Result<Vec<PullRequestKey>, StoreError> {
     if reviewers.is_empty() {
         return Ok(Vec::new());
     }

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
+use prpulse_domain::PayloadEncoding;
 
 use crate::StoreError;
 
@@ -145,10 +146,26 @@ pub struct StoredDelivery {
     pub delivery_id: String,
     pub event: String,
     pub received_at: DateTime<Utc>,
-    /// `None` once retention removed it.
+    /// `None` once retention removed it; as stored, in `encoding`.
     pub payload: Option<Vec<u8>>,
+    pub encoding: PayloadEncoding,
     pub pull_request: Option<(i64, i32)>,
 }
+
+/// The columns [`stored`] reads, from `deliveries d` joined by
+/// [`WITH_PAYLOAD`]: the payload from `delivery_payloads` (V18 on), or
+/// from the ledger row for one not yet moved.
+const STORED_COLUMNS: &str = "d.delivery_id, d.event, d.received_at,
+     coalesce(p.payload, d.payload), d.repository_id, d.pull_request_number,
+     coalesce(p.encoding, 'identity')";
+
+const WITH_PAYLOAD: &str = "deliveries d LEFT JOIN delivery_payloads p
+     ON p.delivery_id = d.delivery_id AND p.received_at = d.received_at";
+
+/// A delivery whose payload is gone (retention), in either place.
+const PAYLOAD_GONE: &str = "d.payload IS NULL AND NOT EXISTS (
+     SELECT 1 FROM delivery_payloads p
+     WHERE p.delivery_id = d.delivery_id AND p.received_at = d.received_at)";
 
 fn stored(row: &tokio_postgres::Row) -> StoredDelivery {
     let repository: Option<i64> = row.get(4);
@@ -158,17 +175,23 @@ fn stored(row: &tokio_postgres::Row) -> StoredDelivery {
         event: row.get(1),
         received_at: row.get(2),
         payload: row.get(3),
+        // Written by prpulse alone, under the CHECK of V18.
+        encoding: PayloadEncoding::parse(row.get(6)).unwrap_or_default(),
         pull_request: repository.zip(number),
     }
 }
 
 /// Deliveries with a payload that the deliveries phase reads: those in
 /// scope, and those not yet known to be about a pull request (to find out).
-const READ_IN_SCOPE: &str = "FROM deliveries
-     WHERE delivery_id > $1 AND payload IS NOT NULL
-       AND (repository_id IS NULL
-            OR (($2::bigint IS NULL OR repository_id = $2)
-                AND ($3::timestamptz IS NULL OR received_at >= $3)))";
+static READ_IN_SCOPE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "FROM {WITH_PAYLOAD}
+         WHERE d.delivery_id > $1 AND (p.payload IS NOT NULL OR d.payload IS NOT NULL)
+           AND (d.repository_id IS NULL
+                OR (($2::bigint IS NULL OR d.repository_id = $2)
+                    AND ($3::timestamptz IS NULL OR d.received_at >= $3)))"
+    )
+});
 
 /// The next `limit` deliveries after `after`, by id, for the deliveries phase.
 pub async fn deliveries_after(
@@ -180,9 +203,8 @@ pub async fn deliveries_after(
     Ok(client
         .query(
             &format!(
-                "SELECT delivery_id, event, received_at, payload, repository_id,
-                        pull_request_number {READ_IN_SCOPE}
-                 ORDER BY delivery_id LIMIT $4"
+                "SELECT {STORED_COLUMNS} {} ORDER BY d.delivery_id LIMIT $4",
+                *READ_IN_SCOPE
             ),
             &[&after, &scope.repository_id, &scope.since, &limit],
         )
@@ -201,7 +223,7 @@ pub async fn count_deliveries_after(
 ) -> Result<i64, StoreError> {
     Ok(client
         .query_one(
-            &format!("SELECT count(*) {READ_IN_SCOPE}"),
+            &format!("SELECT count(*) {}", *READ_IN_SCOPE),
             &[&after, &scope.repository_id, &scope.since],
         )
         .await?
@@ -296,9 +318,11 @@ pub async fn lock_and_read_pull_request(
         .map(|row| row.get(0));
     let deliveries = client
         .query(
-            "SELECT delivery_id, event, received_at, payload, repository_id, pull_request_number
-             FROM deliveries WHERE repository_id = $1 AND pull_request_number = $2
-             ORDER BY delivery_id",
+            &format!(
+                "SELECT {STORED_COLUMNS} FROM {WITH_PAYLOAD}
+                 WHERE d.repository_id = $1 AND d.pull_request_number = $2
+                 ORDER BY d.delivery_id"
+            ),
             &[&repository_id, &number],
         )
         .await?
@@ -335,8 +359,10 @@ pub async fn reset_pull_request(
 pub async fn purged_without_pull_request(client: &impl GenericClient) -> Result<i64, StoreError> {
     Ok(client
         .query_one(
-            "SELECT count(*) FROM deliveries
-             WHERE payload IS NULL AND repository_id IS NULL AND outcome = 'projected'",
+            &format!(
+                "SELECT count(*) FROM deliveries d
+                 WHERE {PAYLOAD_GONE} AND d.repository_id IS NULL AND d.outcome = 'projected'"
+            ),
             &[],
         )
         .await?
@@ -350,8 +376,10 @@ pub async fn last_purge_without_pull_request(
 ) -> Result<Option<DateTime<Utc>>, StoreError> {
     Ok(client
         .query_one(
-            "SELECT max(received_at) FROM deliveries
-             WHERE payload IS NULL AND repository_id IS NULL AND outcome = 'projected'",
+            &format!(
+                "SELECT max(d.received_at) FROM deliveries d
+                 WHERE {PAYLOAD_GONE} AND d.repository_id IS NULL AND d.outcome = 'projected'"
+            ),
             &[],
         )
         .await?

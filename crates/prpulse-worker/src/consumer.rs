@@ -9,7 +9,8 @@ use std::{sync::Arc, time::Duration, time::Instant};
 
 use futures_util::StreamExt;
 use prpulse_queue::{
-    Envelope, Publisher, Topology, connect,
+    Envelope, PayloadEncoding, Publisher, Topology, connect,
+    envelope::payload_encoding,
     lapin::{
         BasicProperties, Channel,
         message::Delivery,
@@ -26,7 +27,7 @@ use crate::{
     disposition::Disposition,
     failures,
     metrics::WorkerMetrics,
-    process::{Processed, Processor},
+    process::{Message, Processed, Processor},
 };
 
 pub struct Consumer {
@@ -150,7 +151,11 @@ impl Consumer {
     async fn try_batch(&self, deliveries: &[Delivery]) -> bool {
         let Some(envelopes) = deliveries
             .iter()
-            .map(|delivery| Envelope::from_properties(&delivery.properties).ok())
+            .map(|delivery| {
+                let envelope = Envelope::from_properties(&delivery.properties).ok()?;
+                let encoding = payload_encoding(&delivery.properties).ok()?;
+                Some((envelope, encoding))
+            })
             .collect::<Option<Vec<_>>>()
         else {
             return false;
@@ -158,12 +163,16 @@ impl Consumer {
         let started = Instant::now();
         let count = i64::try_from(deliveries.len()).unwrap_or(i64::MAX);
         self.metrics.in_flight.add(count);
-        let batch: Vec<(&Envelope, &[u8])> = envelopes
+        let batch: Vec<Message<'_>> = envelopes
             .iter()
             .zip(deliveries)
-            .map(|(envelope, delivery)| (envelope, delivery.data.as_slice()))
+            .map(|((envelope, encoding), delivery)| Message {
+                envelope,
+                encoding: *encoding,
+                body: delivery.data.as_slice(),
+            })
             .collect();
-        let result = self.processor.process_batch(&batch).await;
+        let result = self.processor.process_messages(&batch).await;
         self.metrics.in_flight.sub(count);
         let outcomes = match result {
             Ok(outcomes) => outcomes,
@@ -175,7 +184,9 @@ impl Consumer {
         };
         self.metrics.batch_size.observe(deliveries.len() as f64);
         let now = chrono::Utc::now();
-        for ((delivery, envelope), processed) in deliveries.iter().zip(&envelopes).zip(outcomes) {
+        for ((delivery, (envelope, _)), processed) in
+            deliveries.iter().zip(&envelopes).zip(outcomes)
+        {
             if processed != Processed::Duplicate {
                 let lag = now - envelope.received_at;
                 self.metrics
@@ -203,15 +214,18 @@ impl Consumer {
     async fn handle(&self, delivery: Delivery, stop: &CancellationToken) {
         let started = Instant::now();
         self.metrics.in_flight.inc();
-        let disposition = match Envelope::from_properties(&delivery.properties) {
-            Ok(envelope) => {
+        let read = Envelope::from_properties(&delivery.properties).and_then(|envelope| {
+            payload_encoding(&delivery.properties).map(|encoding| (envelope, encoding))
+        });
+        let disposition = match read {
+            Ok((envelope, encoding)) => {
                 let span = info_span!(
                     "delivery",
                     delivery_id = %envelope.delivery_id,
                     event = %envelope.event,
                     action = envelope.action.as_deref().unwrap_or("")
                 );
-                self.process(&envelope, &delivery, stop)
+                self.process(&envelope, encoding, &delivery, stop)
                     .instrument(span.clone())
                     .await
             }
@@ -227,6 +241,7 @@ impl Consumer {
     async fn process(
         &self,
         envelope: &Envelope,
+        encoding: PayloadEncoding,
         delivery: &Delivery,
         stop: &CancellationToken,
     ) -> Disposition {
@@ -235,7 +250,12 @@ impl Consumer {
         // Short cap: once the database is back, held deliveries go on at once.
         let mut delays = ReconnectDelays::new(Duration::from_secs(5));
         loop {
-            let result = self.processor.process(envelope, &delivery.data).await;
+            let message = Message {
+                envelope,
+                encoding,
+                body: &delivery.data,
+            };
+            let result = self.processor.process_message(message).await;
             match Disposition::of(&result, retries, tiers) {
                 Disposition::Hold => {
                     if let Err(error) = &result {

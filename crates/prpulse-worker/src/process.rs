@@ -2,22 +2,16 @@
 //! deliveries in one transaction. Public so that tests (and the benchmark)
 //! can drive them without a broker.
 
-use prpulse_domain::{BotPolicy, DeliveryId};
+use prpulse_domain::{BotPolicy, DeliveryId, PayloadEncoding};
 use prpulse_queue::Envelope;
-use std::{
-    collections::{BTreeMap, BTreeSet},
-    time::Duration,
-};
+use std::{borrow::Cow, time::Duration};
 
 use prpulse_store::{
     GenericClient, Pool, StoreError,
     deliveries::{self, NewDelivery, Outcome, Recorded},
-    projection::{
-        keep_newest, lock_and_refresh_metrics, refresh_metrics, reviewed_by, upsert_members,
-        upsert_repository,
-    },
 };
 
+pub use crate::apply::{apply_projections, refresh_reviewed_by, upsert_entities};
 use crate::projection::{PayloadError, Projection};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,7 +77,11 @@ pub struct Processor {
     bots: BotPolicy,
     /// The `SET LOCAL` that starts each transaction, if any.
     timeouts: Option<String>,
+    max_body: usize,
 }
+
+/// GitHub's cap on a webhook body, the default of `PRPULSE_MAX_BODY_BYTES`.
+const GITHUB_MAX_BODY: usize = 25 * 1024 * 1024;
 
 impl Processor {
     pub fn new(pool: Pool, bots: BotPolicy) -> Self {
@@ -91,6 +89,7 @@ impl Processor {
             pool,
             bots,
             timeouts: None,
+            max_body: GITHUB_MAX_BODY,
         }
     }
 
@@ -110,71 +109,91 @@ impl Processor {
         Ok(transaction)
     }
 
-    /// Records the delivery and applies its projection in one transaction.
-    /// A delivery id seen before changes nothing. The payload is parsed
-    /// before the transaction opens, so a bad one costs no database work.
+    /// The largest body a compressed message may expand to
+    /// (`PRPULSE_MAX_BODY_BYTES`): a corrupt length prefix is refused, not
+    /// allocated.
+    pub fn with_max_body(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// Records the delivery (its plain JSON body) and applies its
+    /// projection in one transaction. See [`Self::process_message`].
     pub async fn process(
         &self,
         envelope: &Envelope,
         body: &[u8],
     ) -> Result<Processed, ProcessError> {
-        let projection = Projection::parse(&envelope.event, body)?;
-        let mut client = self.pool.get().await.map_err(StoreError::from)?;
-        let transaction = self.begin(&mut client).await?;
-        let processed = record(&transaction, envelope, body, &projection).await?;
-        if processed == Processed::Duplicate {
-            // Dropping the transaction rolls it back.
-            return Ok(processed);
-        }
-        apply_projections(
-            &transaction,
-            &[(&projection, &envelope.delivery_id)],
-            &self.bots,
-        )
-        .await?;
-        transaction.commit().await.map_err(StoreError::from)?;
-        Ok(processed)
+        self.process_message(Message::plain(envelope, body)).await
+    }
+
+    /// Records the delivery and applies its projection in one transaction:
+    /// the batch step with a batch of one (how a failed batch's deliveries
+    /// are retried alone). A delivery id seen before changes nothing. The
+    /// payload is decoded and parsed before the transaction opens, so a
+    /// bad one costs no database work.
+    pub async fn process_message(&self, message: Message<'_>) -> Result<Processed, ProcessError> {
+        Ok(self.process_messages(&[message]).await?[0])
+    }
+
+    /// [`Self::process_messages`] for plain JSON bodies.
+    pub async fn process_batch(
+        &self,
+        batch: &[(&Envelope, &[u8])],
+    ) -> Result<Vec<Processed>, ProcessError> {
+        let messages: Vec<Message<'_>> = batch
+            .iter()
+            .map(|(envelope, body)| Message::plain(envelope, body))
+            .collect();
+        self.process_messages(&messages).await
     }
 
     /// Records and projects every delivery of `batch` in one transaction:
     /// the outcome of each (in the order given) once all committed, or the
     /// first error, and then nothing was committed. On an error the caller
-    /// processes the batch one by one with [`Self::process`], which decides
-    /// each delivery's fate alone: one bad delivery must not retry or
-    /// dead-letter the others.
+    /// processes the batch one by one with [`Self::process_message`], which
+    /// decides each delivery's fate alone: one bad delivery must not retry
+    /// or dead-letter the others.
     ///
-    /// Row locks are taken in one global order, so that concurrent batches
-    /// wait for each other rather than deadlock: delivery ids, then
-    /// repositories and members (each once, by id), then pull requests by
-    /// (repository, number). The projection gives the same rows in any
-    /// order, so this order is free to choose.
-    pub async fn process_batch(
+    /// Each table is written with one statement for the whole batch (see
+    /// `prpulse_store::projection`), and row locks are taken in one global
+    /// order, so that concurrent batches wait for each other rather than
+    /// deadlock: delivery ids, then repositories and members (each once,
+    /// by id), then pull requests by (repository, number). The projection
+    /// gives the same rows in any order, so this order is free to choose.
+    ///
+    /// A compressed body is stored as it came; a plain one is compressed
+    /// first, so every stored payload is lz4.
+    pub async fn process_messages(
         &self,
-        batch: &[(&Envelope, &[u8])],
+        batch: &[Message<'_>],
     ) -> Result<Vec<Processed>, ProcessError> {
-        let projections = batch
-            .iter()
-            .map(|(envelope, body)| Projection::parse(&envelope.event, body))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut projections = Vec::with_capacity(batch.len());
+        let mut stored = Vec::with_capacity(batch.len());
+        for message in batch {
+            let json = message
+                .encoding
+                .decode(message.body, self.max_body)
+                .map_err(PayloadError::from)?;
+            projections.push(Projection::parse(&message.envelope.event, &json)?);
+            stored.push(match message.encoding {
+                PayloadEncoding::Lz4 => Cow::Borrowed(message.body),
+                PayloadEncoding::Identity => PayloadEncoding::Lz4.encode(&json).into_owned().into(),
+            });
+        }
         let mut client = self.pool.get().await.map_err(StoreError::from)?;
         let transaction = self.begin(&mut client).await?;
-
-        let mut by_id: Vec<usize> = (0..batch.len()).collect();
-        by_id.sort_by(|&a, &b| {
-            batch[a]
-                .0
-                .delivery_id
-                .as_str()
-                .cmp(batch[b].0.delivery_id.as_str())
-        });
-        let mut outcomes = vec![Processed::Duplicate; batch.len()];
-        for i in by_id {
-            let (envelope, body) = batch[i];
-            outcomes[i] = record(&transaction, envelope, body, &projections[i]).await?;
+        let outcomes = record(&transaction, batch, &projections, &stored).await?;
+        if outcomes
+            .iter()
+            .all(|outcome| *outcome == Processed::Duplicate)
+        {
+            // Dropping the transaction rolls it back.
+            return Ok(outcomes);
         }
         let fresh: Vec<(&Projection, &DeliveryId)> = (0..batch.len())
             .filter(|&i| outcomes[i] != Processed::Duplicate)
-            .map(|i| (&projections[i], &batch[i].0.delivery_id))
+            .map(|i| (&projections[i], &batch[i].envelope.delivery_id))
             .collect();
         apply_projections(&transaction, &fresh, &self.bots).await?;
         transaction.commit().await.map_err(StoreError::from)?;
@@ -182,147 +201,70 @@ impl Processor {
     }
 }
 
-type PullRequestKey = Option<(i64, i32)>;
-
-/// What [`apply_projections`] does to one pull request, in key order.
-enum Step {
-    /// Apply the facts of the i-th fresh delivery.
-    Apply(usize),
-    /// Only recompute the metrics (a reviewer's bot flag changed).
-    Refresh,
+/// One message as the worker takes it off the queue: the envelope and the
+/// body in the encoding its `payload-encoding` header names.
+#[derive(Clone, Copy, Debug)]
+pub struct Message<'a> {
+    pub envelope: &'a Envelope,
+    pub encoding: PayloadEncoding,
+    pub body: &'a [u8],
 }
 
-/// Applies the projections of fresh deliveries in one transaction, taking
-/// row locks in the global order: repositories and members once each by id,
-/// then pull requests by (repository, number). Each repository and person
-/// gets the newest fact among the deliveries (by the payload's own time),
-/// as applying them one by one would give. A person whose bot flag changed
-/// changes the metrics of every pull request they reviewed: those are
-/// recomputed too, in the same order.
-pub async fn apply_projections(
-    client: &impl GenericClient,
-    fresh: &[(&Projection, &DeliveryId)],
-    bots: &BotPolicy,
-) -> Result<(), StoreError> {
-    let flipped = upsert_entities(
-        client,
-        fresh.iter().map(|(projection, _)| *projection),
-        bots,
-    )
-    .await?;
-    let applied: BTreeSet<(i64, i32)> = fresh
-        .iter()
-        .filter_map(|(projection, _)| projection.pull_request_key())
-        .collect();
-    let mut steps: Vec<(PullRequestKey, Step)> = fresh
-        .iter()
-        .enumerate()
-        .map(|(i, (projection, _))| (projection.pull_request_key(), Step::Apply(i)))
-        .collect();
-    steps.extend(
-        reviewed_by(client, &flipped)
-            .await?
-            .into_iter()
-            .filter(|key| !applied.contains(key))
-            .map(|key| (Some(key), Step::Refresh)),
-    );
-    steps.sort_by_key(|(key, _)| *key);
-    // Each pull request's metrics are recomputed once, after the last of
-    // its deliveries in the batch (they see every fact applied before).
-    for (index, (key, step)) in steps.iter().enumerate() {
-        let last_of_key = steps.get(index + 1).is_none_or(|(next, _)| next != key);
-        match (step, key) {
-            (Step::Apply(i), None) => fresh[*i].0.apply_facts(client, fresh[*i].1).await?,
-            (Step::Apply(i), Some((repository, number))) => {
-                fresh[*i].0.apply_facts_only(client, fresh[*i].1).await?;
-                if last_of_key {
-                    refresh_metrics(client, *repository, *number).await?;
-                }
-            }
-            (Step::Refresh, Some((repository, number))) => {
-                lock_and_refresh_metrics(client, *repository, *number).await?
-            }
-            (Step::Refresh, None) => {}
+impl<'a> Message<'a> {
+    /// A message whose body is the JSON itself.
+    pub fn plain(envelope: &'a Envelope, body: &'a [u8]) -> Self {
+        Self {
+            envelope,
+            encoding: PayloadEncoding::Identity,
+            body,
         }
     }
-    Ok(())
 }
 
-/// Upserts the repositories and people of `projections`, each once, in id
-/// order, with the newest fact of each (by the payload's own time), as
-/// applying them one by one would give. Returns the people whose bot flag
-/// changed.
-pub async fn upsert_entities<'a>(
-    client: &impl GenericClient,
-    projections: impl Iterator<Item = &'a Projection>,
-    bots: &BotPolicy,
-) -> Result<Vec<i64>, StoreError> {
-    let mut repositories = BTreeMap::new();
-    let mut people = BTreeMap::new();
-    for projection in projections {
-        let (repository, members) = projection.entities(bots);
-        if let Some(row) = repository {
-            keep_newest(&mut repositories, row.github_id, row, |new, old| {
-                new.version() > old.version()
-            });
-        }
-        for member in members {
-            keep_newest(&mut people, member.github_id, member, |new, old| {
-                new.version() > old.version()
-            });
-        }
-    }
-    for row in repositories.values() {
-        upsert_repository(client, row).await?;
-    }
-    upsert_members(client, &mut people.into_values().collect::<Vec<_>>()).await
-}
-
-/// Recomputes the metrics of every pull request that `reviewers` reviewed,
-/// in key order (after their member rows, as the global lock order says).
-pub async fn refresh_reviewed_by(
-    client: &impl GenericClient,
-    reviewers: &[i64],
-) -> Result<(), StoreError> {
-    for (repository, number) in reviewed_by(client, reviewers).await? {
-        lock_and_refresh_metrics(client, repository, number).await?;
-    }
-    Ok(())
-}
-
-/// Records the delivery in the apply-once ledger: `Duplicate` if its id
-/// was recorded before, else what applying it will be.
+/// Records the deliveries in the apply-once ledger (one statement): for
+/// each, `Duplicate` if its id was recorded before, else what applying it
+/// will be.
 async fn record(
     client: &impl GenericClient,
-    envelope: &Envelope,
-    body: &[u8],
-    projection: &Projection,
-) -> Result<Processed, ProcessError> {
-    let outcome = if projection.is_projected() {
+    batch: &[Message<'_>],
+    projections: &[Projection],
+    stored: &[Cow<'_, [u8]>],
+) -> Result<Vec<Processed>, ProcessError> {
+    let rows: Vec<NewDelivery<'_>> = batch
+        .iter()
+        .zip(projections)
+        .zip(stored)
+        .map(|((message, projection), payload)| NewDelivery {
+            delivery_id: &message.envelope.delivery_id,
+            event: message.envelope.event.as_str(),
+            action: message.envelope.action.as_deref(),
+            hook_id: message.envelope.hook_id,
+            source: message.envelope.source.as_str(),
+            received_at: message.envelope.received_at,
+            outcome: outcome_of(projection),
+            encoding: PayloadEncoding::Lz4,
+            payload,
+            pull_request: projection.pull_request_key(),
+        })
+        .collect();
+    let recorded = deliveries::record_all(client, &rows).await?;
+    Ok(recorded
+        .into_iter()
+        .zip(&rows)
+        .map(|(recorded, row)| match (recorded, row.outcome) {
+            (Recorded::Duplicate, _) => Processed::Duplicate,
+            (Recorded::New, Outcome::Projected) => Processed::Projected,
+            (Recorded::New, Outcome::Stored) => Processed::Stored,
+        })
+        .collect())
+}
+
+fn outcome_of(projection: &Projection) -> Outcome {
+    if projection.is_projected() {
         Outcome::Projected
     } else {
         Outcome::Stored
-    };
-    let recorded = deliveries::record(
-        client,
-        &NewDelivery {
-            delivery_id: &envelope.delivery_id,
-            event: envelope.event.as_str(),
-            action: envelope.action.as_deref(),
-            hook_id: envelope.hook_id,
-            source: envelope.source.as_str(),
-            received_at: envelope.received_at,
-            outcome,
-            payload: body,
-            pull_request: projection.pull_request_key(),
-        },
-    )
-    .await?;
-    Ok(match (recorded, outcome) {
-        (Recorded::Duplicate, _) => Processed::Duplicate,
-        (Recorded::New, Outcome::Projected) => Processed::Projected,
-        (Recorded::New, Outcome::Stored) => Processed::Stored,
-    })
+    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use prpulse_store::{
     StoreError,
     projection::{
         MemberRow, PullRequestRow, RepositoryRow, ReviewRow, Timestamp, carried_rank,
-        refresh_metrics, upsert_pull_request, upsert_review,
+        upsert_pull_request, upsert_review,
     },
     teams::{add_member, mark_team_deleted, remove_member, upsert_team},
 };
@@ -41,6 +41,8 @@ pub enum PayloadError {
     OutOfRange { field: &'static str, value: i64 },
     #[error(transparent)]
     Jira(#[from] prpulse_jira::PayloadError),
+    #[error("payload cannot be decoded: {0}")]
+    Encoding(#[from] prpulse_domain::EncodingError),
 }
 
 impl Projection {
@@ -161,30 +163,17 @@ impl Projection {
         }
     }
 
-    /// Writes everything but [`Self::entities`]: teams, the pull request,
-    /// the review, and the metrics. The entities must be upserted first.
-    pub async fn apply_facts(
-        &self,
-        client: &impl GenericClient,
-        delivery_id: &DeliveryId,
-    ) -> Result<(), StoreError> {
-        self.apply_facts_only(client, delivery_id).await?;
-        if let Some((repository, number)) = self.pull_request_key() {
-            refresh_metrics(client, repository, number).await?;
-        }
-        Ok(())
-    }
-
-    /// [`Self::apply_facts`] without recomputing the metrics: for a rebuild,
-    /// which applies every delivery of a pull request and then recomputes
-    /// once.
-    pub async fn apply_facts_only(
+    /// The kinds applied per delivery rather than set-based (rare, or with
+    /// tables of their own): writes what such a delivery changes, after the
+    /// entities. A new kind (a DORA deployment, a Jira issue) gets its arm
+    /// here; pull requests and reviews go through [`Self::rows`] instead.
+    pub async fn apply_alone(
         &self,
         client: &impl GenericClient,
         delivery_id: &DeliveryId,
     ) -> Result<(), StoreError> {
         match self {
-            Self::RawOnly => Ok(()),
+            Self::RawOnly | Self::PullRequest(_) | Self::Review(_) => Ok(()),
             Self::Jira(event) => crate::jira::apply(client, event, delivery_id).await,
             // Membership events carry no time, so the last applied wins; the
             // scheduler's periodic team listing corrects any misordering.
@@ -207,6 +196,17 @@ impl Projection {
                     _ => Ok(()),
                 }
             }
+        }
+    }
+
+    /// The pull-request row (and the review row) this delivery writes, for
+    /// the set-based upserts of a batch.
+    pub fn rows<'a>(
+        &'a self,
+        delivery_id: &'a DeliveryId,
+    ) -> Option<(PullRequestRow<'a>, Option<ReviewRow>)> {
+        match self {
+            Self::RawOnly | Self::Team(_) | Self::Membership(_) | Self::Jira(_) => None,
             Self::PullRequest(event) => {
                 let pr = &event.pull_request;
                 let mut row = pull_request_row(event.repository.id, pr, delivery_id, 1);
@@ -221,8 +221,7 @@ impl Projection {
                 row.opened_as_draft = (event.action == "opened").then(|| pr.draft.unwrap_or(false));
                 row.ready_for_review_at = (event.action == "ready_for_review")
                     .then(|| pr.updated_at.unwrap_or(pr.created_at));
-                upsert_pull_request(client, &row).await?;
-                crate::jira::record_mentions(client, event, delivery_id).await
+                Some((row, None))
             }
             Self::Review(event) => {
                 let pr = &event.pull_request;
@@ -230,7 +229,6 @@ impl Projection {
                 let mut row = pull_request_row(event.repository.id, pr, delivery_id, 0);
                 row.carried_rank =
                     carried_rank(None, false, &pr.state, pr.closed_at, pr.updated_at);
-                upsert_pull_request(client, &row).await?;
                 // Webhooks say `dismissed`, the REST API (backfill) `DISMISSED`.
                 let dismissed = event.action == "dismissed"
                     || ReviewState::parse(&review.state) == Some(ReviewState::Dismissed);
@@ -239,21 +237,36 @@ impl Projection {
                 } else {
                     ReviewState::parse(&review.state)
                 };
-                upsert_review(
-                    client,
-                    &ReviewRow {
-                        github_id: review.id,
-                        repository_id: row.repository_id,
-                        pull_request_number: row.number,
-                        reviewer_id: review.user.as_ref().map(|user| user.id),
-                        submitted_state,
-                        dismissed,
-                        submitted_at: review.submitted_at,
-                    },
-                )
-                .await
+                let review = ReviewRow {
+                    github_id: review.id,
+                    repository_id: row.repository_id,
+                    pull_request_number: row.number,
+                    reviewer_id: review.user.as_ref().map(|user| user.id),
+                    submitted_state,
+                    dismissed,
+                    submitted_at: review.submitted_at,
+                };
+                Some((row, Some(review)))
             }
         }
+    }
+
+    /// Writes everything but [`Self::entities`] and the metrics, for one
+    /// delivery: how a rebuild re-applies every delivery of a pull request
+    /// and then recomputes once. The entities must be upserted first.
+    pub async fn apply_facts_only(
+        &self,
+        client: &impl GenericClient,
+        delivery_id: &DeliveryId,
+    ) -> Result<(), StoreError> {
+        self.apply_alone(client, delivery_id).await?;
+        if let Some((pull_request, review)) = self.rows(delivery_id) {
+            upsert_pull_request(client, &pull_request).await?;
+            if let Some(review) = review {
+                upsert_review(client, &review).await?;
+            }
+        }
+        Ok(())
     }
 }
 

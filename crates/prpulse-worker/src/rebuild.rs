@@ -293,7 +293,7 @@ impl Rebuild {
         }
         // Once, from everything applied (and with no delivery left to
         // apply, still under the current definitions).
-        prpulse_store::projection::lock_and_refresh_metrics(client, key.0, key.1).await?;
+        crate::recompute::lock_and_recompute(client, &[key]).await?;
         Ok(())
     }
 }
@@ -302,5 +302,13 @@ impl Rebuild {
 /// no longer parses.
 fn parse(stored: &StoredDelivery) -> Option<Projection> {
     let event = EventName::parse(&stored.event).ok()?;
-    Projection::parse(&event, stored.payload.as_deref()?).ok()
+    let json = stored
+        .encoding
+        .decode(stored.payload.as_deref()?, LARGEST_STORED_PAYLOAD)
+        .ok()?;
+    Projection::parse(&event, &json).ok()
 }
+
+/// What a stored payload may expand to: prpulse stored it, so this only
+/// guards against a corrupt row; GitHub's own cap is 25 MiB.
+const LARGEST_STORED_PAYLOAD: usize = 256 * 1024 * 1024;

@@ -46,6 +46,7 @@ impl Worker {
             "deliveries in hand at most: prefetch × the largest delivery"
         );
         let pool = open_database(&service).await?;
+        ensure_payload_partitions(&pool).await;
         let registry = Registry::new();
         let worker_metrics = WorkerMetrics::register(&registry)?;
         let resend =
@@ -67,7 +68,9 @@ impl Worker {
             )
         });
         let consumer = Arc::new(Consumer {
-            processor: Processor::new(pool, bots).with_timeouts(timeouts),
+            processor: Processor::new(pool, bots)
+                .with_timeouts(timeouts)
+                .with_max_body(usize::try_from(max_delivery_bytes).unwrap_or(usize::MAX)),
             resend: resend.publisher.clone(),
             metrics: worker_metrics,
             topology: service.topology.clone(),
@@ -111,5 +114,19 @@ impl Worker {
         self.metrics.stop().await;
         info!("prpulse-worker stopped");
         Ok(())
+    }
+}
+
+/// This month's and the next ones' payload partitions, in case no
+/// scheduler runs to keep them ahead. Best effort: a worker starts (and
+/// holds its deliveries) while Postgres is away, and a delivery whose month
+/// has no partition still lands in the default one.
+async fn ensure_payload_partitions(pool: &prpulse_store::Pool) {
+    let ensured = async {
+        let client = pool.get().await.map_err(prpulse_store::StoreError::from)?;
+        prpulse_store::payloads::ensure_partitions(&client, chrono::Utc::now()).await
+    };
+    if let Err(error) = ensured.await {
+        warn!(%error, "could not create the coming months' payload partitions");
     }
 }

@@ -98,113 +98,213 @@ pub fn keep_newest<K: Ord, V>(
     }
 }
 
-const NEWER_REPOSITORY: &str = "(coalesce($3::timestamptz, '-infinity'), $2 COLLATE \"C\")
-     > (coalesce(observed_at, '-infinity'), full_name COLLATE \"C\")";
+/// The incoming facts, one row per repository (a batch keeps the newest of
+/// each first: an UPDATE cannot take two rows for one target).
+const INCOMING_REPOSITORIES: &str = "incoming AS (
+     SELECT * FROM unnest($1::bigint[], $2::text[], $3::timestamptz[])
+         AS i(github_id, full_name, observed_at))";
+
+const NEWER_REPOSITORY: &str = "(coalesce(i.observed_at, '-infinity'), i.full_name COLLATE \"C\")
+     > (coalesce(r.observed_at, '-infinity'), r.full_name COLLATE \"C\")";
+
+/// Takes the newer facts for existing rows. Only rows that change are
+/// locked, and in id order (`locked` is sorted before the UPDATE takes
+/// them), so concurrent batches cannot deadlock on repositories. `NO KEY
+/// UPDATE` is the lock the UPDATE itself takes: `FOR UPDATE` would also
+/// block the foreign-key checks (`KEY SHARE`) of other transactions writing
+/// pull requests of the repository, and deadlocked with them.
+static UPDATE_REPOSITORIES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH {INCOMING_REPOSITORIES},
+         locked AS (
+             SELECT r.github_id FROM repositories r JOIN incoming i USING (github_id)
+             WHERE {NEWER_REPOSITORY} ORDER BY r.github_id FOR NO KEY UPDATE OF r)
+         UPDATE repositories r SET full_name = i.full_name, observed_at = i.observed_at,
+                                   updated_at = now()
+         FROM incoming i JOIN locked USING (github_id)
+         WHERE r.github_id = i.github_id AND {NEWER_REPOSITORY}"
+    )
+});
+
+/// Inserts the absent rows in id order; returns the ids that another
+/// transaction inserted since this statement's snapshot (neither seen nor
+/// inserted): those are compared again with [`UPDATE_REPOSITORIES`].
+static INSERT_REPOSITORIES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH {INCOMING_REPOSITORIES},
+         inserted AS (
+             INSERT INTO repositories (github_id, full_name, observed_at)
+             SELECT github_id, full_name, observed_at FROM incoming i
+             WHERE NOT EXISTS (SELECT 1 FROM repositories r WHERE r.github_id = i.github_id)
+             ORDER BY github_id
+             ON CONFLICT (github_id) DO NOTHING
+             RETURNING github_id)
+         SELECT i.github_id FROM incoming i
+         WHERE NOT EXISTS (SELECT 1 FROM repositories r WHERE r.github_id = i.github_id)
+           AND NOT EXISTS (SELECT 1 FROM inserted n WHERE n.github_id = i.github_id)"
+    )
+});
 
 pub async fn upsert_repository(
     client: &impl GenericClient,
     row: &RepositoryRow<'_>,
 ) -> Result<(), StoreError> {
-    let statement = client
-        .prepare_cached(&format!(
-            "WITH updated AS (
-                 UPDATE repositories SET full_name = $2, observed_at = $3, updated_at = now()
-                 WHERE github_id = $1 AND {NEWER_REPOSITORY}
-                 RETURNING 1),
-             inserted AS (
-                 INSERT INTO repositories (github_id, full_name, observed_at)
-                 SELECT $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM repositories WHERE github_id = $1)
-                 ON CONFLICT (github_id) DO NOTHING
-                 RETURNING 1)
-             SELECT EXISTS (SELECT 1 FROM repositories WHERE github_id = $1)
-                    OR EXISTS (SELECT 1 FROM updated) OR EXISTS (SELECT 1 FROM inserted)"
-        ))
-        .await?;
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
-        [&row.github_id, &row.full_name, &row.observed_at];
-    let settled: bool = client.query_one(&statement, &params).await?.get(0);
-    if !settled {
-        // Another transaction inserted it since our snapshot: its row is
-        // committed now, so compare with it as the later writer.
-        let update = client
-            .prepare_cached(&format!(
-                "UPDATE repositories SET full_name = $2, observed_at = $3, updated_at = now()
-                 WHERE github_id = $1 AND {NEWER_REPOSITORY}"
-            ))
-            .await?;
-        client.execute(&update, &params).await?;
+    upsert_repositories(client, std::slice::from_ref(row)).await
+}
+
+/// Upserts repositories, the newest fact winning: one statement for the
+/// existing rows that change and one for the absent ones. `rows` must hold
+/// each id once.
+pub async fn upsert_repositories(
+    client: &impl GenericClient,
+    rows: &[RepositoryRow<'_>],
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut rows = rows.to_vec();
+    rows.sort_by_key(|row| row.github_id);
+    let (ids, names, times) = repository_columns(&rows);
+    let update = client.prepare_cached(&UPDATE_REPOSITORIES).await?;
+    client.execute(&update, &[&ids, &names, &times]).await?;
+    let insert = client.prepare_cached(&INSERT_REPOSITORIES).await?;
+    let raced: Vec<i64> = client
+        .query(&insert, &[&ids, &names, &times])
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    if !raced.is_empty() {
+        // Committed by another transaction since our snapshot: compare with
+        // its row as the later writer (this statement's snapshot sees it).
+        rows.retain(|row| raced.contains(&row.github_id));
+        let (ids, names, times) = repository_columns(&rows);
+        client.execute(&update, &[&ids, &names, &times]).await?;
     }
     Ok(())
 }
 
+type RepositoryColumns<'a> = (Vec<i64>, Vec<&'a str>, Vec<Option<Timestamp>>);
+
+fn repository_columns<'a>(rows: &[RepositoryRow<'a>]) -> RepositoryColumns<'a> {
+    (
+        rows.iter().map(|row| row.github_id).collect(),
+        rows.iter().map(|row| row.full_name).collect(),
+        rows.iter().map(|row| row.observed_at).collect(),
+    )
+}
+
+type MemberColumns<'a> = (
+    Vec<i64>,
+    Vec<&'a str>,
+    Vec<Option<&'a str>>,
+    Vec<bool>,
+    Vec<Option<Timestamp>>,
+);
+
+fn member_columns<'a>(rows: &[&MemberRow<'a>]) -> MemberColumns<'a> {
+    (
+        rows.iter().map(|row| row.github_id).collect(),
+        rows.iter().map(|row| row.login).collect(),
+        rows.iter().map(|row| row.user_type).collect(),
+        rows.iter().map(|row| row.is_bot).collect(),
+        rows.iter().map(|row| row.observed_at).collect(),
+    )
+}
+
+const INCOMING_MEMBERS: &str = "incoming AS (
+     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bool[], $5::timestamptz[])
+         AS i(github_id, login, user_type, is_bot, observed_at))";
+
 /// Newer fact, or the same fact classified differently (the bot policy
 /// changed): the row takes it.
-const MEMBER_TAKES: &str = "((coalesce($5::timestamptz, '-infinity'), $2 COLLATE \"C\", coalesce($3, '') COLLATE \"C\")
-       > (coalesce(observed_at, '-infinity'), login COLLATE \"C\", coalesce(user_type, '') COLLATE \"C\")
-     OR (observed_at IS NOT DISTINCT FROM $5 AND login = $2 AND user_type IS NOT DISTINCT FROM $3
-         AND is_bot <> $4))";
+const MEMBER_TAKES: &str = "((coalesce(i.observed_at, '-infinity'), i.login COLLATE \"C\",
+        coalesce(i.user_type, '') COLLATE \"C\")
+       > (coalesce(m.observed_at, '-infinity'), m.login COLLATE \"C\",
+          coalesce(m.user_type, '') COLLATE \"C\")
+     OR (m.observed_at IS NOT DISTINCT FROM i.observed_at AND m.login = i.login
+         AND m.user_type IS NOT DISTINCT FROM i.user_type AND m.is_bot <> i.is_bot))";
 
-/// Upserts members in ascending id order, so that two transactions that
-/// touch the same people lock them in the same order and cannot deadlock.
-/// Returns the ids of existing members whose bot flag changed: the
-/// metrics of pull requests they reviewed must be recomputed.
+/// Like [`UPDATE_REPOSITORIES`]; returns each changed row's bot flag before
+/// and after.
+static UPDATE_MEMBERS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH {INCOMING_MEMBERS},
+         locked AS (
+             SELECT m.github_id, m.is_bot AS was_bot FROM members m JOIN incoming i USING (github_id)
+             WHERE {MEMBER_TAKES} ORDER BY m.github_id FOR NO KEY UPDATE OF m)
+         UPDATE members m SET login = i.login, user_type = i.user_type, is_bot = i.is_bot,
+                              observed_at = i.observed_at, updated_at = now()
+         FROM incoming i JOIN locked l USING (github_id)
+         WHERE m.github_id = i.github_id AND {MEMBER_TAKES}
+         RETURNING m.github_id, l.was_bot, m.is_bot"
+    )
+});
+
+static INSERT_MEMBERS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH {INCOMING_MEMBERS},
+         inserted AS (
+             INSERT INTO members (github_id, login, user_type, is_bot, observed_at)
+             SELECT github_id, login, user_type, is_bot, observed_at FROM incoming i
+             WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.github_id = i.github_id)
+             ORDER BY github_id
+             ON CONFLICT (github_id) DO NOTHING
+             RETURNING github_id)
+         SELECT i.github_id FROM incoming i
+         WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.github_id = i.github_id)
+           AND NOT EXISTS (SELECT 1 FROM inserted n WHERE n.github_id = i.github_id)"
+    )
+});
+
+/// Upserts members (each id once: the first of `members` in id order), so
+/// that two transactions that touch the same people lock them in the same
+/// order and cannot deadlock. Returns the ids of existing members whose bot
+/// flag changed: the metrics of pull requests they reviewed must be
+/// recomputed.
 pub async fn upsert_members(
     client: &impl GenericClient,
     members: &mut [MemberRow<'_>],
 ) -> Result<Vec<i64>, StoreError> {
     members.sort_by_key(|member| member.github_id);
-    let statement = client
-        .prepare_cached(&format!(
-            "WITH old AS (SELECT is_bot FROM members WHERE github_id = $1),
-             updated AS (
-                 UPDATE members SET login = $2, user_type = $3, is_bot = $4, observed_at = $5,
-                                    updated_at = now()
-                 WHERE github_id = $1 AND {MEMBER_TAKES}
-                 RETURNING is_bot),
-             inserted AS (
-                 INSERT INTO members (github_id, login, user_type, is_bot, observed_at)
-                 SELECT $1, $2, $3, $4, $5
-                 WHERE NOT EXISTS (SELECT 1 FROM members WHERE github_id = $1)
-                 ON CONFLICT (github_id) DO NOTHING
-                 RETURNING 1)
-             SELECT EXISTS (SELECT 1 FROM members WHERE github_id = $1)
-                    OR EXISTS (SELECT 1 FROM updated) OR EXISTS (SELECT 1 FROM inserted),
-                    (SELECT is_bot FROM old), (SELECT is_bot FROM updated)"
-        ))
-        .await?;
-    let update = client
-        .prepare_cached(&format!(
-            "UPDATE members SET login = $2, user_type = $3, is_bot = $4, observed_at = $5,
-                                updated_at = now()
-             WHERE github_id = $1 AND {MEMBER_TAKES}"
-        ))
-        .await?;
-    let mut flipped = Vec::new();
-    let mut previous = None;
+    let mut unique: Vec<&MemberRow<'_>> = Vec::with_capacity(members.len());
     for member in members.iter() {
-        if previous == Some(member.github_id) {
-            continue;
-        }
-        previous = Some(member.github_id);
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [
-            &member.github_id,
-            &member.login,
-            &member.user_type,
-            &member.is_bot,
-            &member.observed_at,
-        ];
-        let row = client.query_one(&statement, &params).await?;
-        let (settled, was_bot, is_bot): (bool, Option<bool>, Option<bool>) =
-            (row.get(0), row.get(1), row.get(2));
-        if !settled {
-            // Inserted by another transaction since our snapshot: nobody
-            // reviewed as them before that, so no flag flipped for us.
-            client.execute(&update, &params).await?;
-        } else if let (Some(was), Some(is)) = (was_bot, is_bot)
-            && was != is
+        if unique
+            .last()
+            .is_none_or(|last| last.github_id != member.github_id)
         {
-            flipped.push(member.github_id);
+            unique.push(member);
         }
+    }
+    if unique.is_empty() {
+        return Ok(Vec::new());
+    }
+    let update = client.prepare_cached(&UPDATE_MEMBERS).await?;
+    let insert = client.prepare_cached(&INSERT_MEMBERS).await?;
+    let (ids, logins, types, bots, times) = member_columns(&unique);
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+        [&ids, &logins, &types, &bots, &times];
+    let flipped = client
+        .query(&update, &params)
+        .await?
+        .iter()
+        .filter(|row| row.get::<_, bool>(1) != row.get::<_, bool>(2))
+        .map(|row| row.get(0))
+        .collect();
+    let raced: Vec<i64> = client
+        .query(&insert, &params)
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    if !raced.is_empty() {
+        // Inserted by another transaction since our snapshot: nobody
+        // reviewed as them before that, so no flag flipped for us.
+        unique.retain(|row| raced.contains(&row.github_id));
+        let (ids, logins, types, bots, times) = member_columns(&unique);
+        client
+            .query(&update, &[&ids, &logins, &types, &bots, &times])
+            .await?;
     }
     Ok(flipped)
 }
