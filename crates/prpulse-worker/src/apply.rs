@@ -62,12 +62,8 @@ pub async fn apply_projections(
         .collect();
     upsert_pull_requests(client, &pull_requests, &refresh).await?;
     upsert_reviews(client, &reviews).await?;
-    // Under the pull requests' row locks, so mention rows follow the same
-    // global order whatever order the batch carried them in.
     for (projection, delivery_id) in fresh {
-        if let Projection::PullRequest(event) = projection {
-            crate::jira::record_mentions(client, event, delivery_id).await?;
-        }
+        projection.apply_links(client, delivery_id).await?;
     }
     // Once per pull request, after all its deliveries of the batch.
     let mut keys: Vec<PullRequestKey> = applied.into_iter().chain(refresh).collect();

@@ -266,7 +266,23 @@ impl Projection {
                 upsert_review(client, &review).await?;
             }
         }
-        Ok(())
+        self.apply_links(client, delivery_id).await
+    }
+
+    /// What a pull request's title, head branch and body link to (Jira
+    /// issue keys), as of this payload: written after the pull request's
+    /// row is locked, so these rows follow the same global lock order.
+    pub async fn apply_links(
+        &self,
+        client: &impl GenericClient,
+        delivery_id: &DeliveryId,
+    ) -> Result<(), StoreError> {
+        match self {
+            Self::PullRequest(event) => {
+                crate::jira::record_mentions(client, event, delivery_id).await
+            }
+            _ => Ok(()),
+        }
     }
 }
 
