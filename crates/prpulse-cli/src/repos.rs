@@ -35,6 +35,10 @@ pub enum RepoCommand {
         #[arg(long)]
         since: String,
     },
+    /// What counts as a production deploy (a workflow on a branch, or an
+    /// environment pattern) and the incident label; shows where deploys
+    /// come from (`source = merge` without either).
+    Deploys(crate::deploys::DeploysArgs),
 }
 
 pub(crate) fn keyring(service: &ServiceConfig) -> anyhow::Result<&Keyring> {
@@ -69,6 +73,7 @@ pub async fn repo(command: RepoCommand, env: &Env) -> anyhow::Result<()> {
             Ok(())
         }
         RepoCommand::Backfill { repository, since } => run_backfill(env, &repository, &since).await,
+        RepoCommand::Deploys(args) => crate::deploys::deploys(args, env).await,
         RepoCommand::Track { repository } => change(env, &repository, true).await,
         RepoCommand::Untrack { repository } => change(env, &repository, false).await,
     }

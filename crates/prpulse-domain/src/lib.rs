@@ -5,6 +5,7 @@
 pub mod bots;
 pub mod calendar;
 pub mod delivery;
+pub mod dora;
 pub mod event;
 pub mod metrics;
 pub mod repo;

@@ -7,6 +7,7 @@
 pub mod config;
 pub mod consumer;
 pub mod disposition;
+pub mod dora;
 pub mod failures;
 pub mod metrics;
 pub mod process;

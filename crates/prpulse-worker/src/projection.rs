@@ -1,6 +1,7 @@
 //! From a delivery's payload to rows. Parsing is pure and happens before
 //! any transaction; applying writes through `prpulse_store::projection`.
 
+use crate::dora::DoraEvent;
 use prpulse_domain::{BotPolicy, DeliveryId, EventName, ReviewState};
 use prpulse_github::payload::{
     MembershipEvent, Organization, PullRequest, PullRequestEvent, PullRequestReviewEvent, Team,
@@ -23,6 +24,8 @@ pub enum Projection {
     Review(Box<PullRequestReviewEvent>),
     Team(Box<TeamEvent>),
     Membership(Box<MembershipEvent>),
+    /// Deploys, their outcomes and incidents (the DORA keys).
+    Dora(Box<DoraEvent>),
     /// Kept raw only: prpulse does not project this event (yet).
     RawOnly,
 }
@@ -56,11 +59,14 @@ impl Projection {
             EventName::MEMBERSHIP => {
                 Self::Membership(Box::new(serde_json::from_slice(body).map_err(shape)?))
             }
-            _ => {
-                // Kept raw, but it must still be JSON to be worth keeping.
-                serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(shape)?;
-                Self::RawOnly
-            }
+            _ => match DoraEvent::parse(event, body) {
+                Some(dora) => Self::Dora(Box::new(dora.map_err(shape)?)),
+                None => {
+                    // Kept raw, but it must still be JSON to be worth keeping.
+                    serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(shape)?;
+                    Self::RawOnly
+                }
+            },
         };
         projection.check_ranges()?;
         Ok(projection)
@@ -72,7 +78,7 @@ impl Projection {
         match self {
             Self::PullRequest(event) => Some((event.repository.id, event.pull_request.number)),
             Self::Review(event) => Some((event.repository.id, event.pull_request.number)),
-            Self::Team(_) | Self::Membership(_) | Self::RawOnly => None,
+            Self::Team(_) | Self::Membership(_) | Self::Dora(_) | Self::RawOnly => None,
         }
     }
 
@@ -97,7 +103,16 @@ impl Projection {
                         at.max(version_at(&event.pull_request))
                     }),
             ),
+            Self::Dora(event) => Some(event.observed_at()),
             Self::Team(_) | Self::Membership(_) | Self::RawOnly => None,
+        }
+    }
+
+    /// The DORA event this projection applies, if it is one.
+    pub fn dora(&self) -> Option<&DoraEvent> {
+        match self {
+            Self::Dora(event) => Some(event),
+            _ => None,
         }
     }
 
@@ -109,6 +124,12 @@ impl Projection {
         let pull_request = match self {
             Self::PullRequest(event) => &event.pull_request,
             Self::Review(event) => &event.pull_request,
+            Self::Dora(event) => {
+                return match event.out_of_range() {
+                    Some((field, value)) => Err(PayloadError::OutOfRange { field, value }),
+                    None => Ok(()),
+                };
+            }
             Self::Team(_) | Self::Membership(_) | Self::RawOnly => return Ok(()),
         };
         let in_range = |field: &'static str, value: Option<i64>| match value {
@@ -140,6 +161,7 @@ impl Projection {
         };
         match self {
             Self::RawOnly | Self::Team(_) => (None, Vec::new()),
+            Self::Dora(event) => (Some(repository(event.repository())), Vec::new()),
             Self::Membership(event) => (None, members(bots, at, [Some(&event.member)])),
             Self::PullRequest(event) => (
                 Some(repository(&event.repository)),
@@ -180,6 +202,7 @@ impl Projection {
     ) -> Result<(), StoreError> {
         match self {
             Self::RawOnly => Ok(()),
+            Self::Dora(event) => event.apply(client, delivery_id).await,
             // Membership events carry no time, so the last applied wins; the
             // scheduler's periodic team listing corrects any misordering.
             Self::Team(event) => {
@@ -215,7 +238,8 @@ impl Projection {
                 row.opened_as_draft = (event.action == "opened").then(|| pr.draft.unwrap_or(false));
                 row.ready_for_review_at = (event.action == "ready_for_review")
                     .then(|| pr.updated_at.unwrap_or(pr.created_at));
-                upsert_pull_request(client, &row).await
+                upsert_pull_request(client, &row).await?;
+                crate::dora::record_merge(client, event, row.number).await
             }
             Self::Review(event) => {
                 let pr = &event.pull_request;
