@@ -89,7 +89,13 @@ fn timeline() -> Timeline {
             deliveries.push(deployment.status(*status_id, state, *at));
         }
     };
-    deploy(1000, "a0", "production-eu", at(1, 11, 50), &[(10_000, "success", at(1, 12, 0))]);
+    deploy(
+        1000,
+        "a0",
+        "production-eu",
+        at(1, 11, 50),
+        &[(10_000, "success", at(1, 12, 0))],
+    );
     deploy(
         1001,
         "a2",
@@ -102,12 +108,48 @@ fn timeline() -> Timeline {
             (10_012, "inactive", at(3, 13, 0)),
         ],
     );
-    deploy(1002, "a2", "staging", at(2, 14, 20), &[(10_020, "success", at(2, 14, 30))]);
-    deploy(1003, "a2", "production-us", at(2, 15, 50), &[(10_030, "success", at(2, 16, 0))]);
-    deploy(1004, "a3", "production-eu", at(3, 11, 30), &[(10_040, "failure", at(3, 12, 0))]);
-    deploy(1005, "a3", "production-eu", at(3, 12, 50), &[(10_050, "success", at(3, 13, 0))]);
-    deploy(1006, "a2", "production-eu", at(4, 10, 50), &[(10_060, "success", at(4, 11, 0))]);
-    deploy(1007, "a4", "production-eu", at(5, 10, 20), &[(10_070, "success", at(5, 10, 30))]);
+    deploy(
+        1002,
+        "a2",
+        "staging",
+        at(2, 14, 20),
+        &[(10_020, "success", at(2, 14, 30))],
+    );
+    deploy(
+        1003,
+        "a2",
+        "production-us",
+        at(2, 15, 50),
+        &[(10_030, "success", at(2, 16, 0))],
+    );
+    deploy(
+        1004,
+        "a3",
+        "production-eu",
+        at(3, 11, 30),
+        &[(10_040, "failure", at(3, 12, 0))],
+    );
+    deploy(
+        1005,
+        "a3",
+        "production-eu",
+        at(3, 12, 50),
+        &[(10_050, "success", at(3, 13, 0))],
+    );
+    deploy(
+        1006,
+        "a2",
+        "production-eu",
+        at(4, 10, 50),
+        &[(10_060, "success", at(4, 11, 0))],
+    );
+    deploy(
+        1007,
+        "a4",
+        "production-eu",
+        at(5, 10, 20),
+        &[(10_070, "success", at(5, 10, 30))],
+    );
 
     let incident = IssueBuilder::new(&api, 50, "Checkout is down", at(4, 10, 0));
     deliveries.push(incident.opened(&["incident"]));
@@ -147,7 +189,11 @@ fn fake_history(github: &FakeDoraGitHub) {
     github.set_comparison("acme/api", "a3", "a2", &[]);
     github.set_comparison("acme/api", "a2", "a4", &["a3", "a4"]);
     github.set_comparison("acme/app", "p1", "p2", &["p2"]);
-    github.set_pull_commits("acme/api", 1, &[("c11", at(2, 8, 40)), ("c12", at(2, 8, 0))]);
+    github.set_pull_commits(
+        "acme/api",
+        1,
+        &[("c11", at(2, 8, 40)), ("c12", at(2, 8, 0))],
+    );
     github.set_pull_commits("acme/api", 2, &[("c21", at(1, 10, 0))]);
     github.set_pull_commits("acme/api", 3, &[("c31", at(3, 8, 30))]);
     github.set_pull_commits("acme/api", 4, &[("c41", at(5, 8, 0))]);
@@ -286,14 +332,35 @@ async fn the_keys_of_a_timeline_worked_out_by_hand() {
     };
     let shipped = |id: &str, coding, deploy, lead| (Some(id.to_owned()), coding, deploy, lead);
     // #1: 08:00 → 09:00 created, merged 12:00, deployed 15:10.
-    assert_eq!(spans("acme/api", 1), shipped("deployment:1001", Some(3600), Some(11_400), Some(25_800)));
-    assert_eq!(spans("acme/api", 2), shipped("deployment:1001", Some(86_400), Some(4200), Some(105_000)));
-    assert_eq!(spans("acme/api", 3), shipped("deployment:1005", Some(1800), Some(7200), Some(16_200)));
-    assert_eq!(spans("acme/api", 4), shipped("deployment:1007", Some(3600), Some(1800), Some(9000)));
+    assert_eq!(
+        spans("acme/api", 1),
+        shipped("deployment:1001", Some(3600), Some(11_400), Some(25_800))
+    );
+    assert_eq!(
+        spans("acme/api", 2),
+        shipped("deployment:1001", Some(86_400), Some(4200), Some(105_000))
+    );
+    assert_eq!(
+        spans("acme/api", 3),
+        shipped("deployment:1005", Some(1800), Some(7200), Some(16_200))
+    );
+    assert_eq!(
+        spans("acme/api", 4),
+        shipped("deployment:1007", Some(3600), Some(1800), Some(9000))
+    );
     assert_eq!(spans("acme/api", 5), (None, None, None, None));
-    assert_eq!(spans("acme/web", 10), shipped("merge:11:10", Some(3600), Some(0), Some(10_800)));
-    assert_eq!(spans("acme/web", 11), shipped("merge:11:11", Some(600), Some(0), Some(2400)));
-    assert_eq!(spans("acme/app", 20), shipped("workflow_run:501", Some(3600), Some(4800), Some(66_000)));
+    assert_eq!(
+        spans("acme/web", 10),
+        shipped("merge:11:10", Some(3600), Some(0), Some(10_800))
+    );
+    assert_eq!(
+        spans("acme/web", 11),
+        shipped("merge:11:11", Some(600), Some(0), Some(2400))
+    );
+    assert_eq!(
+        spans("acme/app", 20),
+        shipped("workflow_run:501", Some(3600), Some(4800), Some(66_000))
+    );
     let first_commit = client
         .query_one(
             "SELECT first_commit_at = '2026-03-02T08:00:00Z' FROM pr_metrics
@@ -313,10 +380,25 @@ async fn the_keys_of_a_timeline_worked_out_by_hand() {
         .await
         .unwrap()
         .iter()
-        .map(|row| (row.get(0), row.get(1), row.get(2), row.get::<_, Vec<i32>>(3).into_iter().map(i64::from).collect()))
+        .map(|row| {
+            (
+                row.get(0),
+                row.get(1),
+                row.get(2),
+                row.get::<_, Vec<i32>>(3)
+                    .into_iter()
+                    .map(i64::from)
+                    .collect(),
+            )
+        })
         .collect();
     let deployment = |id: &str, source: &str, status: &str, prs: &[i64]| {
-        (id.to_owned(), source.to_owned(), status.to_owned(), prs.to_vec())
+        (
+            id.to_owned(),
+            source.to_owned(),
+            status.to_owned(),
+            prs.to_vec(),
+        )
     };
     assert_eq!(
         deployments,
@@ -348,9 +430,21 @@ async fn the_keys_of_a_timeline_worked_out_by_hand() {
     assert_eq!(
         incidents,
         [
-            ("deploy:deployment:1004".to_owned(), Some("deployment:1004".to_owned()), Some(3600)),
-            ("issue:10000050".to_owned(), Some("deployment:1005".to_owned()), Some(21_600)),
-            ("revert:11:11".to_owned(), Some("merge:11:10".to_owned()), Some(1800)),
+            (
+                "deploy:deployment:1004".to_owned(),
+                Some("deployment:1004".to_owned()),
+                Some(3600)
+            ),
+            (
+                "issue:10000050".to_owned(),
+                Some("deployment:1005".to_owned()),
+                Some(21_600)
+            ),
+            (
+                "revert:11:11".to_owned(),
+                Some("merge:11:10".to_owned()),
+                Some(1800)
+            ),
         ]
     );
 
@@ -380,7 +474,10 @@ async fn the_keys_of_a_timeline_worked_out_by_hand() {
     );
     let api_week = &groups[0];
     // d1, d2, d4, d5, d6 on Mon, Tue, Wed, Thu: 5 in 7 days.
-    assert_eq!(api_week["deployment_frequency"], serde_json::json!({"deploys": 5, "deploy_days": 4, "band": "high"}));
+    assert_eq!(
+        api_week["deployment_frequency"],
+        serde_json::json!({"deploys": 5, "deploy_days": 4, "band": "high"})
+    );
     // Six finished (1004 failed); 1004 failed itself, #50 followed 1005.
     assert_eq!(api_week["change_failure_rate"]["deploys"], 6);
     assert_eq!(api_week["change_failure_rate"]["failed"], 2);
@@ -401,17 +498,26 @@ async fn the_keys_of_a_timeline_worked_out_by_hand() {
         "high",
     );
     let quiet = &groups[1];
-    assert_eq!(quiet["deployment_frequency"], serde_json::json!({"deploys": 0, "deploy_days": 0, "band": "low"}));
+    assert_eq!(
+        quiet["deployment_frequency"],
+        serde_json::json!({"deploys": 0, "deploy_days": 0, "band": "low"})
+    );
     assert_eq!(quiet["change_failure_rate"]["rate"], Value::Null);
     assert_eq!(quiet["lead_time_seconds"]["band"], Value::Null);
     let app_week = &groups[2];
-    assert_eq!(app_week["deployment_frequency"], serde_json::json!({"deploys": 2, "deploy_days": 2, "band": "high"}));
+    assert_eq!(
+        app_week["deployment_frequency"],
+        serde_json::json!({"deploys": 2, "deploy_days": 2, "band": "high"})
+    );
     assert_eq!(app_week["change_failure_rate"]["rate"], 0.0);
     assert_eq!(app_week["change_failure_rate"]["band"], "elite");
     assert_eq!(app_week["lead_time_seconds"]["p50"], 66000.0);
     assert_eq!(app_week["recovery_time_seconds"]["count"], 0);
     let web_week = &groups[4];
-    assert_eq!(web_week["deployment_frequency"], serde_json::json!({"deploys": 2, "deploy_days": 1, "band": "high"}));
+    assert_eq!(
+        web_week["deployment_frequency"],
+        serde_json::json!({"deploys": 2, "deploy_days": 1, "band": "high"})
+    );
     assert_eq!(web_week["change_failure_rate"]["rate"], 0.5);
     assert_eq!(web_week["lead_time_seconds"]["p50"], 6600.0);
     assert_eq!(web_week["recovery_time_seconds"]["p50"], 1800.0);
@@ -422,14 +528,20 @@ async fn the_keys_of_a_timeline_worked_out_by_hand() {
         .await;
     let all = &overall["groups"][0];
     // 9 deploys on 4 days in 14 days; 3 failed of 10 finished.
-    assert_eq!(all["deployment_frequency"], serde_json::json!({"deploys": 9, "deploy_days": 4, "band": "high"}));
+    assert_eq!(
+        all["deployment_frequency"],
+        serde_json::json!({"deploys": 9, "deploy_days": 4, "band": "high"})
+    );
     assert_eq!(all["change_failure_rate"]["rate"], 0.3);
     assert_eq!(all["lead_time_seconds"]["p50"], 16200.0);
     assert_eq!(all["recovery_time_seconds"]["p50"], 3600.0);
     assert_eq!(all["recovery_time_seconds"]["band"], "high");
 
     let by_author = api
-        .json("/api/v1/dora?group_by=author&from=2026-03-02&to=2026-03-15", &token)
+        .json(
+            "/api/v1/dora?group_by=author&from=2026-03-02&to=2026-03-15",
+            &token,
+        )
         .await;
     let deploys_of = |login: &str| {
         by_author["groups"]

@@ -228,7 +228,11 @@ struct Endpoints(Arc<Mutex<State>>);
 impl Respond for Endpoints {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let mut state = self.0.lock().unwrap();
-        let query = request.url.query().map(|q| format!("?{q}")).unwrap_or_default();
+        let query = request
+            .url
+            .query()
+            .map(|q| format!("?{q}"))
+            .unwrap_or_default();
         state
             .requests
             .push(format!("{}{query}", request.url.path()));
@@ -239,9 +243,10 @@ impl Respond for Endpoints {
                 let Some((base, head)) = range.split_once("...") else {
                     return not_found();
                 };
-                let Some(commits) = state
-                    .comparisons
-                    .get(&(repo.clone(), base.to_owned(), head.to_owned()))
+                let Some(commits) =
+                    state
+                        .comparisons
+                        .get(&(repo.clone(), base.to_owned(), head.to_owned()))
                 else {
                     return not_found();
                 };
@@ -271,7 +276,10 @@ impl Respond for Endpoints {
                 }))
             }
             ["repos", owner, name, "pulls", number, "commits"] => {
-                let key = (format!("{owner}/{name}"), number.parse().unwrap_or_default());
+                let key = (
+                    format!("{owner}/{name}"),
+                    number.parse().unwrap_or_default(),
+                );
                 match state.pull_commits.get(&key) {
                     Some(commits) => {
                         let items: Vec<Value> = commits
@@ -287,7 +295,11 @@ impl Respond for Endpoints {
                 let items: Vec<Value> = state
                     .deployments
                     .get(&format!("{owner}/{name}"))
-                    .map(|list| list.iter().map(|(deployment, _)| deployment.clone()).collect())
+                    .map(|list| {
+                        list.iter()
+                            .map(|(deployment, _)| deployment.clone())
+                            .collect()
+                    })
                     .unwrap_or_default();
                 linked_page(request, &items)
             }

@@ -327,7 +327,12 @@ impl IssueBuilder {
     }
 
     /// A reopened issue keeps its old `closed_at`, as GitHub's example does.
-    pub fn reopened(&self, labels: &[&str], closed_at: DateTime<Utc>, at: DateTime<Utc>) -> Delivery {
+    pub fn reopened(
+        &self,
+        labels: &[&str],
+        closed_at: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Delivery {
         self.event("reopened", labels, None, Some(closed_at), "open", at)
     }
 }

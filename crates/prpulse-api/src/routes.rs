@@ -7,9 +7,9 @@ use serde::Serialize;
 
 use crate::{
     auth::Caller,
+    dora::dora_summary,
     error::ApiError,
     metrics::ApiMetrics,
-    dora::dora_summary,
     params::{SummaryParams, dora_params, encode_cursor, pull_request_filter},
     summary::summarise,
 };

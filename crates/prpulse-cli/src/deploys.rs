@@ -54,7 +54,10 @@ impl DeploysArgs {
             (None, None) if self.reset => DeploySource::Environments(None),
             (None, None) => current.source,
         };
-        let incident_label = self.incident_label.clone().unwrap_or(current.incident_label);
+        let incident_label = self
+            .incident_label
+            .clone()
+            .unwrap_or(current.incident_label);
         for (name, value) in [("--incident-label", Some(incident_label.as_str()))]
             .into_iter()
             .chain([("--workflow", self.workflow.as_deref())])
@@ -129,9 +132,19 @@ mod tests {
             }
         );
         assert_eq!(settings.incident_label, "incident");
-        let args = parse(&["acme/api", "--environment", "prod*", "--incident-label", "sev"]).unwrap();
+        let args = parse(&[
+            "acme/api",
+            "--environment",
+            "prod*",
+            "--incident-label",
+            "sev",
+        ])
+        .unwrap();
         let settings = args.apply(settings).unwrap();
-        assert_eq!(settings.source, DeploySource::Environments(Some("prod*".into())));
+        assert_eq!(
+            settings.source,
+            DeploySource::Environments(Some("prod*".into()))
+        );
         assert_eq!(settings.incident_label, "sev");
         assert!(parse(&["acme/api", "--branch", "main"]).is_err());
         assert!(parse(&["acme/api", "--workflow", "a.yml", "--environment", "p"]).is_err());

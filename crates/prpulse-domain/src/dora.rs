@@ -181,14 +181,15 @@ pub fn dora_rollup(
     if always_one_key {
         values.insert(None, BTreeMap::new());
     }
-    let slot = |keys: &[Option<String>], at: Timestamp| -> Vec<(Option<String>, Option<NaiveDate>)> {
-        if !range.contains(at) {
-            return Vec::new();
-        }
-        keys.iter()
-            .map(|key| (key.clone(), bucket.start_of(at)))
-            .collect()
-    };
+    let slot =
+        |keys: &[Option<String>], at: Timestamp| -> Vec<(Option<String>, Option<NaiveDate>)> {
+            if !range.contains(at) {
+                return Vec::new();
+            }
+            keys.iter()
+                .map(|key| (key.clone(), bucket.start_of(at)))
+                .collect()
+        };
     let mut found = Vec::new();
     for deploy in deploys {
         for (key, at) in slot(&deploy.keys, deploy.finished_at) {
@@ -283,7 +284,9 @@ fn buckets_of(bucket: Bucket, range: Range) -> Vec<(Option<NaiveDate>, f64)> {
             Bucket::Week => start + chrono::Days::new(7),
             _ => start + chrono::Months::new(1),
         };
-        let end = next.and_hms_opt(0, 0, 0).map_or(range.until, |at| at.and_utc());
+        let end = next
+            .and_hms_opt(0, 0, 0)
+            .map_or(range.until, |at| at.and_utc());
         let covered = seconds(begin.max(range.from), end.min(range.until));
         out.push((Some(start), covered / DAY));
         start = next;

@@ -74,7 +74,9 @@ pub async fn first_commit_at(
     number: i64,
 ) -> Result<Option<DateTime<Utc>>, GitHubError> {
     let commits: Vec<PullCommit> = client
-        .get_all(&format!("/repos/{repo}/pulls/{number}/commits?per_page=100"))
+        .get_all(&format!(
+            "/repos/{repo}/pulls/{number}/commits?per_page=100"
+        ))
         .await?;
     Ok(commits
         .iter()

@@ -194,7 +194,11 @@ mod tests {
     #[test]
     fn a_reopened_issue_is_not_resolved_by_its_old_closed_at() {
         assert_eq!(issues("reopened", &[], None, "open").resolved_at(), None);
-        assert!(issues("closed", &[], None, "closed").resolved_at().is_some());
+        assert!(
+            issues("closed", &[], None, "closed")
+                .resolved_at()
+                .is_some()
+        );
     }
 
     #[test]

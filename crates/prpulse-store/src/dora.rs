@@ -81,7 +81,10 @@ pub async fn insert_deployment_status(
         )
         .await?;
     client
-        .execute(&statement, &[&github_id, &deployment_id, &state, &created_at])
+        .execute(
+            &statement,
+            &[&github_id, &deployment_id, &state, &created_at],
+        )
         .await?;
     Ok(())
 }
@@ -185,7 +188,9 @@ pub async fn upsert_issue(
         "version_rank",
         "version_delivery",
     ]
-    .map(|column| format!("{column} = CASE WHEN {newer} THEN EXCLUDED.{column} ELSE i.{column} END"))
+    .map(|column| {
+        format!("{column} = CASE WHEN {newer} THEN EXCLUDED.{column} ELSE i.{column} END")
+    })
     .join(", ");
     let statement = client
         .prepare_cached(&format!(

@@ -91,8 +91,7 @@ impl DoraEvent {
                 record_deployment(client, event.repository.id, &event.deployment, delivery).await
             }
             Self::DeploymentStatus(event) => {
-                record_deployment(client, event.repository.id, &event.deployment, delivery)
-                    .await?;
+                record_deployment(client, event.repository.id, &event.deployment, delivery).await?;
                 let status = &event.deployment_status;
                 insert_deployment_status(
                     client,
@@ -202,5 +201,12 @@ pub async fn record_merge(
         (Some(base), Some(default)) => base.name == *default,
         _ => false,
     };
-    upsert_merge(client, event.repository.id, number, sha, into_default_branch).await
+    upsert_merge(
+        client,
+        event.repository.id,
+        number,
+        sha,
+        into_default_branch,
+    )
+    .await
 }

@@ -25,8 +25,8 @@ mod tests {
 
     #[test]
     fn the_summarys_parameters_but_hours() {
-        let params = dora_params("group_by=repository&bucket=week&from=2026-03-02", today())
-            .unwrap();
+        let params =
+            dora_params("group_by=repository&bucket=week&from=2026-03-02", today()).unwrap();
         assert_eq!(params.group_by, super::super::GroupBy::Repository);
         assert!(dora_params("hours=business", today()).is_err());
         assert!(dora_params("bucket=day", today()).is_err());

@@ -128,7 +128,14 @@ pub async fn backfill(
         let synthetic = deployments_shape::deliveries(&deployment, &statuses, &repository)
             .ok_or(BackfillError::Shape("deployment status"))?;
         for delivery in synthetic {
-            publish(publisher, delivery.event, &delivery.id, "created", &delivery.body).await?;
+            publish(
+                publisher,
+                delivery.event,
+                &delivery.id,
+                "created",
+                &delivery.body,
+            )
+            .await?;
             if delivery.event == EventName::DEPLOYMENT {
                 report.deployments += 1;
             } else {

@@ -45,9 +45,7 @@ pub async fn set(
 ) -> Result<(), StoreError> {
     let (workflow, branch, pattern) = match &settings.source {
         DeploySource::Environments(pattern) => (None, None, pattern.as_deref()),
-        DeploySource::Workflow { file, branch } => {
-            (Some(file.as_str()), branch.as_deref(), None)
-        }
+        DeploySource::Workflow { file, branch } => (Some(file.as_str()), branch.as_deref(), None),
     };
     client
         .execute(

@@ -50,7 +50,8 @@ mod tests {
     fn ids_come_from_githubs_and_the_shape_is_the_webhooks() {
         let deployment = json!({"id": 7, "sha": "abc", "environment": "production",
                                 "created_at": "2026-03-02T09:00:00Z"});
-        let statuses = [json!({"id": 70, "state": "success", "created_at": "2026-03-02T09:05:00Z"})];
+        let statuses =
+            [json!({"id": 70, "state": "success", "created_at": "2026-03-02T09:05:00Z"})];
         let repository = json!({"id": 1, "full_name": "acme/api"});
         let made = deliveries(&deployment, &statuses, &repository).unwrap();
         let ids: Vec<_> = made.iter().map(|d| (d.event, d.id.as_str())).collect();
