@@ -210,8 +210,12 @@ async fn run_backfill(env: &Env, repository: &str, since: &str) -> anyhow::Resul
     let report = result?;
     println!(
         "{name}: published {} pull requests and {} reviews updated since {since} \
-         ({} draft events from their timelines)",
-        report.pull_requests, report.reviews, report.draft_events
+         ({} draft events from their timelines), {} deployments and {} deployment statuses",
+        report.pull_requests,
+        report.reviews,
+        report.draft_events,
+        report.deployments,
+        report.deployment_statuses
     );
     Ok(())
 }
