@@ -976,10 +976,16 @@ async fn the_dora_dashboard_queries_run_as_the_reporting_role() {
     for delivery in &deliveries {
         prpulse_e2e::direct::apply(&processor, delivery).await;
     }
+    let pool = db.pool();
+    prpulse_store::dora::links::record_first_commit(
+        &pool.get().await.unwrap(),
+        10,
+        1,
+        Some(at(2, 8)),
+    )
+    .await
+    .unwrap();
     let client = db.client().await;
-    prpulse_store::dora::links::record_first_commit(&client, 10, 1, Some(at(2, 8)))
-        .await
-        .unwrap();
 
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../deploy/grafana/dashboards/prpulse-dora.json");
@@ -990,7 +996,12 @@ async fn the_dora_dashboard_queries_run_as_the_reporting_role() {
         .unwrap()
         .iter()
         .filter(|variable| variable["type"] == "query")
-        .map(|variable| (format!("${}", text(&variable["name"])), text(&variable["query"])))
+        .map(|variable| {
+            (
+                format!("${}", text(&variable["name"])),
+                text(&variable["query"]),
+            )
+        })
         .collect();
     for panel in dashboard["panels"].as_array().unwrap() {
         for target in panel["targets"].as_array().into_iter().flatten() {
@@ -1026,7 +1037,11 @@ async fn the_dora_dashboard_queries_run_as_the_reporting_role() {
         5400.0
     );
     assert_eq!(results["Open incidents"][0].get::<_, i64>("open"), 0);
-    assert_eq!(results["Deploys by week"].len(), 2, "the weeks of Feb 23 and Mar 2");
+    assert_eq!(
+        results["Deploys by week"].len(),
+        2,
+        "the weeks of Feb 23 and Mar 2"
+    );
     assert_eq!(results["Recent deployments"].len(), 4);
     assert_eq!(results["Incidents"].len(), 2);
 }

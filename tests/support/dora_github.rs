@@ -17,14 +17,19 @@ use prpulse_github_api::{ClientSettings, Credentials, GitHubClient};
 use serde_json::{Value, json};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, matchers::path_regex};
 
+/// A deployment as GitHub lists it, with its statuses.
+type DeploymentWithStatuses = (Value, Vec<Value>);
+/// A commit's sha and author date.
+type Commit = (String, DateTime<Utc>);
+
 #[derive(Default)]
 struct State {
     /// (repository, base, head) → the commits head has that base has not.
     comparisons: BTreeMap<(String, String, String), Vec<String>>,
     /// (repository, number) → (sha, author date), oldest first.
-    pull_commits: BTreeMap<(String, i64), Vec<(String, DateTime<Utc>)>>,
+    pull_commits: BTreeMap<(String, i64), Vec<Commit>>,
     /// repository → deployments (newest first) with their statuses.
-    deployments: BTreeMap<String, Vec<(Value, Vec<Value>)>>,
+    deployments: BTreeMap<String, Vec<DeploymentWithStatuses>>,
     requests: Vec<String>,
 }
 
