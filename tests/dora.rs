@@ -555,6 +555,38 @@ async fn the_keys_of_a_timeline_worked_out_by_hand() {
     assert_eq!(deploys_of("ada"), Some(serde_json::json!(4)));
     assert_eq!(deploys_of("grace"), Some(serde_json::json!(3)));
 
+    // The leads' page shows the ungrouped keys of its period.
+    let http = prpulse_e2e::http_client()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let signed_in = http
+        .post(format!("{}/sign-in", api.url))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("token={token}"))
+        .send()
+        .await
+        .unwrap();
+    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let page = http
+        .get(format!("{}/?from=2026-03-02&to=2026-03-15", api.url))
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for expected in [
+        "9 deploys on 4 days",
+        "30 % (3 of 10)",
+        r#"id="dora-lead-time""#,
+        r#"data-band="high""#,
+    ] {
+        assert!(page.contains(expected), "{expected} not on the page:\n{page}");
+    }
+
     let refused = api.get("/api/v1/dora?hours=business", Some(&token)).await;
     assert_eq!(refused.status(), 400);
     assert_eq!(api.get("/api/v1/dora", None).await.status(), 401);
