@@ -138,12 +138,12 @@ $$;
 -- or where it stands (pending, in_progress, cancelled, …); finished_at is
 -- when it succeeded (the first success) or else failed, NULL before.
 CREATE VIEW dora_deploys AS
-WITH repo AS (
+WITH repo AS NOT MATERIALIZED (
     SELECT r.github_id, s.workflow, s.branch, s.environment_pattern
     FROM repositories r
     LEFT JOIN dora_settings s ON s.repository = lower(r.full_name)
 ),
-from_deployments AS (
+from_deployments AS NOT MATERIALIZED (
     SELECT 'deployment:' || d.github_id AS deployment_id, d.repository_id,
            'deployment'::text AS source, d.environment, d.sha, d.created_at AS started_at,
            CASE WHEN st.success_at IS NOT NULL THEN 'success'
@@ -200,14 +200,16 @@ UNION ALL SELECT * FROM from_merges;
 -- (by finished_at, then id) whose commits hold its merge commit: the
 -- deploy's own commit, or one the compare API listed for it.
 CREATE VIEW dora_pull_request_deploys AS
-WITH shipped AS (
+WITH succeeded AS MATERIALIZED (
     SELECT d.deployment_id, d.repository_id, d.finished_at, d.sha
     FROM dora_deploys d WHERE d.status = 'success'
-    UNION
-    SELECT d.deployment_id, d.repository_id, d.finished_at, c.sha
-    FROM dora_deploys d
-    JOIN deployment_commits c ON c.deployment_id = d.deployment_id
-    WHERE d.status = 'success'
+),
+shipped AS (
+    SELECT s.deployment_id, s.repository_id, s.finished_at, s.sha FROM succeeded s
+    UNION ALL
+    SELECT s.deployment_id, s.repository_id, s.finished_at, c.sha
+    FROM succeeded s
+    JOIN deployment_commits c ON c.deployment_id = s.deployment_id
 )
 SELECT DISTINCT ON (m.repository_id, m.number)
        m.repository_id, m.number, s.deployment_id, s.finished_at AS deployed_at
@@ -219,10 +221,14 @@ ORDER BY m.repository_id, m.number, s.finished_at, s.deployment_id;
 CREATE VIEW deployments AS
 SELECT d.deployment_id, r.full_name AS repository, d.repository_id, d.environment, d.sha,
        d.source, d.status, d.started_at, d.finished_at,
-       ARRAY(SELECT l.number FROM dora_pull_request_deploys l
-             WHERE l.deployment_id = d.deployment_id ORDER BY l.number) AS pull_requests
+       coalesce(shipped.pull_requests, '{}') AS pull_requests
 FROM dora_deploys d
-JOIN repositories r ON r.github_id = d.repository_id;
+JOIN repositories r ON r.github_id = d.repository_id
+LEFT JOIN (
+    SELECT l.deployment_id, array_agg(l.number ORDER BY l.number) AS pull_requests
+    FROM dora_pull_request_deploys l
+    GROUP BY l.deployment_id
+) shipped ON shipped.deployment_id = d.deployment_id;
 
 -- Incidents: issues labelled with the repository's incident label, failed
 -- production deploys, and merged reverts (GitHub's `Revert "…"` title).
@@ -231,7 +237,12 @@ JOIN repositories r ON r.github_id = d.repository_id;
 -- closed, a later deploy to that environment succeeded, or the revert
 -- merged.
 CREATE VIEW dora_incidents AS
-WITH raw AS (
+WITH finished AS MATERIALIZED (
+    SELECT d.deployment_id, d.repository_id, d.environment, d.status, d.finished_at
+    FROM dora_deploys d
+    WHERE d.status IN ('success', 'failure')
+),
+raw AS (
     SELECT 'issue:' || i.github_id AS incident_id, i.repository_id, 'issue'::text AS source,
            i.number, i.title, i.created_at AS opened_at, i.resolved_at,
            NULL::text AS own_deployment
@@ -242,14 +253,14 @@ WITH raw AS (
       AND lower(coalesce(s.incident_label, 'incident')) = ANY (
           SELECT lower(label) FROM unnest(i.labels) AS label)
     UNION ALL
-    SELECT 'deploy:' || d.deployment_id, d.repository_id, 'failed_deploy', NULL, NULL,
-           d.finished_at,
-           (SELECT min(n.finished_at) FROM dora_deploys n
-            WHERE n.repository_id = d.repository_id AND n.environment = d.environment
-              AND n.status = 'success' AND n.finished_at > d.finished_at),
-           d.deployment_id
-    FROM dora_deploys d
-    WHERE d.status = 'failure'
+    SELECT 'deploy:' || f.deployment_id, f.repository_id, 'failed_deploy', NULL, NULL,
+           f.finished_at,
+           (SELECT min(n.finished_at) FROM finished n
+            WHERE n.repository_id = f.repository_id AND n.environment = f.environment
+              AND n.status = 'success' AND n.finished_at > f.finished_at),
+           f.deployment_id
+    FROM finished f
+    WHERE f.status = 'failure'
     UNION ALL
     SELECT 'revert:' || pr.repository_id || ':' || pr.number, pr.repository_id, 'revert',
            pr.number, pr.title, pr.created_at, pr.merged_at, NULL
@@ -259,10 +270,9 @@ WITH raw AS (
 SELECT raw.incident_id, r.full_name AS repository, raw.repository_id, raw.source, raw.number,
        raw.title, raw.opened_at, raw.resolved_at,
        coalesce(raw.own_deployment, (
-           SELECT d.deployment_id FROM dora_deploys d
-           WHERE d.repository_id = raw.repository_id AND d.status IN ('success', 'failure')
-             AND d.finished_at <= raw.opened_at
-           ORDER BY d.finished_at DESC, d.deployment_id DESC
+           SELECT f.deployment_id FROM finished f
+           WHERE f.repository_id = raw.repository_id AND f.finished_at <= raw.opened_at
+           ORDER BY f.finished_at DESC, f.deployment_id DESC
            LIMIT 1)) AS deployment_id,
        CASE WHEN raw.resolved_at >= raw.opened_at
             THEN extract(epoch FROM raw.resolved_at - raw.opened_at)::bigint END

@@ -42,9 +42,9 @@ const SHIPPED_BY: &str = "
     people AS (
         SELECT s.deployment_id,
                array_remove(array_agg(DISTINCT s.login), NULL) AS authors,
-               ARRAY(SELECT DISTINCT team FROM shipped s2, unnest(s2.teams) AS team
-                     WHERE s2.deployment_id = s.deployment_id AND ($3 OR NOT s2.is_bot)) AS teams
+               array_remove(array_agg(DISTINCT team.slug), NULL) AS teams
         FROM shipped s
+        LEFT JOIN LATERAL unnest(s.teams) AS team (slug) ON true
         WHERE $3 OR NOT s.is_bot
         GROUP BY s.deployment_id
     )";
