@@ -584,7 +584,10 @@ async fn the_keys_of_a_timeline_worked_out_by_hand() {
         r#"id="dora-lead-time""#,
         r#"data-band="high""#,
     ] {
-        assert!(page.contains(expected), "{expected} not on the page:\n{page}");
+        assert!(
+            page.contains(expected),
+            "{expected} not on the page:\n{page}"
+        );
     }
 
     let refused = api.get("/api/v1/dora?hours=business", Some(&token)).await;
