@@ -9,6 +9,7 @@
 pub mod broker;
 pub mod config;
 pub mod database;
+pub mod dora;
 pub mod drain;
 pub mod e2e;
 pub mod ingest;
