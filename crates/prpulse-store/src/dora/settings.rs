@@ -37,7 +37,9 @@ impl Default for DoraSettings {
     }
 }
 
-/// Stores the settings of `repository` (owner/name; kept lower-cased).
+/// Stores the settings of `repository` (owner/name; kept lower-cased) and
+/// recomputes which of its deployments and workflow runs are production
+/// deploys. Call in a transaction, so no reader sees one without the other.
 pub async fn set(
     client: &impl GenericClient,
     repository: &str,
@@ -64,6 +66,9 @@ pub async fn set(
                 &settings.incident_label,
             ],
         )
+        .await?;
+    client
+        .execute("SELECT dora_refresh_repository($1)", &[&repository])
         .await?;
     Ok(())
 }
