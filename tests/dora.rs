@@ -604,7 +604,6 @@ async fn any_order_and_duplicates_give_the_same_facts_and_a_rebuild_gives_them_a
     in_order(&reference, &github_a).await;
     let expected = dora_rows(&reference).await;
 
-    configure(&shuffled).await;
     let timeline = timeline();
     let mut all = timeline.deliveries.clone();
     all.push(timeline.late_merge.clone());
@@ -615,13 +614,16 @@ async fn any_order_and_duplicates_give_the_same_facts_and_a_rebuild_gives_them_a
     }
     all.shuffle(&mut rng);
     let processor = processor(&shuffled);
-    // In batches of up to 7, linking once half-way: whatever was known
-    // then is compared against what came before it, and compared again
-    // once a deploy arrives in between.
+    // In batches of up to 7, configuring the repositories and linking
+    // once half-way: what arrived before the settings is a production
+    // deploy or not by the settings all the same; whatever was known then
+    // is compared against what came before it, and compared again once a
+    // deploy arrives in between.
     let half = all.len() / 2;
     for (index, batch) in all.chunks(7).enumerate() {
         apply_batch(&processor, batch).await.unwrap();
         if (index + 1) * 7 >= half && index * 7 < half {
+            configure(&shuffled).await;
             link(&shuffled, &github_b).await;
         }
     }
