@@ -34,16 +34,7 @@ CREATE TABLE github_deployments (
     production_environment boolean,
     created_at             timestamptz NOT NULL,
     version_at             timestamptz NOT NULL,
-    version_delivery       text        NOT NULL,
-    -- Kept on write (dora_refresh_deployments) rather than worked out per
-    -- query: whether the repository's settings make it a production
-    -- deploy, and what its statuses say (first success, first failure, the
-    -- newest state). Every write recomputes them from the facts, so they
-    -- never depend on the order things arrived in.
-    -- status and finished_at as dora_deploys states them.
-    is_production          boolean     NOT NULL DEFAULT false,
-    status                 text        NOT NULL DEFAULT 'pending',
-    finished_at            timestamptz
+    version_delivery       text        NOT NULL
 );
 CREATE INDEX github_deployments_repository_idx ON github_deployments (repository_id);
 
@@ -72,10 +63,7 @@ CREATE TABLE github_workflow_runs (
     updated_at       timestamptz NOT NULL,
     version_attempt  integer     NOT NULL,
     version_rank     smallint    NOT NULL,
-    version_delivery text        NOT NULL,
-    -- Kept on write (dora_refresh_workflow_runs): whether the repository's
-    -- settings make this run a production deploy.
-    is_production    boolean     NOT NULL DEFAULT false
+    version_delivery text        NOT NULL
 );
 CREATE INDEX github_workflow_runs_repository_idx ON github_workflow_runs (repository_id);
 
@@ -145,79 +133,40 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT replace(replace(replace(replace($1, '\', '\\'), '%', '\%'), '_', '\_'), '*', '%')
 $$;
 
--- Recomputes the kept columns of these deployments from the settings
--- and the statuses: after a deployment or a status is written, and for a
--- whole repository when `prpulse repo deploys` changes its settings.
-CREATE FUNCTION dora_refresh_deployments(ids bigint[]) RETURNS void
-LANGUAGE sql AS $$
-    UPDATE github_deployments d SET
-        is_production = coalesce((
-            SELECT s.workflow IS NULL
-                   AND CASE WHEN s.environment_pattern IS NOT NULL
-                            THEN d.environment ILIKE dora_like(s.environment_pattern)
-                            ELSE d.environment ILIKE 'production'
-                                 OR d.production_environment IS TRUE END
-            FROM repositories r
-            LEFT JOIN dora_settings s ON s.repository = lower(r.full_name)
-            WHERE r.github_id = d.repository_id), false),
-        (status, finished_at) = (
-            SELECT CASE WHEN st.success_at IS NOT NULL THEN 'success'
-                        WHEN st.failed_at IS NOT NULL THEN 'failure'
-                        ELSE coalesce(st.latest_state, 'pending') END,
-                   coalesce(st.success_at, st.failed_at)
-            FROM (SELECT min(s.created_at) FILTER (WHERE s.state = 'success') AS success_at,
-                         min(s.created_at) FILTER (WHERE s.state IN ('failure', 'error'))
-                             AS failed_at,
-                         (array_agg(s.state ORDER BY s.created_at DESC, s.github_id DESC))[1]
-                             AS latest_state
-                  FROM github_deployment_statuses s
-                  WHERE s.deployment_id = d.github_id) st)
-    WHERE d.github_id = ANY (ids)
-$$;
-
-CREATE FUNCTION dora_refresh_workflow_runs(ids bigint[]) RETURNS void
-LANGUAGE sql AS $$
-    UPDATE github_workflow_runs w SET
-        is_production = coalesce((
-            SELECT s.workflow IS NOT NULL
-                   AND lower(regexp_replace(coalesce(w.workflow_path, ''), '^.*/', ''))
-                       = lower(regexp_replace(s.workflow, '^.*/', ''))
-                   AND (s.branch IS NULL OR w.head_branch = s.branch)
-            FROM repositories r
-            LEFT JOIN dora_settings s ON s.repository = lower(r.full_name)
-            WHERE r.github_id = w.repository_id), false)
-    WHERE w.github_id = ANY (ids)
-$$;
-
--- After `prpulse repo deploys` changed `repository`'s settings (owner/name,
--- any case), in the same transaction.
-CREATE FUNCTION dora_refresh_repository(repository text) RETURNS void
-LANGUAGE sql AS $$
-    SELECT dora_refresh_deployments(ARRAY(
-        SELECT d.github_id FROM github_deployments d
-        JOIN repositories r ON r.github_id = d.repository_id
-        WHERE lower(r.full_name) = lower(repository)));
-    SELECT dora_refresh_workflow_runs(ARRAY(
-        SELECT w.github_id FROM github_workflow_runs w
-        JOIN repositories r ON r.github_id = w.repository_id
-        WHERE lower(r.full_name) = lower(repository)));
-$$;
-
 -- Every production deploy attempt, of whichever source the repository
 -- uses. status: success, failure (also error, timed_out, startup_failure),
 -- or where it stands (pending, in_progress, cancelled, …); finished_at is
 -- when it succeeded (the first success) or else failed, NULL before.
 CREATE VIEW dora_deploys AS
-WITH from_deployments AS NOT MATERIALIZED (
+WITH repo AS NOT MATERIALIZED (
+    SELECT r.github_id, s.workflow, s.branch, s.environment_pattern
+    FROM repositories r
+    LEFT JOIN dora_settings s ON s.repository = lower(r.full_name)
+),
+from_deployments AS NOT MATERIALIZED (
     SELECT 'deployment:' || d.github_id AS deployment_id, d.repository_id,
            'deployment'::text AS source, d.environment, d.sha, d.created_at AS started_at,
-           d.status, d.finished_at
+           CASE WHEN st.success_at IS NOT NULL THEN 'success'
+                WHEN st.failed_at IS NOT NULL THEN 'failure'
+                ELSE coalesce(st.latest_state, 'pending') END AS status,
+           coalesce(st.success_at, st.failed_at) AS finished_at
     FROM github_deployments d
-    WHERE d.is_production
+    JOIN repo ON repo.github_id = d.repository_id
+    LEFT JOIN LATERAL (
+        SELECT min(s.created_at) FILTER (WHERE s.state = 'success') AS success_at,
+               min(s.created_at) FILTER (WHERE s.state IN ('failure', 'error')) AS failed_at,
+               (array_agg(s.state ORDER BY s.created_at DESC, s.github_id DESC))[1] AS latest_state
+        FROM github_deployment_statuses s
+        WHERE s.deployment_id = d.github_id
+    ) st ON true
+    WHERE repo.workflow IS NULL
+      AND CASE WHEN repo.environment_pattern IS NOT NULL
+               THEN d.environment ILIKE dora_like(repo.environment_pattern)
+               ELSE d.environment ILIKE 'production' OR d.production_environment IS TRUE END
 ),
 from_workflow_runs AS (
     SELECT 'workflow_run:' || w.github_id, w.repository_id, 'workflow_run'::text,
-           s.workflow, w.head_sha, coalesce(w.started_at, w.created_at),
+           repo.workflow, w.head_sha, coalesce(w.started_at, w.created_at),
            CASE WHEN w.status IS DISTINCT FROM 'completed' THEN coalesce(w.status, 'pending')
                 WHEN w.conclusion = 'success' THEN 'success'
                 WHEN w.conclusion IN ('failure', 'timed_out', 'startup_failure') THEN 'failure'
@@ -226,9 +175,11 @@ from_workflow_runs AS (
                  AND w.conclusion IN ('success', 'failure', 'timed_out', 'startup_failure')
                 THEN w.updated_at END
     FROM github_workflow_runs w
-    JOIN repositories r ON r.github_id = w.repository_id
-    JOIN dora_settings s ON s.repository = lower(r.full_name)
-    WHERE w.is_production
+    JOIN repo ON repo.github_id = w.repository_id
+    WHERE repo.workflow IS NOT NULL
+      AND lower(regexp_replace(coalesce(w.workflow_path, ''), '^.*/', ''))
+          = lower(regexp_replace(repo.workflow, '^.*/', ''))
+      AND (repo.branch IS NULL OR w.head_branch = repo.branch)
 ),
 from_merges AS (
     SELECT 'merge:' || m.repository_id || ':' || m.number, m.repository_id, 'merge'::text,
@@ -236,12 +187,10 @@ from_merges AS (
            pr.merged_at
     FROM pull_request_merges m
     JOIN pull_requests pr ON pr.repository_id = m.repository_id AND pr.number = m.number
-    JOIN repositories r ON r.github_id = m.repository_id
-    LEFT JOIN dora_settings s ON s.repository = lower(r.full_name)
+    JOIN repo ON repo.github_id = m.repository_id
     WHERE m.into_default_branch AND pr.merged_at IS NOT NULL
-      AND s.workflow IS NULL
-      AND NOT EXISTS (SELECT FROM github_deployments fd
-                      WHERE fd.repository_id = m.repository_id AND fd.is_production)
+      AND repo.workflow IS NULL
+      AND NOT EXISTS (SELECT FROM from_deployments fd WHERE fd.repository_id = m.repository_id)
 )
 SELECT * FROM from_deployments
 UNION ALL SELECT * FROM from_workflow_runs

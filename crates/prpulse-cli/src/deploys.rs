@@ -78,14 +78,12 @@ pub async fn deploys(args: DeploysArgs, env: &Env) -> anyhow::Result<()> {
     let repo = RepoFullName::parse(&args.repository)?;
     let service = ServiceConfig::from_env(env, 0)?;
     let pool = connect_pool(service.database_url.expose_secret(), &service.pool)?;
-    let mut client = pool.get().await.context("connecting to the database")?;
+    let client = pool.get().await.context("connecting to the database")?;
     let name = repo.key();
     let mut current = settings::get(&client, &name).await?;
     if args.changes() {
         current = args.apply(current)?;
-        let transaction = client.transaction().await?;
-        settings::set(&transaction, &name, &current).await?;
-        transaction.commit().await?;
+        settings::set(&client, &name, &current).await?;
     }
     let source = settings::effective_source(&client, &name).await?;
     println!("repository = {name}");

@@ -63,16 +63,6 @@ pub async fn upsert_deployment(
             ],
         )
         .await?;
-    refresh_deployment(client, row.github_id).await
-}
-
-/// The deployment's kept columns (production or not, what its statuses
-/// say) from the facts as they stand now.
-async fn refresh_deployment(client: &impl GenericClient, github_id: i64) -> Result<(), StoreError> {
-    let statement = client
-        .prepare_cached("SELECT dora_refresh_deployments(ARRAY[$1::bigint])")
-        .await?;
-    client.execute(&statement, &[&github_id]).await?;
     Ok(())
 }
 
@@ -96,9 +86,7 @@ pub async fn insert_deployment_status(
             &[&github_id, &deployment_id, &state, &created_at],
         )
         .await?;
-    // A status that arrives before its deployment updates nothing here;
-    // the deployment's own write reads it then.
-    refresh_deployment(client, deployment_id).await
+    Ok(())
 }
 
 pub struct WorkflowRunRow<'a> {
@@ -165,10 +153,6 @@ pub async fn upsert_workflow_run(
             ],
         )
         .await?;
-    let statement = client
-        .prepare_cached("SELECT dora_refresh_workflow_runs(ARRAY[$1::bigint])")
-        .await?;
-    client.execute(&statement, &[&row.github_id]).await?;
     Ok(())
 }
 

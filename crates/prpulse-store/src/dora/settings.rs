@@ -37,9 +37,7 @@ impl Default for DoraSettings {
     }
 }
 
-/// Stores the settings of `repository` (owner/name; kept lower-cased) and
-/// recomputes which of its deployments and workflow runs are production
-/// deploys. Call in a transaction, so no reader sees one without the other.
+/// Stores the settings of `repository` (owner/name; kept lower-cased).
 pub async fn set(
     client: &impl GenericClient,
     repository: &str,
@@ -66,9 +64,6 @@ pub async fn set(
                 &settings.incident_label,
             ],
         )
-        .await?;
-    client
-        .execute("SELECT dora_refresh_repository($1)", &[&repository])
         .await?;
     Ok(())
 }
