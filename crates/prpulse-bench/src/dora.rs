@@ -163,8 +163,6 @@ pub async fn seed(db: &TestDb, bench: &DoraBench) -> anyhow::Result<()> {
                         CASE WHEN github_id % 25 = 0 THEN 'failure' ELSE 'success' END,
                         created_at + interval '10 minutes'
                  FROM github_deployments;
-             -- What the worker's writes keep beside each deployment.
-             SELECT dora_refresh_deployments(ARRAY(SELECT github_id FROM github_deployments));
              INSERT INTO deployment_commits (deployment_id, sha)
              SELECT DISTINCT ON (pr.repository_id, pr.number)
                     'deployment:' || d.github_id, 'merge-' || pr.number
