@@ -147,7 +147,7 @@ BEGIN
     END IF;
 END $$;
 
--- pr_metrics gains jira_issue_keys after author_id (extended, nothing
+-- pr_metrics gains jira_issue_keys after V15's DORA columns (extended, nothing
 -- renamed). Last in this file, so the branches that also extend it can be
 -- reconciled here.
 CREATE OR REPLACE VIEW pr_metrics AS
@@ -179,6 +179,19 @@ SELECT
     pr.github_id                         AS pull_request_id,
     r.github_id                          AS repository_id,
     pr.author_id                         AS author_id,
+    -- V15's DORA columns, unchanged.
+    fc.first_commit_at,
+    shipped.deployed_at,
+    shipped.deployment_id,
+    CASE WHEN pr.created_at >= fc.first_commit_at
+         THEN extract(epoch FROM pr.created_at - fc.first_commit_at)::bigint END
+        AS coding_time_seconds,
+    CASE WHEN shipped.deployed_at >= pr.merged_at
+         THEN extract(epoch FROM shipped.deployed_at - pr.merged_at)::bigint END
+        AS deploy_time_seconds,
+    CASE WHEN shipped.deployed_at >= fc.first_commit_at
+         THEN extract(epoch FROM shipped.deployed_at - fc.first_commit_at)::bigint END
+        AS lead_time_seconds,
     -- Keys of projects some Jira integration knows, named in the title,
     -- head branch or body of the pull request's newest payload.
     ARRAY(SELECT l.key FROM jira_pull_request_keys l
@@ -186,4 +199,9 @@ SELECT
           ORDER BY l.key)               AS jira_issue_keys
 FROM pull_requests pr
 JOIN repositories r ON r.github_id = pr.repository_id
-LEFT JOIN members author ON author.github_id = pr.author_id;
+LEFT JOIN members author ON author.github_id = pr.author_id
+LEFT JOIN pull_request_first_commits fc
+       ON fc.repository_id = pr.repository_id AND fc.number = pr.number
+LEFT JOIN dora_pull_request_deploys shipped
+       ON shipped.repository_id = pr.repository_id AND shipped.number = pr.number
+          AND pr.merged_at IS NOT NULL;

@@ -116,6 +116,32 @@ fn every_pull_request_and_review_fixture_parses() {
     assert!(parsed >= 17, "only {parsed} pull request fixtures found");
 }
 
+#[test]
+fn every_deployment_workflow_and_issue_fixture_parses() {
+    use prpulse_github::dora_events::{
+        DeploymentEvent, DeploymentStatusEvent, IssuesEvent, WorkflowRunEvent,
+    };
+    let Some(root) = fixtures::available() else {
+        return;
+    };
+    let mut parsed = 0;
+    for (file, delivery, _) in payload_fixtures(&root) {
+        let body = &delivery.body;
+        let result = match delivery.event.as_str() {
+            "deployment" => serde_json::from_slice::<DeploymentEvent>(body).err(),
+            "deployment_status" => serde_json::from_slice::<DeploymentStatusEvent>(body).err(),
+            "workflow_run" => serde_json::from_slice::<WorkflowRunEvent>(body)
+                .map(|event| assert!(event.workflow_path().is_some(), "{file}: no path"))
+                .err(),
+            "issues" => serde_json::from_slice::<IssuesEvent>(body).err(),
+            _ => continue,
+        };
+        assert!(result.is_none(), "{file}: {result:?}");
+        parsed += 1;
+    }
+    assert!(parsed >= 26, "only {parsed} DORA fixtures found");
+}
+
 #[tokio::test]
 async fn every_fixture_is_answered_by_the_contract_and_projected() {
     let Some(root) = fixtures::available() else {

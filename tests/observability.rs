@@ -933,3 +933,104 @@ async fn grafanas_reporting_role_reads_pr_metrics_and_nothing_else() {
         );
     }
 }
+
+/// The DORA dashboard's queries, as the reporting role runs them, over a
+/// small history worked out by hand (2026-03, UTC): deploy 1 (a0) Sun 1
+/// 12:00; #1 (first commit Mon 2 08:00) merged as a1 at 10:00 and shipped
+/// by deploy 2 at 11:00; deploy 3 (a1) failed Tue 3 10:00, deploy 4
+/// succeeded at 11:00; incident issue Wed 4 09:00 → 11:00.
+#[tokio::test]
+async fn the_dora_dashboard_queries_run_as_the_reporting_role() {
+    use prpulse_e2e::dora_payloads::{DeploymentBuilder, IssueBuilder, merged_with_commit};
+
+    let db = prpulse_e2e::TestDb::create().await;
+    let processor = prpulse_e2e::direct::processor(&db);
+    let at = |day, hour| Utc.with_ymd_and_hms(2026, 3, day, hour, 0, 0).unwrap();
+    let repo = Repo::new(10, "acme/api");
+    let ada = Person::user(1, "ada");
+    let pr = PullRequestBuilder::new(&repo, 1, &ada, at(2, 9));
+    let mut deliveries = vec![pr.opened(), merged_with_commit(&pr, at(2, 10), &ada, "a1")];
+    for (id, sha, state, finished) in [
+        (1, "a0", "success", at(1, 12)),
+        (2, "a1", "success", at(2, 11)),
+        (3, "a1", "failure", at(3, 10)),
+        (4, "a1", "success", at(3, 11)),
+    ] {
+        let deploy = DeploymentBuilder::new(&repo, id, sha, "production", finished);
+        deliveries.push(deploy.status(id * 10, state, finished));
+    }
+    let incident = IssueBuilder::new(&repo, 7, "Checkout is down", at(4, 9));
+    deliveries.push(incident.opened(&["incident"]));
+    deliveries.push(incident.closed(&["incident"], at(4, 11)));
+    for delivery in &deliveries {
+        prpulse_e2e::direct::apply(&processor, delivery).await;
+    }
+    let pool = db.pool();
+    prpulse_store::dora::links::record_first_commit(
+        &pool.get().await.unwrap(),
+        10,
+        1,
+        Some(at(2, 8)),
+    )
+    .await
+    .unwrap();
+    let client = db.client().await;
+
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../deploy/grafana/dashboards/prpulse-dora.json");
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mut queries: Vec<(String, String)> = dashboard["templating"]["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|variable| variable["type"] == "query")
+        .map(|variable| {
+            (
+                format!("${}", text(&variable["name"])),
+                text(&variable["query"]),
+            )
+        })
+        .collect();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            queries.push((text(&panel["title"]), text(&target["rawSql"])));
+        }
+    }
+    client
+        .batch_execute("SET ROLE prpulse_reporting")
+        .await
+        .unwrap();
+    let mut results = BTreeMap::new();
+    for (title, raw) in &queries {
+        let sql = expand_grafana_macros(raw, &Selection::ALL);
+        let rows = client
+            .query(&sql, &[])
+            .await
+            .unwrap_or_else(|error| panic!("{title}: {error:?}\n{sql}"));
+        results.insert(title.clone(), rows);
+    }
+    assert_eq!(results["$repository"].len(), 1);
+    assert_eq!(results["Deploys"][0].get::<_, i64>("deploys"), 3);
+    assert_eq!(results["Deploy days"][0].get::<_, i64>("deploy days"), 3);
+    // Mon 08:00 → deployed 11:00.
+    assert_eq!(
+        results["Lead time for changes (p50)"][0].get::<_, f64>("p50"),
+        10_800.0
+    );
+    // Deploy 3 failed itself; the issue followed deploy 4: 2 of 4.
+    assert_eq!(results["Change failure rate"][0].get::<_, f64>("rate"), 0.5);
+    // 1 h (deploy 3 → 4) and 2 h (the issue).
+    assert_eq!(
+        results["Failed deployment recovery time (p50)"][0].get::<_, f64>("p50"),
+        5400.0
+    );
+    assert_eq!(results["Open incidents"][0].get::<_, i64>("open"), 0);
+    assert_eq!(
+        results["Deploys by week"].len(),
+        2,
+        "the weeks of Feb 23 and Mar 2"
+    );
+    assert_eq!(results["Recent deployments"].len(), 4);
+    assert_eq!(results["Incidents"].len(), 2);
+}

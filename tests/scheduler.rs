@@ -135,7 +135,7 @@ async fn tracking_installs_a_hook_whose_deliveries_the_real_ingest_accepts() {
     assert_eq!(hooks.len(), 1);
     assert_eq!(
         hooks[0]["events"],
-        serde_json::json!(["pull_request", "pull_request_review"])
+        serde_json::json!(prpulse_domain::event::REPOSITORY_HOOK_EVENTS)
     );
     assert_eq!(hooks[0]["config"]["url"], HOOK_URL);
     assert_eq!(hooks[0]["config"]["content_type"], "json");
@@ -175,7 +175,7 @@ async fn an_existing_hook_to_our_url_is_adopted_with_a_fresh_secret() {
     let hook = &setup.github.hooks("acme/api")[0];
     assert_eq!(
         hook["events"],
-        serde_json::json!(["pull_request", "pull_request_review"])
+        serde_json::json!(prpulse_domain::event::REPOSITORY_HOOK_EVENTS)
     );
     assert_eq!(setup.deliver_as_github(hook_id, &secret).await, 202);
 }
@@ -1032,4 +1032,132 @@ async fn an_app_installation_token_serves_many_rounds() {
         before + 1,
         "one token for every round"
     );
+}
+
+#[tokio::test]
+async fn an_old_hook_gains_the_dora_events_and_the_scheduler_links_deploys() {
+    let mut setup = Setup::start().await;
+    setup.stack.spawn_worker();
+    assert_success(&setup.prpulse(&["repo", "track", "acme/api"]).await);
+    let (hook_id, secret) = setup.only_hook("acme/api");
+    // A hook installed before the DORA events were added.
+    let patched = prpulse_e2e::http_client()
+        .build()
+        .unwrap()
+        .patch(format!(
+            "{}/repos/acme/api/hooks/{hook_id}",
+            setup.github.uri()
+        ))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({"events": ["pull_request", "pull_request_review"]}))
+        .send()
+        .await
+        .unwrap();
+    assert!(patched.status().is_success());
+
+    let repo = Repo::new(10, "acme/api");
+    let ada = Person::user(1, "ada");
+    let created = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+    let hours = |n| created + chrono::Duration::hours(n);
+    let pr = PullRequestBuilder::new(&repo, 1, &ada, created);
+    let earlier = prpulse_e2e::dora_payloads::DeploymentBuilder::new(
+        &repo,
+        899,
+        "m0",
+        "production",
+        hours(-24),
+    );
+    let deploy = prpulse_e2e::dora_payloads::DeploymentBuilder::new(
+        &repo,
+        900,
+        "m2",
+        "production",
+        hours(3),
+    );
+    let deliveries = [
+        earlier.status(8990, "success", hours(-24)),
+        deploy.status(9000, "success", hours(3)),
+        pr.opened(),
+        prpulse_e2e::dora_payloads::merged_with_commit(&pr, hours(2), &ada, "m1"),
+    ];
+    for delivery in &deliveries {
+        let status = setup
+            .stack
+            .deliver_signed(delivery, secret.as_bytes(), Some(hook_id))
+            .await
+            .status();
+        assert_eq!(status, 202, "{}", delivery.event);
+    }
+    setup.stack.wait_for_deliveries(4).await;
+    let dora = &setup.github.dora;
+    dora.set_comparison("acme/api", "m0", "m2", &["m1", "m2"]);
+    dora.set_pull_commits("acme/api", 1, &[("c1", hours(-1))]);
+
+    let mut scheduler = setup.scheduler(&[]);
+    eventually("the hook's repair", WITHIN, async || {
+        setup.github.hooks("acme/api")[0]["events"]
+            == serde_json::json!(prpulse_domain::event::REPOSITORY_HOOK_EVENTS)
+    })
+    .await;
+    let db = &setup.stack.db;
+    eventually("the link of #1 to its deploy", WITHIN, async || {
+        let row = db.pr("acme/api", 1).await;
+        row["deployment_id"] == "deployment:900" && row["lead_time_seconds"] == 4 * 3600
+    })
+    .await;
+    assert_eq!(dora.compares("m0", "m2"), 1);
+    let _ = scheduler.start_kill();
+}
+
+#[tokio::test]
+async fn backfill_publishes_deployments_and_their_statuses_once() {
+    let mut setup = Setup::start().await;
+    setup.stack.spawn_worker();
+    setup.github.add_repository("acme/api", 10);
+    let at = |hour| Utc.with_ymd_and_hms(2026, 3, 2, hour, 0, 0).unwrap();
+    let dora = &setup.github.dora;
+    dora.add_deployment(
+        "acme/api",
+        77,
+        "abc",
+        "production",
+        at(9),
+        &[(770, "in_progress", at(9)), (771, "success", at(10))],
+    );
+    dora.add_deployment(
+        "acme/api",
+        78,
+        "def",
+        "production",
+        at(11),
+        &[(780, "failure", at(12))],
+    );
+    let backfill = || setup.prpulse(&["repo", "backfill", "acme/api", "--since", "2026-01-01"]);
+    let first = backfill().await;
+    assert_success(&first);
+    assert!(
+        String::from_utf8_lossy(&first.stdout).contains("2 deployments and 3 deployment statuses"),
+        "{}",
+        String::from_utf8_lossy(&first.stdout)
+    );
+    setup.stack.wait_for_deliveries(5).await;
+    let db = &setup.stack.db;
+    let statuses = |sql: &'static str| async move { db.count(sql).await };
+    assert_eq!(
+        statuses("SELECT count(*) FROM deployments WHERE status = 'success'").await,
+        1
+    );
+    assert_eq!(
+        statuses("SELECT count(*) FROM dora_incidents WHERE source = 'failed_deploy'").await,
+        1
+    );
+    assert_success(&backfill().await);
+    let stack = &setup.stack;
+    eventually(
+        "the second backfill's deliveries to drain",
+        WITHIN,
+        async || prpulse_e2e::broker::ready_messages(&stack.topology.work_queue()).await == 0,
+    )
+    .await;
+    assert_eq!(db.deliveries().await, 5, "the second run added nothing");
 }

@@ -155,7 +155,8 @@ impl TestDb {
             .await
             .batch_execute(
                 "TRUNCATE deliveries, reviews, pull_requests, github_team_members, github_teams,
-                          members, repositories",
+                          members, repositories, github_deployments, github_deployment_statuses,
+                          github_workflow_runs, github_issues, pull_request_merges",
             )
             .await
             .unwrap();

@@ -54,6 +54,8 @@ struct State {
 pub struct FakeGitHub {
     pub server: Arc<MockServer>,
     state: Arc<Mutex<State>>,
+    /// Compare, pull request commits, deployments (`dora_github`).
+    pub dora: crate::dora_github::FakeDoraGitHub,
 }
 
 impl FakeGitHub {
@@ -78,9 +80,12 @@ impl FakeGitHub {
             .respond_with(WithRateLimit(Api(state.clone())))
             .mount(&server)
             .await;
+        let server = Arc::new(server);
+        let dora = crate::dora_github::FakeDoraGitHub::mount_on(server.clone()).await;
         Self {
-            server: Arc::new(server),
+            server,
             state,
+            dora,
         }
     }
 

@@ -7,6 +7,8 @@ pub mod api;
 pub mod broker;
 pub mod db;
 pub mod direct;
+pub mod dora_github;
+pub mod dora_payloads;
 pub mod fake_github;
 pub mod fault_stream;
 pub mod fixtures;

@@ -75,6 +75,10 @@ mod tests {
         assert_eq!(values("bots"), BOTS_VALUES);
         assert_eq!(values("hours"), HOURS_VALUES);
 
+        let dora = parameters("/api/v1/dora");
+        let names: Vec<&str> = dora.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, DORA_PARAMETERS);
+
         let pulls = parameters("/api/v1/pull-requests");
         let names: Vec<&str> = pulls.iter().map(|(name, _)| name.as_str()).collect();
         assert_eq!(names, PULL_REQUEST_PARAMETERS);
@@ -150,6 +154,33 @@ mod tests {
         assert_eq!(
             keys(&serde_json::to_value(&summary).unwrap()),
             properties("Summary")
+        );
+        let dora_groups = prpulse_domain::dora::dora_rollup(
+            Bucket::None,
+            Range {
+                from: at,
+                until: at + chrono::Duration::days(1),
+            },
+            true,
+            &[],
+            &[],
+            &[],
+        );
+        let dora = serde_json::to_value(crate::dora::DoraSummary {
+            group_by: "none",
+            bucket: "none",
+            from: at.date_naive(),
+            to: at.date_naive(),
+            bots: "exclude",
+            groups: dora_groups,
+        })
+        .unwrap();
+        assert_eq!(keys(&dora), properties("DoraSummary"));
+        let group = &dora["groups"][0];
+        assert_eq!(keys(group), properties("DoraGroup"));
+        assert_eq!(
+            keys(&group["lead_time_seconds"]),
+            properties("KeyedDistribution")
         );
         let error = serde_json::json!({"error": "", "reason": "", "parameter": ""});
         assert_eq!(keys(&error), properties("Error"));

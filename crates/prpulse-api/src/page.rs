@@ -5,6 +5,7 @@
 //! HTML with inline SVG: no scripts, no build step.
 
 mod chart;
+mod dora_keys;
 mod render;
 
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
@@ -62,6 +63,8 @@ pub struct View {
     pub weekly: crate::summary::Summary,
     pub table: crate::summary::Summary,
     pub waiting: Vec<prpulse_store::read::WaitingRow>,
+    /// The DORA keys of the whole range, ungrouped.
+    pub dora: crate::dora::DoraSummary,
 }
 
 async fn view(state: &AppState, params: &SummaryParams) -> Result<View, StoreError> {
@@ -78,10 +81,16 @@ async fn view(state: &AppState, params: &SummaryParams) -> Result<View, StoreErr
         let client = state.pool.get().await?;
         waiting_for_review(&client, params.include_bots, WAITING_LIMIT).await?
     };
+    let dora = SummaryParams {
+        group_by: GroupBy::None,
+        bucket: prpulse_domain::rollup::Bucket::None,
+        ..params.clone()
+    };
     Ok(View {
         weekly: summarise(&state.pool, &weekly).await?,
         table: summarise(&state.pool, &table).await?,
         waiting,
+        dora: crate::dora::dora_summary(&state.pool, &dora).await?,
     })
 }
 

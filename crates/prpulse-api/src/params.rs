@@ -13,6 +13,9 @@ use prpulse_store::read::{PageKey, PullRequestFilter};
 
 use crate::error::ApiError;
 
+mod dora;
+pub use dora::{DORA_PARAMETERS, dora_params};
+
 /// Every parameter `GET /api/v1/summary` takes.
 pub const SUMMARY_PARAMETERS: [&str; 6] = ["group_by", "bucket", "from", "to", "bots", "hours"];
 /// Every parameter `GET /api/v1/pull-requests` takes.

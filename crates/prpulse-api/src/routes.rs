@@ -7,9 +7,10 @@ use serde::Serialize;
 
 use crate::{
     auth::Caller,
+    dora::dora_summary,
     error::ApiError,
     metrics::ApiMetrics,
-    params::{SummaryParams, encode_cursor, pull_request_filter},
+    params::{SummaryParams, dora_params, encode_cursor, pull_request_filter},
     summary::summarise,
 };
 
@@ -26,6 +27,15 @@ pub async fn summary(
 ) -> Result<HttpResponse, ApiError> {
     let params = SummaryParams::parse(request.query_string(), Utc::now().date_naive())?;
     Ok(HttpResponse::Ok().json(summarise(&state.pool, &params).await?))
+}
+
+pub async fn dora(
+    _caller: Caller,
+    state: web::Data<AppState>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let params = dora_params(request.query_string(), Utc::now().date_naive())?;
+    Ok(HttpResponse::Ok().json(dora_summary(&state.pool, &params).await?))
 }
 
 #[derive(Serialize)]

@@ -74,6 +74,7 @@ impl Application {
                     })
                 })
                 .route("/api/v1/summary", web::get().to(routes::summary))
+                .route("/api/v1/dora", web::get().to(routes::dora))
                 .route(
                     "/api/v1/pull-requests",
                     web::get().to(routes::pull_requests),

@@ -10,6 +10,7 @@ pub mod broker;
 pub mod config;
 pub mod cpu;
 pub mod database;
+pub mod dora;
 pub mod drain;
 pub mod e2e;
 pub mod ingest;

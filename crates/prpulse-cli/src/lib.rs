@@ -5,6 +5,7 @@
 
 mod api_tokens;
 mod calendars;
+mod deploys;
 mod dlq;
 mod integrations;
 mod jira;

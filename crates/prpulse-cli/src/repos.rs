@@ -35,6 +35,10 @@ pub enum RepoCommand {
         #[arg(long)]
         since: String,
     },
+    /// What counts as a production deploy (a workflow on a branch, or an
+    /// environment pattern) and the incident label; shows where deploys
+    /// come from (`source = merge` without either).
+    Deploys(crate::deploys::DeploysArgs),
 }
 
 pub(crate) fn keyring(service: &ServiceConfig) -> anyhow::Result<&Keyring> {
@@ -69,6 +73,7 @@ pub async fn repo(command: RepoCommand, env: &Env) -> anyhow::Result<()> {
             Ok(())
         }
         RepoCommand::Backfill { repository, since } => run_backfill(env, &repository, &since).await,
+        RepoCommand::Deploys(args) => crate::deploys::deploys(args, env).await,
         RepoCommand::Track { repository } => change(env, &repository, true).await,
         RepoCommand::Untrack { repository } => change(env, &repository, false).await,
     }
@@ -206,8 +211,12 @@ async fn run_backfill(env: &Env, repository: &str, since: &str) -> anyhow::Resul
     let report = result?;
     println!(
         "{name}: published {} pull requests and {} reviews updated since {since} \
-         ({} draft events from their timelines)",
-        report.pull_requests, report.reviews, report.draft_events
+         ({} draft events from their timelines), {} deployments and {} deployment statuses",
+        report.pull_requests,
+        report.reviews,
+        report.draft_events,
+        report.deployments,
+        report.deployment_statuses
     );
     Ok(())
 }

@@ -41,12 +41,23 @@ const ENQUEUED: &[&str] = &[
     "repository",
     "installation",
     "installation_repositories",
+    // The DORA keys: deploys, their outcomes, and incidents.
+    "deployment",
+    "deployment_status",
+    "workflow_run",
+    "issues",
 ];
 
 /// The events of a repository hook that prpulse installs. Each one is
 /// enqueued (a test below holds the two lists together).
-pub const REPOSITORY_HOOK_EVENTS: &[&str] =
-    &[EventName::PULL_REQUEST, EventName::PULL_REQUEST_REVIEW];
+pub const REPOSITORY_HOOK_EVENTS: &[&str] = &[
+    EventName::PULL_REQUEST,
+    EventName::PULL_REQUEST_REVIEW,
+    EventName::DEPLOYMENT,
+    EventName::DEPLOYMENT_STATUS,
+    EventName::WORKFLOW_RUN,
+    EventName::ISSUES,
+];
 
 /// The events of an organisation hook: team changes reach prpulse at once
 /// instead of at the next periodic team listing.
@@ -57,6 +68,10 @@ impl EventName {
     pub const PULL_REQUEST_REVIEW: &'static str = "pull_request_review";
     pub const TEAM: &'static str = "team";
     pub const MEMBERSHIP: &'static str = "membership";
+    pub const DEPLOYMENT: &'static str = "deployment";
+    pub const DEPLOYMENT_STATUS: &'static str = "deployment_status";
+    pub const WORKFLOW_RUN: &'static str = "workflow_run";
+    pub const ISSUES: &'static str = "issues";
 
     pub fn parse(raw: &str) -> Result<Self, EventNameError> {
         if raw.is_empty() {
@@ -106,7 +121,9 @@ mod tests {
         );
         assert_eq!(disposition("membership"), EventDisposition::Enqueue);
         assert_eq!(disposition("push"), EventDisposition::Ignore);
-        assert_eq!(disposition("issues"), EventDisposition::Ignore);
+        assert_eq!(disposition("issues"), EventDisposition::Enqueue);
+        assert_eq!(disposition("deployment_status"), EventDisposition::Enqueue);
+        assert_eq!(disposition("release"), EventDisposition::Ignore);
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod action;
 pub mod bots;
 pub mod calendar;
 pub mod delivery;
+pub mod dora;
 pub mod encoding;
 pub mod event;
 pub mod metrics;

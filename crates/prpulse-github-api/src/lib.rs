@@ -7,6 +7,7 @@
 pub mod app;
 mod client;
 pub mod deliveries;
+pub mod deployments;
 mod error;
 pub mod hooks;
 mod link;

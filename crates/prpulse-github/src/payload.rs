@@ -22,6 +22,9 @@ pub struct User {
 pub struct Repository {
     pub id: i64,
     pub full_name: String,
+    /// Absent from some reduced repository objects.
+    #[serde(default)]
+    pub default_branch: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -60,6 +63,11 @@ pub struct PullRequest {
     pub head: Option<BranchRef>,
     #[serde(default)]
     pub base: Option<BranchRef>,
+    /// Once merged, the commit the merge made on the base branch (the
+    /// squash or rebase commit, or the merge commit); before that a test
+    /// merge GitHub recomputes, which prpulse never reads.
+    #[serde(default)]
+    pub merge_commit_sha: Option<String>,
 }
 
 impl PullRequest {

@@ -14,7 +14,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::{
     SchedulerConfig,
-    jobs::{backfill_new, jira, meta, reconcile, redelivery, retention, teams},
+    jobs::{backfill_new, dora_links, jira, meta, reconcile, redelivery, retention, teams},
     leader::Leadership,
     metrics::SchedulerMetrics,
     round::{Clients, Interrupted, Job, JobError, Ran, Round},
@@ -133,6 +133,8 @@ impl Scheduler {
         self.run(Job::Redeliver, redelivery::run(&mut round))
             .await?;
         self.run(Job::Backfill, backfill_new::run(&mut round))
+            .await?;
+        self.run(Job::DoraLinks, dora_links::run(&mut round))
             .await?;
         if due(last_runs, Job::TeamSync, self.config.team_sync_interval) {
             self.run(Job::TeamSync, teams::run(&mut round)).await?;

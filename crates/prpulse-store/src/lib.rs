@@ -7,6 +7,7 @@ pub mod calendars;
 pub mod connect;
 pub mod crypto;
 pub mod deliveries;
+pub mod dora;
 pub mod error;
 pub mod integrations;
 pub mod jira;

@@ -346,6 +346,12 @@ pub async fn reset_pull_request(
         .await?;
     client
         .execute(
+            "DELETE FROM pull_request_merges WHERE repository_id = $1 AND number = $2",
+            &[&repository_id, &number],
+        )
+        .await?;
+    client
+        .execute(
             "DELETE FROM pull_requests WHERE repository_id = $1 AND number = $2",
             &[&repository_id, &number],
         )

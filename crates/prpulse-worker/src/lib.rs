@@ -14,6 +14,7 @@ pub mod apply;
 pub mod config;
 pub mod consumer;
 pub mod disposition;
+pub mod dora;
 pub mod failures;
 pub mod jira;
 pub mod metrics;

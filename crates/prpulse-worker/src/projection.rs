@@ -1,6 +1,7 @@
 //! From a delivery's payload to rows. Parsing is pure and happens before
 //! any transaction; applying writes through `prpulse_store::projection`.
 
+use crate::dora::DoraEvent;
 use prpulse_domain::{BotPolicy, DeliveryId, EventName, ReviewState};
 use prpulse_github::payload::{
     MembershipEvent, Organization, PullRequest, PullRequestEvent, PullRequestReviewEvent, Team,
@@ -25,6 +26,8 @@ pub enum Projection {
     Membership(Box<MembershipEvent>),
     /// A Jira issue event (`crate::jira`).
     Jira(Box<prpulse_jira::IssueEvent>),
+    /// Deploys, their outcomes and incidents (the DORA keys).
+    Dora(Box<DoraEvent>),
     /// Kept raw only: prpulse does not project this event (yet).
     RawOnly,
 }
@@ -63,11 +66,14 @@ impl Projection {
                 Self::Membership(Box::new(serde_json::from_slice(body).map_err(shape)?))
             }
             prpulse_jira::EVENT => Self::Jira(Box::new(prpulse_jira::IssueEvent::parse(body)?)),
-            _ => {
-                // Kept raw, but it must still be JSON to be worth keeping.
-                serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(shape)?;
-                Self::RawOnly
-            }
+            _ => match DoraEvent::parse(event, body) {
+                Some(dora) => Self::Dora(Box::new(dora.map_err(shape)?)),
+                None => {
+                    // Kept raw, but it must still be JSON to be worth keeping.
+                    serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(shape)?;
+                    Self::RawOnly
+                }
+            },
         };
         projection.check_ranges()?;
         Ok(projection)
@@ -79,7 +85,9 @@ impl Projection {
         match self {
             Self::PullRequest(event) => Some((event.repository.id, event.pull_request.number)),
             Self::Review(event) => Some((event.repository.id, event.pull_request.number)),
-            Self::Team(_) | Self::Membership(_) | Self::Jira(_) | Self::RawOnly => None,
+            Self::Team(_) | Self::Membership(_) | Self::Jira(_) | Self::Dora(_) | Self::RawOnly => {
+                None
+            }
         }
     }
 
@@ -104,7 +112,16 @@ impl Projection {
                         at.max(version_at(&event.pull_request))
                     }),
             ),
+            Self::Dora(event) => Some(event.observed_at()),
             Self::Team(_) | Self::Membership(_) | Self::Jira(_) | Self::RawOnly => None,
+        }
+    }
+
+    /// The DORA event this projection applies, if it is one.
+    pub fn dora(&self) -> Option<&DoraEvent> {
+        match self {
+            Self::Dora(event) => Some(event),
+            _ => None,
         }
     }
 
@@ -116,6 +133,12 @@ impl Projection {
         let pull_request = match self {
             Self::PullRequest(event) => &event.pull_request,
             Self::Review(event) => &event.pull_request,
+            Self::Dora(event) => {
+                return match event.out_of_range() {
+                    Some((field, value)) => Err(PayloadError::OutOfRange { field, value }),
+                    None => Ok(()),
+                };
+            }
             Self::Team(_) | Self::Membership(_) | Self::Jira(_) | Self::RawOnly => return Ok(()),
         };
         let in_range = |field: &'static str, value: Option<i64>| match value {
@@ -147,6 +170,7 @@ impl Projection {
         };
         match self {
             Self::RawOnly | Self::Team(_) | Self::Jira(_) => (None, Vec::new()),
+            Self::Dora(event) => (Some(repository(event.repository())), Vec::new()),
             Self::Membership(event) => (None, members(bots, at, [Some(&event.member)])),
             Self::PullRequest(event) => (
                 Some(repository(&event.repository)),
@@ -175,6 +199,7 @@ impl Projection {
         match self {
             Self::RawOnly | Self::PullRequest(_) | Self::Review(_) => Ok(()),
             Self::Jira(event) => crate::jira::apply(client, event, delivery_id).await,
+            Self::Dora(event) => event.apply(client, delivery_id).await,
             // Membership events carry no time, so the last applied wins; the
             // scheduler's periodic team listing corrects any misordering.
             Self::Team(event) => {
@@ -206,7 +231,9 @@ impl Projection {
         delivery_id: &'a DeliveryId,
     ) -> Option<(PullRequestRow<'a>, Option<ReviewRow>)> {
         match self {
-            Self::RawOnly | Self::Team(_) | Self::Membership(_) | Self::Jira(_) => None,
+            Self::RawOnly | Self::Team(_) | Self::Membership(_) | Self::Jira(_) | Self::Dora(_) => {
+                None
+            }
             Self::PullRequest(event) => {
                 let pr = &event.pull_request;
                 let mut row = pull_request_row(event.repository.id, pr, delivery_id, 1);
@@ -269,9 +296,10 @@ impl Projection {
         self.apply_links(client, delivery_id).await
     }
 
-    /// What a pull request's title, head branch and body link to (Jira
-    /// issue keys), as of this payload: written after the pull request's
-    /// row is locked, so these rows follow the same global lock order.
+    /// The rows kept beside a pull request, as of this payload: the Jira
+    /// issue keys its title, head branch and body name, and its merge
+    /// commit (DORA). Written after the pull request's row is locked, so
+    /// these rows follow the same global lock order.
     pub async fn apply_links(
         &self,
         client: &impl GenericClient,
@@ -279,7 +307,10 @@ impl Projection {
     ) -> Result<(), StoreError> {
         match self {
             Self::PullRequest(event) => {
-                crate::jira::record_mentions(client, event, delivery_id).await
+                crate::jira::record_mentions(client, event, delivery_id).await?;
+                let number = i32::try_from(event.pull_request.number)
+                    .expect("check_ranges refused numbers out of range");
+                crate::dora::record_merge(client, event, number).await
             }
             _ => Ok(()),
         }

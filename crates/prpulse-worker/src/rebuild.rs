@@ -20,6 +20,9 @@
 //! 2. pull requests: for each one in scope, reset it, apply all its
 //!    deliveries again, and recompute its metrics once.
 //!
+//! DORA facts (deployments, statuses, workflow runs, issues) are applied
+//! again in phase 1; merge commits come with their pull requests in phase 2.
+//!
 //! Team rows and memberships are not rebuilt: membership events carry no
 //! time, so the scheduler's team listing is their source of truth.
 
@@ -227,23 +230,36 @@ impl Rebuild {
             if let (None, Some(key)) = (stored.pull_request, key) {
                 rebuild::set_pull_request(client, &stored.delivery_id, key).await?;
             }
-            if self
-                .scope
-                .contains(key.map(|(repository, _)| repository), stored.received_at)
-            {
+            let repository = key
+                .map(|(repository, _)| repository)
+                .or_else(|| projection.dora().map(|event| event.repository().id));
+            if self.scope.contains(repository, stored.received_at) {
                 // Jira's rows are not reset: each write is idempotent and
                 // order independent, so applying every delivery again
                 // reproduces them (and applies a changed definition).
                 match (&projection, DeliveryId::parse(&stored.delivery_id)) {
                     (Projection::Jira(_), Ok(id)) => jira.push((projection, id)),
-                    _ => in_scope.push(projection),
+                    _ => in_scope.push((projection, &stored.delivery_id)),
                 }
             }
         }
         for (projection, id) in &jira {
             projection.apply_facts_only(client, id).await?;
         }
-        let flipped = upsert_entities(client, in_scope.iter(), &self.bots).await?;
+        let flipped = upsert_entities(
+            client,
+            in_scope.iter().map(|(projection, _)| projection),
+            &self.bots,
+        )
+        .await?;
+        // DORA facts are not about one pull request: their upserts keep
+        // the newest version whatever was there, so applying them again
+        // here, after their repositories, rebuilds them.
+        for (projection, delivery_id) in &in_scope {
+            if let (Some(event), Ok(id)) = (projection.dora(), DeliveryId::parse(delivery_id)) {
+                event.apply(client, &id).await?;
+            }
+        }
         refresh_reviewed_by(client, &flipped).await?;
         report.reclassified += flipped.len();
         if let Some(last) = page.last() {

@@ -36,6 +36,8 @@ td.title{text-align:left;white-space:normal;min-width:12rem}
 .error{color:#b91c1c}
 .switch a{margin-right:.5rem}
 .switch a.on{font-weight:600;text-decoration:none;color:#111827}
+.big{font-size:1.4rem;margin:.25rem 0}
+h2.wide{grid-column:1/-1;font-size:1.1rem;margin:0}
 ";
 
 pub fn escape(text: &str) -> String {
@@ -158,6 +160,7 @@ pub fn dashboard(params: &SummaryParams, view: &View) -> String {
         );
     }
     body.push_str("</section>");
+    super::dora_keys::section(&mut body, view.dora.groups.first());
     summary_table(&mut body, params, view);
     waiting_table(&mut body, view);
     let _ = write!(

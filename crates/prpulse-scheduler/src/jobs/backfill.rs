@@ -5,10 +5,11 @@
 
 use chrono::{DateTime, Utc};
 use prpulse_domain::{DeliveryId, EventName, PullRequestAction, RepoFullName, ReviewAction};
-use prpulse_github_api::{GitHubClient, GitHubError, pulls};
+use prpulse_github_api::{GitHubClient, GitHubError, deployments, pulls};
 use prpulse_queue::{Envelope, PublishError, Publisher, Source};
 use serde_json::{Value, json};
 
+mod deployments_shape;
 mod drafts;
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -17,6 +18,9 @@ pub struct Report {
     pub reviews: usize,
     /// Synthetic `opened` / `ready_for_review` deliveries from timelines.
     pub draft_events: usize,
+    /// `deployment` and `deployment_status` deliveries.
+    pub deployments: usize,
+    pub deployment_statuses: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +119,29 @@ pub async fn backfill(
             report.reviews += 1;
         }
         progress(Progress::Done(report.pull_requests));
+    }
+    for deployment in deployments::created_since(github, repo, since).await? {
+        let id = deployment["id"]
+            .as_i64()
+            .ok_or(BackfillError::Shape("deployment"))?;
+        let statuses = deployments::statuses(github, repo, id).await?;
+        let synthetic = deployments_shape::deliveries(&deployment, &statuses, &repository)
+            .ok_or(BackfillError::Shape("deployment status"))?;
+        for delivery in synthetic {
+            publish(
+                publisher,
+                delivery.event,
+                &delivery.id,
+                "created",
+                &delivery.body,
+            )
+            .await?;
+            if delivery.event == EventName::DEPLOYMENT {
+                report.deployments += 1;
+            } else {
+                report.deployment_statuses += 1;
+            }
+        }
     }
     Ok(report)
 }

@@ -5,6 +5,7 @@
 
 pub mod backfill;
 pub mod backfill_new;
+pub mod dora_links;
 pub mod jira;
 pub mod meta;
 pub mod reconcile;
