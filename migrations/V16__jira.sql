@@ -147,9 +147,8 @@ BEGIN
     END IF;
 END $$;
 
--- pr_metrics gains jira_issue_keys after V15's DORA columns (extended, nothing
--- renamed). Last in this file, so the branches that also extend it can be
--- reconciled here.
+-- pr_metrics gains jira_issue_keys after V15's DORA columns (extended,
+-- nothing renamed; CREATE OR REPLACE VIEW may only append columns).
 CREATE OR REPLACE VIEW pr_metrics AS
 SELECT
     r.full_name                          AS repository,
