@@ -17,6 +17,7 @@ use prpulse_e2e::{
 use prpulse_store::{
     GenericClient, Keyring, SealedColumn, SecretKey,
     integrations::{self, AccountKind, IntegrationCredentials},
+    jira_integrations::{self, NewJiraIntegration},
     secrets::{hook_secrets, set_hook_secret},
 };
 use secrecy::{ExposeSecret, SecretString};
@@ -87,6 +88,50 @@ async fn store_legacy(client: &impl GenericClient, key_hex: &str, hook_id: i64, 
         )
         .await
         .unwrap();
+}
+
+/// Two Jira integrations as this release stores them (Jira's values were
+/// sealed bound to their place from the start): a signed one mid-rotation
+/// (current and previous secret) and an unsigned one with its URL token.
+async fn store_jira(client: &impl GenericClient, keyring: &Keyring) {
+    let token = SecretString::from(TOKEN);
+    for (name, api, secret, url_token) in [
+        ("jira-dc", "signed", Some(&b"first-secret"[..]), None),
+        ("jira-old", "url_token", None, Some(&b"url-token"[..])),
+    ] {
+        let new = NewJiraIntegration {
+            name,
+            base_url: "https://jira.example.com",
+            token: &token,
+            webhook_api: api,
+            webhook_id: 1,
+            secret,
+            url_token,
+            projects: &[],
+        };
+        jira_integrations::insert(client, keyring, &new)
+            .await
+            .unwrap();
+    }
+    jira_integrations::rotate_secret(
+        client,
+        keyring,
+        "jira-dc",
+        b"second-secret",
+        Utc::now() + Duration::hours(1),
+    )
+    .await
+    .unwrap();
+}
+
+/// What `rotate-key` reseals in the rotation test: the GitHub values stored
+/// twice (legacy and bound), the Jira ones as [`store_jira`] stores them.
+fn rotated_count(column: SealedColumn) -> (usize, usize) {
+    match column {
+        SealedColumn::Jira(prpulse_store::JiraSecret::Token) => (2, 0),
+        SealedColumn::Jira(_) => (1, 0),
+        _ => (2, 0),
+    }
 }
 
 /// The same, stored by this release (bound to their rows) under `keyring`.
@@ -235,6 +280,7 @@ async fn the_secret_key_rotates_without_downtime() {
     // before the binding, and by this one.
     store_legacy(&client, SECRET_KEY, HOOK, "").await;
     store_bound(&client, &only(SECRET_KEY), HOOK + 1, "-bound").await;
+    store_jira(&client, &only(SECRET_KEY)).await;
     let stack = &stack;
     let status = |number, secret: &'static str, hook| async move {
         stack
@@ -267,7 +313,11 @@ async fn the_secret_key_rotates_without_downtime() {
     let rotated = stack.cli(&["secrets", "rotate-key"]).await;
     assert!(rotated.status.success(), "{}", stderr(&rotated));
     for column in SealedColumn::ALL {
-        assert_eq!(resealed(&rotated, column), (2, 0), "{column}");
+        assert_eq!(
+            resealed(&rotated, column),
+            rotated_count(column),
+            "{column}"
+        );
     }
     for hook in [HOOK, HOOK + 1] {
         assert_eq!(status(3, HOOK_SECRET, hook).await, 202);
@@ -556,7 +606,13 @@ async fn legacy_values_keep_working_until_reseal_binds_them() {
         stderr(&resealed_output)
     );
     for column in SealedColumn::ALL {
-        assert_eq!(resealed(&resealed_output, column), (1, 0), "{column}");
+        // Jira's values were never stored unbound: nothing of theirs to bind.
+        let legacy = if matches!(column, SealedColumn::Jira(_)) {
+            0
+        } else {
+            1
+        };
+        assert_eq!(resealed(&resealed_output, column), (legacy, 0), "{column}");
     }
     let after = stored_bytes(&client).await;
     for (column, (before, after)) in before.iter().zip(&after).enumerate() {
