@@ -126,6 +126,10 @@ ensure_deploy_tools() {
 # that says so (an offline machine cannot know today's advisories).
 run_cargo_deny() {
     ensure_cargo_tool cargo-deny deny
+    # deny reads `cargo metadata` offline, which needs every locked package
+    # (other platforms' too) in the registry cache, not only what a build
+    # here downloaded.
+    cargo fetch --quiet || die "cargo fetch failed: cargo deny needs every locked package (crates.io unreachable?)"
     local db_root="${CARGO_HOME:-$HOME/.cargo}/advisory-dbs"
     if timeout 60 cargo deny fetch db >/dev/null 2>&1; then
         cargo deny --offline check --hide-inclusion-graph
