@@ -34,7 +34,7 @@ use crate::{
     limits::{FailureKey, HookKey},
     secrets::SecretCacheSettings,
     source::Source,
-    webhook::{WebhookState, answer_refusal},
+    webhook::{WebhookState, answer},
 };
 
 /// Jira's signature header: GitHub's format under GitHub's old name.
@@ -215,34 +215,19 @@ async fn receive(
     .instrument(span.clone())
     .await;
 
-    let response = match result {
-        Ok(response) => response,
-        Err(refusal) => {
-            let _entered = span.enter();
-            state
-                .metrics
-                .rejections
-                .with_label_values(&[refusal.reason()])
-                .inc();
-            let key = FailureKey {
-                source: source.key,
-                hook: HookKey::Unknown,
-            };
-            answer_refusal(refusal, key, source, &state)
-        }
+    let key = FailureKey {
+        source: source.key,
+        hook: HookKey::Unknown,
     };
-    let status = response.status().as_u16().to_string();
-    state
-        .metrics
-        .requests
-        .with_label_values(&[prpulse_jira::EVENT, &status])
-        .inc();
-    state
-        .metrics
-        .request_duration
-        .with_label_values(&[&status])
-        .observe(started.elapsed().as_secs_f64());
-    response
+    answer(
+        result,
+        prpulse_jira::EVENT,
+        key,
+        source,
+        &span,
+        started,
+        &state,
+    )
 }
 
 /// A verified body: 204 for events prpulse does not subscribe to, else

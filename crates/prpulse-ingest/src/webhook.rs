@@ -114,6 +114,33 @@ pub async fn receive(
     .instrument(span.clone())
     .await;
 
+    let key = FailureKey {
+        source: source.key,
+        hook: charged_to,
+    };
+    answer(
+        result,
+        event_label(event.as_ref()),
+        key,
+        source,
+        &span,
+        started,
+        &state,
+    )
+}
+
+/// How every delivery's handling ends, whatever its source: a refusal is
+/// counted by reason and charged to `key`'s budget ([`answer_refusal`]);
+/// every answer is counted by event and status, and timed.
+pub(crate) fn answer(
+    result: Result<HttpResponse, IngestError>,
+    event_label: &str,
+    key: FailureKey,
+    source: Source,
+    span: &tracing::Span,
+    started: Instant,
+    state: &WebhookState,
+) -> HttpResponse {
     let response = match result {
         Ok(response) => response,
         Err(refusal) => {
@@ -123,18 +150,14 @@ pub async fn receive(
                 .rejections
                 .with_label_values(&[refusal.reason()])
                 .inc();
-            let key = FailureKey {
-                source: source.key,
-                hook: charged_to,
-            };
-            answer_refusal(refusal, key, source, &state)
+            answer_refusal(refusal, key, source, state)
         }
     };
     let status = response.status().as_u16().to_string();
     state
         .metrics
         .requests
-        .with_label_values(&[event_label(event.as_ref()), &status])
+        .with_label_values(&[event_label, &status])
         .inc();
     state
         .metrics
