@@ -19,8 +19,8 @@ mod metrics;
 mod pull_requests;
 
 pub use entities::{
-    MemberRow, RepositoryRow, keep_newest, reclassify_members, upsert_members, upsert_repositories,
-    upsert_repository,
+    MemberRow, Repeats, RepositoryRow, confirm_entities, keep_newest, reclassify_members,
+    upsert_members, upsert_repositories, upsert_repository,
 };
 pub use metrics::{MetricFacts, load_metric_facts, save_metrics};
 pub use pull_requests::{lock_pull_requests, upsert_pull_requests, upsert_reviews};

@@ -14,8 +14,8 @@ use prpulse_domain::{BotPolicy, DeliveryId};
 use prpulse_store::{
     GenericClient, StoreError,
     projection::{
-        PullRequestKey, keep_newest, reviewed_by, upsert_members, upsert_pull_requests,
-        upsert_repositories, upsert_reviews,
+        MemberRow, PullRequestKey, Repeats, RepositoryRow, keep_newest, reviewed_by,
+        upsert_members, upsert_pull_requests, upsert_repositories, upsert_reviews,
     },
 };
 
@@ -31,16 +31,19 @@ use crate::{
 /// deliveries (by the payload's own time), as applying them one by one
 /// would give. A person whose bot flag changed changes the metrics of
 /// every pull request they reviewed: those are locked in the same order
-/// and recomputed too.
+/// and recomputed too. `repeats` says whether `confirm_entities` took the
+/// facts that only repeat a row before this transaction.
 pub async fn apply_projections(
     client: &impl GenericClient,
     fresh: &[(&Projection, &DeliveryId)],
     bots: &BotPolicy,
+    repeats: Repeats,
 ) -> Result<(), StoreError> {
     let flipped = upsert_entities(
         client,
         fresh.iter().map(|(projection, _)| *projection),
         bots,
+        repeats,
     )
     .await?;
     for (projection, delivery_id) in fresh {
@@ -71,15 +74,13 @@ pub async fn apply_projections(
     recompute_metrics(client, &keys).await
 }
 
-/// Upserts the repositories and people of `projections`, each once, in id
-/// order, with the newest fact of each (by the payload's own time), as
-/// applying them one by one would give. Returns the people whose bot flag
-/// changed.
-pub async fn upsert_entities<'a>(
-    client: &impl GenericClient,
+/// The repositories and people of `projections`, each once, in id order,
+/// with the newest fact of each (by the payload's own time), as applying
+/// them one by one would give.
+pub fn newest_entities<'a>(
     projections: impl Iterator<Item = &'a Projection>,
     bots: &BotPolicy,
-) -> Result<Vec<i64>, StoreError> {
+) -> (Vec<RepositoryRow<'a>>, Vec<MemberRow<'a>>) {
     let mut repositories = BTreeMap::new();
     let mut people = BTreeMap::new();
     for projection in projections {
@@ -95,8 +96,25 @@ pub async fn upsert_entities<'a>(
             });
         }
     }
-    upsert_repositories(client, &repositories.into_values().collect::<Vec<_>>()).await?;
-    upsert_members(client, &mut people.into_values().collect::<Vec<_>>()).await
+    (
+        repositories.into_values().collect(),
+        people.into_values().collect(),
+    )
+}
+
+/// Upserts the repositories and people of `projections` (see
+/// [`newest_entities`]), taking facts that only repeat a row as well unless
+/// `repeats` says `confirm_entities` took them. Returns the people whose
+/// bot flag changed.
+pub async fn upsert_entities<'a>(
+    client: &impl GenericClient,
+    projections: impl Iterator<Item = &'a Projection>,
+    bots: &BotPolicy,
+    repeats: Repeats,
+) -> Result<Vec<i64>, StoreError> {
+    let (repositories, mut people) = newest_entities(projections, bots);
+    upsert_repositories(client, &repositories, repeats).await?;
+    upsert_members(client, &mut people, repeats).await
 }
 
 /// Recomputes the metrics of every pull request that `reviewers` reviewed,

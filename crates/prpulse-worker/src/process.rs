@@ -9,9 +9,10 @@ use std::{borrow::Cow, time::Duration};
 use prpulse_store::{
     GenericClient, Pool, StoreError,
     deliveries::{self, NewDelivery, Outcome, Recorded},
+    projection::{Repeats, confirm_entities},
 };
 
-pub use crate::apply::{apply_projections, refresh_reviewed_by, upsert_entities};
+pub use crate::apply::{apply_projections, newest_entities, refresh_reviewed_by, upsert_entities};
 use crate::projection::{PayloadError, Projection};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,6 +118,11 @@ impl Processor {
         self
     }
 
+    /// The largest body a compressed message may expand to.
+    pub fn max_body(&self) -> usize {
+        self.max_body
+    }
+
     /// Records the delivery (its plain JSON body) and applies its
     /// projection in one transaction. See [`Self::process_message`].
     pub async fn process(
@@ -162,6 +168,12 @@ impl Processor {
     /// by id), then pull requests by (repository, number). The projection
     /// gives the same rows in any order, so this order is free to choose.
     ///
+    /// Before the batch's transaction, a short one of its own moves the
+    /// `observed_at` of repositories and people forward where the batch
+    /// only repeats what they hold (`confirm_entities`): inside the batch,
+    /// that write locked each row until commit and queued every batch of a
+    /// repository behind the one before.
+    ///
     /// A compressed body is stored as it came; a plain one is compressed
     /// first, so every stored payload is lz4.
     pub async fn process_messages(
@@ -182,6 +194,8 @@ impl Processor {
             });
         }
         let mut client = self.pool.get().await.map_err(StoreError::from)?;
+        let (repositories, members) = newest_entities(projections.iter(), &self.bots);
+        confirm_entities(&mut client, &repositories, &members).await?;
         let transaction = self.begin(&mut client).await?;
         let outcomes = record(&transaction, batch, &projections, &stored).await?;
         if outcomes
@@ -195,7 +209,7 @@ impl Processor {
             .filter(|&i| outcomes[i] != Processed::Duplicate)
             .map(|i| (&projections[i], &batch[i].envelope.delivery_id))
             .collect();
-        apply_projections(&transaction, &fresh, &self.bots).await?;
+        apply_projections(&transaction, &fresh, &self.bots, Repeats::Confirmed).await?;
         transaction.commit().await.map_err(StoreError::from)?;
         Ok(outcomes)
     }

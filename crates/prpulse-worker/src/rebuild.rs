@@ -29,6 +29,7 @@
 use prpulse_domain::{BotPolicy, DeliveryId, EventName};
 use prpulse_store::{
     Pool, StoreError,
+    projection::Repeats,
     rebuild::{self, Checkpoint, Phase, Scope, StoredDelivery},
 };
 use tokio_util::sync::CancellationToken;
@@ -250,6 +251,7 @@ impl Rebuild {
             client,
             in_scope.iter().map(|(projection, _)| projection),
             &self.bots,
+            Repeats::Take,
         )
         .await?;
         // DORA facts are not about one pull request: their upserts keep

@@ -6,7 +6,7 @@ use prpulse_domain::BotPolicy;
 use prpulse_github_api::{GitHubClient, GitHubError, orgs};
 use prpulse_store::{
     Pool, StoreError, integrations,
-    projection::{MemberRow, upsert_members},
+    projection::{MemberRow, Repeats, upsert_members},
     teams::{replace_members, upsert_team},
 };
 use tracing::{error, info};
@@ -44,7 +44,7 @@ pub async fn sync_teams(
                     .seen_at(now)
             })
             .collect();
-        upsert_members(&transaction, &mut rows).await?;
+        upsert_members(&transaction, &mut rows, Repeats::Take).await?;
         let ids: Vec<i64> = members.iter().map(|member| member.id).collect();
         replace_members(&transaction, team.id, &ids).await?;
         transaction.commit().await.map_err(StoreError::from)?;

@@ -112,19 +112,130 @@ const NEWER_REPOSITORY: &str = "(coalesce(i.observed_at, '-infinity'), i.full_na
 /// them), so concurrent batches cannot deadlock on repositories. `NO KEY
 /// UPDATE` is the lock the UPDATE itself takes: `FOR UPDATE` would also
 /// block the foreign-key checks (`KEY SHARE`) of other transactions writing
-/// pull requests of the repository, and deadlocked with them.
-static UPDATE_REPOSITORIES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+/// pull requests of the repository, and deadlocked with them. `also` narrows
+/// which rows are taken.
+fn update_repositories(also: &str) -> String {
     format!(
         "WITH {INCOMING_REPOSITORIES},
          locked AS (
              SELECT r.github_id FROM repositories r JOIN incoming i USING (github_id)
-             WHERE {NEWER_REPOSITORY} ORDER BY r.github_id FOR NO KEY UPDATE OF r)
+             WHERE {NEWER_REPOSITORY} {also} ORDER BY r.github_id FOR NO KEY UPDATE OF r)
          UPDATE repositories r SET full_name = i.full_name, observed_at = i.observed_at,
                                    updated_at = now()
          FROM incoming i JOIN locked USING (github_id)
-         WHERE r.github_id = i.github_id AND {NEWER_REPOSITORY}"
+         WHERE r.github_id = i.github_id AND {NEWER_REPOSITORY} {also}"
+    )
+}
+
+/// Every newer fact: for rows another transaction inserted meanwhile.
+static UPDATE_REPOSITORIES: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| update_repositories(""));
+
+/// Newer facts that rename: a batch's own transaction takes only these, and
+/// leaves the ones that repeat the name to [`confirm_entities`], run before
+/// it.
+static RENAME_REPOSITORIES: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| update_repositories("AND r.full_name <> i.full_name"));
+
+/// Moves `observed_at` forward where a newer fact repeats what the row
+/// holds: the commonest write by far (every delivery of a repository
+/// repeats its name), and the one that queued deliveries behind each other
+/// when it ran inside their transactions, since the row stayed locked
+/// until the batch committed. Run in a short transaction of its own before
+/// the batch's, it changes no name, so nothing the batch decides depends
+/// on it: a newer fact is a true fact whether or not its delivery ever
+/// commits, and the batch's own upsert then finds nothing newer and locks
+/// nothing. It waits for a row a batch holds (only a rename or a new bot
+/// flag holds one for a whole batch), and then finds the name changed and
+/// leaves the row as it is: the batch's upsert compares the fact with the
+/// renamed row instead. Both take rows in id order, repositories before
+/// people, so they cannot deadlock.
+static CONFIRM_REPOSITORIES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH {INCOMING_REPOSITORIES},
+         locked AS (
+             SELECT r.github_id FROM repositories r JOIN incoming i USING (github_id)
+             WHERE r.full_name = i.full_name AND i.observed_at IS NOT NULL
+               AND coalesce(r.observed_at, '-infinity') < i.observed_at
+             ORDER BY r.github_id FOR NO KEY UPDATE OF r)
+         UPDATE repositories r SET observed_at = i.observed_at
+         FROM incoming i JOIN locked USING (github_id)
+         WHERE r.github_id = i.github_id"
     )
 });
+
+/// [`CONFIRM_REPOSITORIES`] for people: the same login, type and bot flag,
+/// seen later.
+static CONFIRM_MEMBERS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH {INCOMING_MEMBERS},
+         locked AS (
+             SELECT m.github_id FROM members m JOIN incoming i USING (github_id)
+             WHERE m.login = i.login AND m.user_type IS NOT DISTINCT FROM i.user_type
+               AND m.is_bot = i.is_bot AND i.observed_at IS NOT NULL
+               AND coalesce(m.observed_at, '-infinity') < i.observed_at
+             ORDER BY m.github_id FOR NO KEY UPDATE OF m)
+         UPDATE members m SET observed_at = i.observed_at
+         FROM incoming i JOIN locked USING (github_id)
+         WHERE m.github_id = i.github_id"
+    )
+});
+
+/// Confirms, outside the batch's transaction, the facts of `repositories`
+/// and `members` that only move `observed_at` forward (see
+/// [`CONFIRM_REPOSITORIES`]). Each slice must hold each id once. `client`
+/// must not be inside a transaction: this commits its own, without waiting
+/// for the WAL flush, since the batch's commit flushes it anyway and a lost
+/// confirmation is taken again by the batch's upsert.
+pub async fn confirm_entities(
+    client: &mut deadpool_postgres::Client,
+    repositories: &[RepositoryRow<'_>],
+    members: &[MemberRow<'_>],
+) -> Result<(), StoreError> {
+    let repositories: Vec<_> = repositories
+        .iter()
+        .filter(|row| row.observed_at.is_some())
+        .cloned()
+        .collect();
+    let members: Vec<_> = members
+        .iter()
+        .filter(|row| row.observed_at.is_some())
+        .collect();
+    if repositories.is_empty() && members.is_empty() {
+        return Ok(());
+    }
+    let transaction = client.transaction().await?;
+    transaction
+        .batch_execute("SET LOCAL synchronous_commit = off")
+        .await?;
+    if !repositories.is_empty() {
+        let statement = transaction.prepare_cached(&CONFIRM_REPOSITORIES).await?;
+        let (ids, names, times) = repository_columns(&repositories);
+        transaction
+            .execute(&statement, &[&ids, &names, &times])
+            .await?;
+    }
+    if !members.is_empty() {
+        let statement = transaction.prepare_cached(&CONFIRM_MEMBERS).await?;
+        let (ids, logins, types, bots, times) = member_columns(&members);
+        transaction
+            .execute(&statement, &[&ids, &logins, &types, &bots, &times])
+            .await?;
+    }
+    transaction.commit().await?;
+    Ok(())
+}
+
+/// Whether an upsert takes the facts that only repeat a row (the same name,
+/// seen later) or leaves them to [`confirm_entities`], which ran before it
+/// outside the transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Repeats {
+    /// Take them here, like any newer fact.
+    Take,
+    /// `confirm_entities` took them already: take only changes.
+    Confirmed,
+}
 
 /// Inserts the absent rows in id order; returns the ids that another
 /// transaction inserted since this statement's snapshot (neither seen nor
@@ -149,7 +260,7 @@ pub async fn upsert_repository(
     client: &impl GenericClient,
     row: &RepositoryRow<'_>,
 ) -> Result<(), StoreError> {
-    upsert_repositories(client, std::slice::from_ref(row)).await
+    upsert_repositories(client, std::slice::from_ref(row), Repeats::Take).await
 }
 
 /// Upserts repositories, the newest fact winning: one statement for the
@@ -158,6 +269,7 @@ pub async fn upsert_repository(
 pub async fn upsert_repositories(
     client: &impl GenericClient,
     rows: &[RepositoryRow<'_>],
+    repeats: Repeats,
 ) -> Result<(), StoreError> {
     if rows.is_empty() {
         return Ok(());
@@ -165,7 +277,12 @@ pub async fn upsert_repositories(
     let mut rows = rows.to_vec();
     rows.sort_by_key(|row| row.github_id);
     let (ids, names, times) = repository_columns(&rows);
-    let update = client.prepare_cached(&UPDATE_REPOSITORIES).await?;
+    let update = client
+        .prepare_cached(match repeats {
+            Repeats::Take => &UPDATE_REPOSITORIES,
+            Repeats::Confirmed => &RENAME_REPOSITORIES,
+        })
+        .await?;
     client.execute(&update, &[&ids, &names, &times]).await?;
     let insert = client.prepare_cached(&INSERT_REPOSITORIES).await?;
     let raced: Vec<i64> = client
@@ -178,7 +295,9 @@ pub async fn upsert_repositories(
         // Committed by another transaction since our snapshot: compare with
         // its row as the later writer (this statement's snapshot sees it).
         rows.retain(|row| raced.contains(&row.github_id));
+        // Every newer fact: nobody confirmed against a row that was not there.
         let (ids, names, times) = repository_columns(&rows);
+        let update = client.prepare_cached(&UPDATE_REPOSITORIES).await?;
         client.execute(&update, &[&ids, &names, &times]).await?;
     }
     Ok(())
@@ -225,19 +344,31 @@ const MEMBER_TAKES: &str = "((coalesce(i.observed_at, '-infinity'), i.login COLL
      OR (m.observed_at IS NOT DISTINCT FROM i.observed_at AND m.login = i.login
          AND m.user_type IS NOT DISTINCT FROM i.user_type AND m.is_bot <> i.is_bot))";
 
-/// Like [`UPDATE_REPOSITORIES`]; returns each changed row's bot flag before
+/// Like [`update_repositories`]; returns each changed row's bot flag before
 /// and after.
-static UPDATE_MEMBERS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+fn update_members(also: &str) -> String {
     format!(
         "WITH {INCOMING_MEMBERS},
          locked AS (
              SELECT m.github_id, m.is_bot AS was_bot FROM members m JOIN incoming i USING (github_id)
-             WHERE {MEMBER_TAKES} ORDER BY m.github_id FOR NO KEY UPDATE OF m)
+             WHERE {MEMBER_TAKES} {also} ORDER BY m.github_id FOR NO KEY UPDATE OF m)
          UPDATE members m SET login = i.login, user_type = i.user_type, is_bot = i.is_bot,
                               observed_at = i.observed_at, updated_at = now()
          FROM incoming i JOIN locked l USING (github_id)
-         WHERE m.github_id = i.github_id AND {MEMBER_TAKES}
+         WHERE m.github_id = i.github_id AND {MEMBER_TAKES} {also}
          RETURNING m.github_id, l.was_bot, m.is_bot"
+    )
+}
+
+static UPDATE_MEMBERS: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| update_members(""));
+
+/// Like [`RENAME_REPOSITORIES`]: what a batch's own transaction takes,
+/// leaving facts that repeat the row to [`confirm_entities`].
+static CHANGE_MEMBERS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    update_members(
+        "AND (m.login <> i.login OR m.user_type IS DISTINCT FROM i.user_type
+              OR m.is_bot <> i.is_bot)",
     )
 });
 
@@ -265,6 +396,7 @@ static INSERT_MEMBERS: std::sync::LazyLock<String> = std::sync::LazyLock::new(||
 pub async fn upsert_members(
     client: &impl GenericClient,
     members: &mut [MemberRow<'_>],
+    repeats: Repeats,
 ) -> Result<Vec<i64>, StoreError> {
     members.sort_by_key(|member| member.github_id);
     let mut unique: Vec<&MemberRow<'_>> = Vec::with_capacity(members.len());
@@ -279,13 +411,18 @@ pub async fn upsert_members(
     if unique.is_empty() {
         return Ok(Vec::new());
     }
-    let update = client.prepare_cached(&UPDATE_MEMBERS).await?;
+    let change = client
+        .prepare_cached(match repeats {
+            Repeats::Take => &UPDATE_MEMBERS,
+            Repeats::Confirmed => &CHANGE_MEMBERS,
+        })
+        .await?;
     let insert = client.prepare_cached(&INSERT_MEMBERS).await?;
     let (ids, logins, types, bots, times) = member_columns(&unique);
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
         [&ids, &logins, &types, &bots, &times];
     let flipped = client
-        .query(&update, &params)
+        .query(&change, &params)
         .await?
         .iter()
         .filter(|row| row.get::<_, bool>(1) != row.get::<_, bool>(2))
@@ -302,6 +439,7 @@ pub async fn upsert_members(
         // reviewed as them before that, so no flag flipped for us.
         unique.retain(|row| raced.contains(&row.github_id));
         let (ids, logins, types, bots, times) = member_columns(&unique);
+        let update = client.prepare_cached(&UPDATE_MEMBERS).await?;
         client
             .query(&update, &[&ids, &logins, &types, &bots, &times])
             .await?;
