@@ -2,7 +2,8 @@
 //! (`Processor::process`: record the delivery id, project, recompute
 //! metrics, commit), called directly at the workers' concurrency, with no
 //! broker and no consume loop around it; and the same in batches
-//! (`Processor::process_batch`), the ceiling batching can reach.
+//! (`Processor::process_batch`) dealt to lanes as the worker deals them,
+//! the ceiling batching can reach.
 
 use std::{
     sync::atomic::{AtomicU64, Ordering},
@@ -10,10 +11,10 @@ use std::{
 };
 
 use futures_util::StreamExt;
-use prpulse_domain::BotPolicy;
+use prpulse_domain::{BotPolicy, PayloadEncoding};
 use prpulse_e2e::TestDb;
 use prpulse_queue::Envelope;
-use prpulse_worker::Processor;
+use prpulse_worker::{Processor, lanes::LaneKey};
 
 use crate::{load::Throughput, workload::Prepared};
 
@@ -49,8 +50,10 @@ pub async fn ceiling(
     Ok(applied(deliveries.len(), failed, started))
 }
 
-/// The same deliveries in batches of `size` per transaction, as the
-/// worker batches them; a batch that fails is applied one by one.
+/// The same deliveries in batches of `size` per transaction, dealt to
+/// `concurrency` lanes by pull request as the worker deals them
+/// (`prpulse_worker::lanes`), each lane's batches one after another; a
+/// batch that fails is applied one by one.
 pub async fn ceiling_batched(
     db: &TestDb,
     deliveries: &[Prepared],
@@ -58,20 +61,27 @@ pub async fn ceiling_batched(
     size: usize,
 ) -> anyhow::Result<Throughput> {
     let (processor, envelopes) = prepare(db, deliveries).await;
-    let items: Vec<(&Envelope, &[u8])> = envelopes
-        .iter()
-        .zip(deliveries)
-        .map(|(envelope, delivery)| (envelope, delivery.delivery.body.as_slice()))
-        .collect();
+    let lanes = concurrency.max(1);
+    let mut dealt: Vec<Vec<(&Envelope, &[u8])>> = vec![Vec::new(); lanes];
+    for (envelope, delivery) in envelopes.iter().zip(deliveries) {
+        let body = delivery.delivery.body.as_slice();
+        let key = LaneKey::of(
+            PayloadEncoding::Identity,
+            body,
+            processor.max_body(),
+            envelope.delivery_id.as_str(),
+        );
+        dealt[key.lane(lanes)].push((envelope, body));
+    }
     let failed = AtomicU64::new(0);
     let started = Instant::now();
-    futures_util::stream::iter(items.chunks(size.max(1)))
-        .for_each_concurrent(concurrency, |batch| {
-            let processor = &processor;
-            let failed = &failed;
-            async move {
+    futures_util::future::join_all(dealt.iter().map(|lane| {
+        let processor = &processor;
+        let failed = &failed;
+        async move {
+            for batch in lane.chunks(size.max(1)) {
                 if processor.process_batch(batch).await.is_ok() {
-                    return;
+                    continue;
                 }
                 for (envelope, body) in batch {
                     if processor.process(envelope, body).await.is_err() {
@@ -79,8 +89,9 @@ pub async fn ceiling_batched(
                     }
                 }
             }
-        })
-        .await;
+        }
+    }))
+    .await;
     Ok(applied(deliveries.len(), failed, started))
 }
 

@@ -1,8 +1,9 @@
 //! The consume loop around [`Processor::process_batch`] and
-//! [`Processor::process`]: connect, consume with a bounded prefetch, take
-//! what the broker has handed over (up to the batch size) into one
-//! transaction, settle each delivery after the commit, and reconnect with
-//! backoff when the broker goes away. A batch that fails is processed one
+//! [`Processor::process`]: connect, consume with a bounded prefetch, deal
+//! each delivery to its lane (by pull request, `lanes.rs`), take what a
+//! lane holds (up to the batch size) into one transaction, settle each
+//! delivery after the commit, and reconnect with backoff when the broker
+//! goes away. A batch that fails is processed one
 //! delivery at a time, so each delivery's fate is decided alone.
 
 use std::{sync::Arc, time::Duration, time::Instant};
@@ -20,12 +21,14 @@ use prpulse_queue::{
 };
 use prpulse_retry::ReconnectDelays;
 use prpulse_runtime::Readiness;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::{
     disposition::Disposition,
     failures,
+    lanes::LaneKey,
     metrics::WorkerMetrics,
     process::{Message, Processed, Processor},
 };
@@ -40,7 +43,7 @@ pub struct Consumer {
     pub amqp_url: String,
     pub connect_timeout: Duration,
     pub prefetch: u16,
-    /// Transactions at once.
+    /// Transactions at once: one per lane.
     pub concurrency: usize,
     /// Deliveries at most in one transaction.
     pub batch_size: usize,
@@ -116,24 +119,56 @@ impl Consumer {
             batch_size = self.batch_size,
             "consuming"
         );
-        // `ready_chunks` takes what has already arrived, up to the batch
-        // size, without waiting for more: a quiet queue gives batches of
-        // one, and no delivery waits for a batch to fill.
-        consumer
-            .take_until(stop.cancelled())
-            .ready_chunks(self.batch_size.max(1))
-            .for_each_concurrent(self.concurrency, |chunk| async {
-                let mut deliveries = Vec::with_capacity(chunk.len());
-                for delivery in chunk {
-                    match delivery {
-                        Ok(delivery) => deliveries.push(delivery),
-                        Err(error) => warn!(%error, "consumer error"),
+        // One lane per transaction slot; a pull request's deliveries always
+        // go to the same lane (`lanes.rs`). A lane takes what has already
+        // arrived for it, up to the batch size, without waiting for more: a
+        // quiet queue gives batches of one, and no delivery waits for a
+        // batch to fill.
+        let lanes = self.concurrency.max(1);
+        let (senders, receivers): (Vec<_>, Vec<_>) =
+            (0..lanes).map(|_| mpsc::unbounded_channel()).unzip();
+        let dispatch = async move {
+            let mut deliveries = std::pin::pin!(consumer.take_until(stop.cancelled()));
+            while let Some(delivery) = deliveries.next().await {
+                match delivery {
+                    Ok(delivery) => {
+                        let lane = self.lane_of(&delivery, lanes);
+                        // A lane ends only after every sender is dropped.
+                        let _ = senders[lane].send(delivery);
                     }
+                    Err(error) => warn!(%error, "consumer error"),
                 }
-                self.handle_batch(deliveries, stop).await;
-            })
-            .await;
+            }
+        };
+        let batch_size = self.batch_size.max(1);
+        let work =
+            futures_util::future::join_all(receivers.into_iter().map(|mut lane| async move {
+                let mut batch = Vec::with_capacity(batch_size);
+                while lane.recv_many(&mut batch, batch_size).await > 0 {
+                    self.handle_batch(std::mem::take(&mut batch), stop).await;
+                }
+            }));
+        tokio::join!(dispatch, work);
         Ok(())
+    }
+
+    /// The lane of a delivery: by its pull request (or repository, or Jira
+    /// issue), read from the body.
+    fn lane_of(&self, delivery: &Delivery, lanes: usize) -> usize {
+        let encoding = payload_encoding(&delivery.properties).unwrap_or(PayloadEncoding::Identity);
+        let delivery_id = delivery
+            .properties
+            .message_id()
+            .as_ref()
+            .map(|id| id.as_str())
+            .unwrap_or_default();
+        LaneKey::of(
+            encoding,
+            &delivery.data,
+            self.processor.max_body(),
+            delivery_id,
+        )
+        .lane(lanes)
     }
 
     /// Processes `deliveries` in one transaction and acks them after the

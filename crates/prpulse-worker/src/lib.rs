@@ -17,6 +17,7 @@ pub mod disposition;
 pub mod dora;
 pub mod failures;
 pub mod jira;
+pub mod lanes;
 pub mod metrics;
 pub mod process;
 pub mod projection;
