@@ -39,7 +39,8 @@ pub struct Stored {
     pub payload_raw_mean_bytes: f64,
     /// The payload as Postgres stores it (lz4 since V6), mean bytes.
     pub payload_stored_mean_bytes: f64,
-    /// `deliveries` with its TOAST and indexes, per delivery.
+    /// The ledger (`deliveries`) and `delivery_payloads`' partitions, with
+    /// their TOAST and indexes, per delivery (the JSON name is kept).
     pub deliveries_table_bytes_per_delivery: f64,
 }
 
@@ -168,10 +169,21 @@ async fn wal_lsn(client: &tokio_postgres::Client) -> anyhow::Result<String> {
 async fn stored(client: &tokio_postgres::Client) -> anyhow::Result<Stored> {
     let row = client
         .query_one(
-            "SELECT coalesce(avg(octet_length(payload)), 0)::float8,
-                    coalesce(avg(pg_column_size(payload)), 0)::float8,
-                    pg_total_relation_size('deliveries')::float8 / greatest(count(*), 1)
-             FROM deliveries",
+            // Payloads live in `delivery_payloads` (V18), partitioned by
+            // month: a parent's own size is zero, so its partitions are
+            // summed. An lz4 payload's first four bytes are its JSON's
+            // length (little-endian).
+            "SELECT coalesce(avg(CASE WHEN p.encoding = 'lz4'
+                                      THEN get_byte(p.payload, 0) + get_byte(p.payload, 1) * 256
+                                         + get_byte(p.payload, 2) * 65536
+                                         + get_byte(p.payload, 3)::bigint * 16777216
+                                      ELSE octet_length(p.payload) END), 0)::float8,
+                    coalesce(avg(pg_column_size(p.payload)), 0)::float8,
+                    (pg_total_relation_size('deliveries')
+                     + (SELECT coalesce(sum(pg_total_relation_size(relid)), 0)
+                        FROM pg_partition_tree('delivery_payloads')))::float8
+                    / greatest((SELECT count(*) FROM deliveries), 1)
+             FROM delivery_payloads p",
             &[],
         )
         .await

@@ -277,7 +277,7 @@ impl Report {
                 kb(Some(stored.payload_stored_mean_bytes))
             ),
             format!(
-                "deliveries table {} per delivery",
+                "ledger and payloads {} per delivery",
                 kb(Some(stored.deliveries_table_bytes_per_delivery))
             ),
         );
