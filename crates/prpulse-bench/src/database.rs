@@ -11,8 +11,8 @@ use std::{
 
 use futures_util::StreamExt;
 use prpulse_domain::BotPolicy;
-use prpulse_e2e::TestDb;
 use prpulse_queue::Envelope;
+use prpulse_testkit::TestDb;
 use prpulse_worker::Processor;
 
 use crate::{load::Throughput, workload::Prepared};

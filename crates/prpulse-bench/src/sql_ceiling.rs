@@ -15,7 +15,7 @@ use std::{
 };
 
 use anyhow::Context;
-use prpulse_e2e::TestDb;
+use prpulse_testkit::TestDb;
 use serde::Serialize;
 use tokio_postgres::{Client, Statement, Transaction, types::ToSql};
 
