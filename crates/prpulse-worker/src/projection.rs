@@ -2,7 +2,9 @@
 //! any transaction; applying writes through `prpulse_store::projection`.
 
 use crate::dora::DoraEvent;
-use prpulse_domain::{BotPolicy, DeliveryId, EventName, ReviewState};
+use prpulse_domain::{
+    BotPolicy, DeliveryId, EventName, PullRequestAction, ReviewAction, ReviewState,
+};
 use prpulse_github::payload::{
     MembershipEvent, Organization, PullRequest, PullRequestEvent, PullRequestReviewEvent, Team,
     TeamEvent, User,
@@ -236,17 +238,14 @@ impl Projection {
             }
             Self::PullRequest(event) => {
                 let pr = &event.pull_request;
+                let action = PullRequestAction::parse(&event.action);
                 let mut row = pull_request_row(event.repository.id, pr, delivery_id, 1);
                 row.draft = Some(pr.draft.unwrap_or(false));
-                row.carried_rank = carried_rank(
-                    Some(&event.action),
-                    true,
-                    &pr.state,
-                    pr.closed_at,
-                    pr.updated_at,
-                );
-                row.opened_as_draft = (event.action == "opened").then(|| pr.draft.unwrap_or(false));
-                row.ready_for_review_at = (event.action == "ready_for_review")
+                row.carried_rank =
+                    carried_rank(Some(&action), true, &pr.state, pr.closed_at, pr.updated_at);
+                row.opened_as_draft =
+                    (action == PullRequestAction::Opened).then(|| pr.draft.unwrap_or(false));
+                row.ready_for_review_at = (action == PullRequestAction::ReadyForReview)
                     .then(|| pr.updated_at.unwrap_or(pr.created_at));
                 Some((row, None))
             }
@@ -257,7 +256,7 @@ impl Projection {
                 row.carried_rank =
                     carried_rank(None, false, &pr.state, pr.closed_at, pr.updated_at);
                 // Webhooks say `dismissed`, the REST API (backfill) `DISMISSED`.
-                let dismissed = event.action == "dismissed"
+                let dismissed = ReviewAction::parse(&event.action) == ReviewAction::Dismissed
                     || ReviewState::parse(&review.state) == Some(ReviewState::Dismissed);
                 let submitted_state = if dismissed {
                     None
