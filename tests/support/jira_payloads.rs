@@ -1,6 +1,6 @@
 //! Jira Server-shaped issue deliveries built here (the project's own
 //! builders; the real bodies in ../shared/fixtures/jira are read in place
-//! by tests/jira_fixtures.rs), the integrations tests register, and
+//! by tests/e2e/jira_fixtures.rs), the integrations tests register, and
 //! posting to ingest's Jira routes.
 
 use chrono::{DateTime, Utc};

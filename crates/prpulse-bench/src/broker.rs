@@ -4,8 +4,8 @@
 use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
-use prpulse_e2e::broker;
 use prpulse_queue::{Publisher, PublisherSettings, Topology, lapin::options::QueuePurgeOptions};
+use prpulse_testkit::broker;
 use tokio_util::sync::CancellationToken;
 
 use crate::{

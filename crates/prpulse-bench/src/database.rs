@@ -12,8 +12,8 @@ use std::{
 
 use futures_util::StreamExt;
 use prpulse_domain::{BotPolicy, PayloadEncoding};
-use prpulse_e2e::TestDb;
 use prpulse_queue::Envelope;
+use prpulse_testkit::TestDb;
 use prpulse_worker::{Processor, lanes::LaneKey};
 
 use crate::{load::Throughput, workload::Prepared};

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use prpulse_e2e::{TestDb, api::ApiServer};
+use prpulse_testkit::{TestDb, api::ApiServer};
 
 pub struct DoraBench {
     pub repositories: u32,

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use prpulse_e2e::Stack;
+use prpulse_testkit::Stack;
 use serde::Serialize;
 
 use crate::{

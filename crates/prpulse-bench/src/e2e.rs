@@ -9,7 +9,7 @@ use std::{
 };
 
 use anyhow::Context;
-use prpulse_e2e::Stack;
+use prpulse_testkit::Stack;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 

@@ -13,7 +13,7 @@ pub struct IngestClient {
 
 impl IngestClient {
     pub fn new(ingest_url: &str, in_flight: usize) -> anyhow::Result<Self> {
-        let http = prpulse_e2e::http_client()
+        let http = prpulse_testkit::http_client()
             .pool_max_idle_per_host(in_flight.max(1))
             .timeout(Duration::from_secs(15))
             .build()?;

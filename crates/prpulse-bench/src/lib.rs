@@ -3,8 +3,8 @@
 //! against the real binaries (README, "Benchmarks").
 //!
 //! Each run has its own database (migrated, dropped after) and its own
-//! exchanges and queues (deleted after): the harness of the end-to-end
-//! tests (`prpulse-e2e`), which also builds the payloads.
+//! exchanges and queues (deleted after): `prpulse-testkit`, the harness
+//! the end-to-end tests stand on too, which also builds the payloads.
 
 pub mod broker;
 pub mod config;
@@ -25,7 +25,7 @@ pub mod workload;
 
 use std::time::Duration;
 
-use prpulse_e2e::{Stack, StackOptions};
+use prpulse_testkit::{Stack, StackOptions};
 
 pub use config::BenchConfig;
 use report::{DrainDetail, LatencySummary, Machine, Report, Settings};

@@ -17,8 +17,8 @@ use std::{
 };
 
 use anyhow::Context;
-use prpulse_e2e::{broker, stack::WEBHOOK_SECRET};
 use prpulse_queue::lapin::options::QueueDeleteOptions;
+use prpulse_testkit::{broker, stack::WEBHOOK_SECRET};
 use serde::Serialize;
 use tokio::process::{Child, Command};
 

@@ -9,7 +9,7 @@ use std::{
 };
 
 use hdrhistogram::Histogram;
-use prpulse_e2e::{TestDb, api::ApiServer};
+use prpulse_testkit::{TestDb, api::ApiServer};
 use serde::Serialize;
 
 use crate::rss;

@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use prpulse_domain::{DeliveryId, EventName};
-use prpulse_e2e::stack::WEBHOOK_SECRET;
 use prpulse_queue::{Envelope, Source};
+use prpulse_testkit::stack::WEBHOOK_SECRET;
 use prpulse_testkit::{Delivery, Person, PullRequestBuilder, Repo};
 
 /// One delivery, ready to publish or post.

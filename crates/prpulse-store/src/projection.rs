@@ -10,7 +10,7 @@
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
-use prpulse_domain::ReviewState;
+use prpulse_domain::{PullRequestAction, ReviewState};
 
 use crate::StoreError;
 
@@ -101,13 +101,13 @@ pub async fn upsert_pull_request(
 /// second. Equal ranks fall back on the delivery id (arbitrary, but the
 /// same in any order).
 pub fn carried_rank(
-    action: Option<&str>,
+    action: Option<&PullRequestAction>,
     full: bool,
     state: &str,
     closed_at: Option<Timestamp>,
     updated_at: Option<Timestamp>,
 ) -> i16 {
-    if full && action == Some("reopened") {
+    if full && action == Some(&PullRequestAction::Reopened) {
         3
     } else if state == "closed" && closed_at.is_some() && closed_at == updated_at {
         2
@@ -154,10 +154,22 @@ mod tests {
 
     #[test]
     fn the_tie_rank_follows_what_githubs_events_mean() {
-        let reopened = carried_rank(Some("reopened"), true, "open", None, at(0));
-        let closed_then = carried_rank(Some("closed"), true, "closed", at(0), at(0));
+        let reopened = carried_rank(
+            Some(&PullRequestAction::Reopened),
+            true,
+            "open",
+            None,
+            at(0),
+        );
+        let closed_then = carried_rank(
+            Some(&PullRequestAction::Closed),
+            true,
+            "closed",
+            at(0),
+            at(0),
+        );
         let closed_review = carried_rank(None, false, "closed", at(0), at(0));
-        let edited = carried_rank(Some("edited"), true, "open", None, at(0));
+        let edited = carried_rank(Some(&PullRequestAction::Edited), true, "open", None, at(0));
         let review = carried_rank(None, false, "open", None, at(0));
         assert!(reopened > closed_then);
         assert_eq!(closed_then, closed_review);
@@ -165,7 +177,13 @@ mod tests {
         assert!(edited > review);
         // Closed earlier and edited now: the edit is the change of this second.
         assert_eq!(
-            carried_rank(Some("edited"), true, "closed", at(0), at(5)),
+            carried_rank(
+                Some(&PullRequestAction::Edited),
+                true,
+                "closed",
+                at(0),
+                at(5)
+            ),
             edited
         );
     }

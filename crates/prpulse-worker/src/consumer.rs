@@ -29,7 +29,7 @@ use crate::{
     disposition::Disposition,
     failures,
     lanes::LaneKey,
-    metrics::WorkerMetrics,
+    metrics::{Settled, WorkerMetrics},
     process::{Message, Processed, Processor},
 };
 
@@ -235,10 +235,7 @@ impl Consumer {
                 "delivery processed"
             );
             ack(delivery).await;
-            self.metrics
-                .deliveries
-                .with_label_values(&[processed.as_str()])
-                .inc();
+            self.metrics.settled(processed.into());
             self.metrics
                 .processing_duration
                 .observe(started.elapsed().as_secs_f64());
@@ -323,14 +320,14 @@ impl Consumer {
         let outcome = match disposition {
             Disposition::Ack(processed) => {
                 ack(&delivery).await;
-                processed.as_str()
+                processed.into()
             }
             Disposition::Retry { tier, error } => {
                 let queue = self.topology.retry_queue(tier).expect("the tier exists");
                 warn!(%error, retry_queue = %queue, "transient failure; retrying later");
                 let properties =
                     failures::retry_properties(&delivery.properties, routing_key, &error);
-                self.send_on(&delivery, "", &queue, properties, "retried", stop)
+                self.send_on(&delivery, "", &queue, properties, Settled::Retried, stop)
                     .await
             }
             Disposition::DeadLetter(reason) => {
@@ -343,17 +340,17 @@ impl Consumer {
                     &exchange,
                     routing_key,
                     properties,
-                    "dead_lettered",
+                    Settled::DeadLettered,
                     stop,
                 )
                 .await
             }
             Disposition::Hold | Disposition::Requeue => {
                 requeue(&delivery).await;
-                "requeued"
+                Settled::Requeued
             }
         };
-        self.metrics.deliveries.with_label_values(&[outcome]).inc();
+        self.metrics.settled(outcome);
     }
 
     /// Publishes the delivery on (to a retry tier or the dead-letter queue)
@@ -366,9 +363,9 @@ impl Consumer {
         exchange: &str,
         routing_key: &str,
         properties: BasicProperties,
-        outcome: &'static str,
+        outcome: Settled,
         stop: &CancellationToken,
-    ) -> &'static str {
+    ) -> Settled {
         let mut delays = ReconnectDelays::new(Duration::from_secs(5));
         loop {
             match self
@@ -385,7 +382,7 @@ impl Consumer {
                     tokio::select! {
                         () = stop.cancelled() => {
                             requeue(delivery).await;
-                            return "requeued";
+                            return Settled::Requeued;
                         }
                         () = tokio::time::sleep(delays.next_delay()) => {}
                     }
