@@ -36,3 +36,29 @@ UPDATE pull_requests SET
     pickup_time_seconds = extract(epoch FROM first_review_at - ready_at)::bigint,
     time_to_first_approval_seconds = extract(epoch FROM first_approval_at - ready_at)::bigint,
     merge_after_approval_seconds = extract(epoch FROM merged_at - first_approval_at)::bigint;
+
+-- Jira (group_by=jira_project): one integration knowing ABC and OPS, ten
+-- issues (even ids ABC, odd OPS), most started by a transition, every
+-- fourth created in progress, two in three resolved; each pull request
+-- but every seventh names issue n % 10 + 1, every sixth OPS-1 as well.
+-- The sealed columns hold placeholders: the API never reads them.
+INSERT INTO jira_integrations (name, base_url, token, webhook_api, webhook_id, url_token, projects)
+VALUES ('acme', 'https://jira.example.com', '\x00'::bytea, 'url_token', 1, '\x00'::bytea, '{ABC,OPS}');
+INSERT INTO jira_issues (integration, issue_id, key, project_key, status, status_category,
+    created_at, resolved_at, version_at, version_delivery, created_status_category)
+SELECT 'acme', k, project || '-' || k, project,
+    CASE WHEN k % 3 <> 0 THEN 'Done' ELSE 'In Progress' END,
+    CASE WHEN k % 3 <> 0 THEN 'done' ELSE 'indeterminate' END,
+    created, CASE WHEN k % 3 <> 0 THEN created + make_interval(hours => 100 + k * 17) END,
+    created, 'seed-jira-' || k, CASE WHEN k % 4 = 0 THEN 'indeterminate' ELSE 'new' END
+FROM (SELECT k, CASE WHEN k % 2 = 0 THEN 'ABC' ELSE 'OPS' END AS project,
+             timestamptz '2026-02-02 08:00:00+00' + make_interval(hours => k * 29) AS created
+      FROM generate_series(1, 10) AS k) issues;
+INSERT INTO jira_issue_transitions (integration, issue_id, changelog_id, field, at, to_value, to_name, to_category)
+SELECT 'acme', issue_id, issue_id, 'status', created_at + interval '3 hours', '3', 'In Progress', 'indeterminate'
+FROM jira_issues WHERE issue_id % 4 <> 0;
+INSERT INTO pull_request_jira_mentions (repository_id, number, version_at, version_delivery, keys)
+SELECT 10 + n % 2, n, now(), 'seed-' || n,
+    ARRAY[CASE WHEN (n % 10 + 1) % 2 = 0 THEN 'ABC-' ELSE 'OPS-' END || (n % 10 + 1)]
+        || CASE WHEN n % 6 = 0 THEN ARRAY['OPS-1'] ELSE '{}'::text[] END
+FROM generate_series(1, 40) AS n WHERE n % 7 <> 0;

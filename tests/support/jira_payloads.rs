@@ -53,6 +53,13 @@ impl JiraIssueBuilder {
         }
     }
 
+    /// The issue as created in `status` (a workflow may start in any
+    /// status): its `jira:issue_created` shows it, with no changelog.
+    pub fn created_in(mut self, status: Status) -> Self {
+        self.status = status;
+        self
+    }
+
     fn issue(&self) -> Value {
         let person = |name: &str| {
             json!({"self": format!("http://jira.example.com/rest/api/2/user?username={name}"),

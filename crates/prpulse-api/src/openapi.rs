@@ -42,6 +42,15 @@ mod tests {
             .unwrap_or_default()
     }
 
+    fn required(schema: &str) -> BTreeSet<String> {
+        document()["components"]["schemas"][schema]["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    }
+
     fn properties(schema: &str) -> BTreeSet<String> {
         let schema = &document()["components"]["schemas"][schema];
         let required: BTreeSet<String> = schema["required"]
@@ -78,6 +87,13 @@ mod tests {
         let dora = parameters("/api/v1/dora");
         let names: Vec<&str> = dora.iter().map(|(name, _)| name.as_str()).collect();
         assert_eq!(names, DORA_PARAMETERS);
+        let dora_group_by = &dora.iter().find(|(n, _)| n == "group_by").unwrap().1;
+        assert_eq!(enum_of(dora_group_by), DORA_GROUP_BY_VALUES);
+        let answered = |schema: &str| {
+            enum_of(&document()["components"]["schemas"][schema]["properties"]["group_by"])
+        };
+        assert_eq!(answered("Summary"), GROUP_BY_VALUES);
+        assert_eq!(answered("DoraSummary"), DORA_GROUP_BY_VALUES);
 
         let pulls = parameters("/api/v1/pull-requests");
         let names: Vec<&str> = pulls.iter().map(|(name, _)| name.as_str()).collect();
@@ -102,8 +118,17 @@ mod tests {
             },
             true,
         );
-        let group = serde_json::to_value(GroupOut::from(groups[0].clone())).unwrap();
-        assert_eq!(keys(&group), properties("Group"));
+        let group = GroupOut::from(groups[0].clone());
+        let by_project =
+            serde_json::to_value(group.clone().with_issues(Default::default())).unwrap();
+        assert_eq!(keys(&by_project), properties("Group"));
+        assert_eq!(
+            keys(&by_project["issue_lead_time_seconds"]),
+            properties("Distribution")
+        );
+        // Other groupings have no issue fields: exactly the required ones.
+        let group = serde_json::to_value(group).unwrap();
+        assert_eq!(keys(&group), required("Group"));
         assert_eq!(
             keys(&group["cycle_time_seconds"]),
             properties("Distribution")

@@ -1,7 +1,8 @@
 //! The page for leads at `/`: sign in with an API token (kept in an
 //! HttpOnly, SameSite=Strict cookie), then weekly p50/p90 charts of
-//! cycle, review and pickup time, the summary table by team or
-//! repository, and the pull requests waiting for review. Server-rendered
+//! cycle, review and pickup time, the summary table by team, repository
+//! or Jira project (with the projects' issue lead and cycle times), and
+//! the pull requests waiting for review. Server-rendered
 //! HTML with inline SVG: no scripts, no build step.
 
 mod chart;
@@ -48,8 +49,9 @@ pub async fn dashboard(state: web::Data<AppState>, request: HttpRequest) -> Http
             );
         }
     };
-    // The page groups its table by team or repository (team unless asked).
-    if !matches!(params.group_by, GroupBy::Repository) {
+    // The page groups its table by team, repository or Jira project
+    // (team unless asked).
+    if !matches!(params.group_by, GroupBy::Repository | GroupBy::JiraProject) {
         params.group_by = GroupBy::Team;
     }
     match view(&state, &params).await {

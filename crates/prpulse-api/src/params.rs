@@ -14,7 +14,7 @@ use prpulse_store::read::{PageKey, PullRequestFilter};
 use crate::error::ApiError;
 
 mod dora;
-pub use dora::{DORA_PARAMETERS, dora_params};
+pub use dora::{DORA_GROUP_BY_VALUES, DORA_PARAMETERS, dora_params};
 
 /// Every parameter `GET /api/v1/summary` takes.
 pub const SUMMARY_PARAMETERS: [&str; 6] = ["group_by", "bucket", "from", "to", "bots", "hours"];
@@ -31,7 +31,7 @@ pub const PULL_REQUEST_PARAMETERS: [&str; 9] = [
     "limit",
 ];
 
-pub const GROUP_BY_VALUES: [&str; 4] = ["none", "repository", "team", "author"];
+pub const GROUP_BY_VALUES: [&str; 5] = ["none", "repository", "team", "author", "jira_project"];
 pub const BUCKET_VALUES: [&str; 3] = ["none", "week", "month"];
 pub const BOTS_VALUES: [&str; 2] = ["exclude", "include"];
 pub const HOURS_VALUES: [&str; 2] = ["wall", "business"];
@@ -52,6 +52,9 @@ pub enum GroupBy {
     Repository,
     Team,
     Author,
+    /// Pull requests by the projects of the Jira issues they name, and
+    /// those projects' issue lead and cycle times (summary only).
+    JiraProject,
 }
 
 impl GroupBy {
@@ -90,6 +93,7 @@ impl SummaryParams {
             Some(1) => GroupBy::Repository,
             Some(2) => GroupBy::Team,
             Some(3) => GroupBy::Author,
+            Some(4) => GroupBy::JiraProject,
             _ => GroupBy::None,
         };
         let bucket = match params.choice("bucket", &BUCKET_VALUES)? {

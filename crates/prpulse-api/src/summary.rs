@@ -2,7 +2,8 @@
 //! measured in wall or business seconds, grouped and bucketed by
 //! `prpulse_domain::rollup`; whole periods that the maintained rollup
 //! holds clean come from it (`refresh` keeps it), the rest from the raw
-//! rows, in one snapshot.
+//! rows, in one snapshot. By Jira project, the projects' issue spans
+//! (`jira`) come from the same snapshot.
 
 use std::collections::BTreeMap;
 
@@ -11,13 +12,14 @@ use prpulse_domain::{
     calendar::WorkingWindows,
     rollup::{
         Distribution, Entry, Group, Range, Rollup, Span,
+        issues::{IssueGroup, IssueRollup, IssueSpan},
         periods::{Plan, midnight},
     },
 };
 use prpulse_store::{
     GenericClient, Pool, StoreError,
     calendars::{Calendars, all_calendars},
-    read::{SpanRow, each_span_row},
+    read::{SpanRow, each_span_row, each_span_row_with_jira_projects},
     summary_rollup::{clean_periods, each_rollup_row, read_snapshot},
 };
 use serde::Serialize;
@@ -47,6 +49,14 @@ pub struct GroupOut {
     pub time_to_first_approval_seconds: Distribution,
     pub merge_after_approval_seconds: Distribution,
     pub review_rounds: Distribution,
+    /// Under `group_by=jira_project` only: the project's issues whose
+    /// lead time (in progress -> last linked merge) ended in the bucket.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issue_lead_time_seconds: Option<Distribution>,
+    /// Under `group_by=jira_project` only: the project's issues whose
+    /// cycle time (in progress -> resolved) ended in the bucket.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issue_cycle_time_seconds: Option<Distribution>,
 }
 
 impl From<Group> for GroupOut {
@@ -62,6 +72,8 @@ impl From<Group> for GroupOut {
             time_to_first_approval_seconds: approval,
             merge_after_approval_seconds: merge,
             review_rounds: group.review_rounds,
+            issue_lead_time_seconds: None,
+            issue_cycle_time_seconds: None,
         }
     }
 }
@@ -74,6 +86,24 @@ impl GroupOut {
             Span::PickupTime => &self.pickup_time_seconds,
             Span::TimeToFirstApproval => &self.time_to_first_approval_seconds,
             Span::MergeAfterApproval => &self.merge_after_approval_seconds,
+        }
+    }
+
+    /// Under `group_by=jira_project`, the project's `span`.
+    pub fn issue_span(&self, span: IssueSpan) -> Option<&Distribution> {
+        match span {
+            IssueSpan::LeadTime => self.issue_lead_time_seconds.as_ref(),
+            IssueSpan::CycleTime => self.issue_cycle_time_seconds.as_ref(),
+        }
+    }
+
+    /// The group with its Jira project's issue spans.
+    pub fn with_issues(self, issues: IssueGroup) -> Self {
+        let [lead, cycle] = issues.spans;
+        Self {
+            issue_lead_time_seconds: Some(lead),
+            issue_cycle_time_seconds: Some(cycle),
+            ..self
         }
     }
 }
@@ -116,6 +146,7 @@ pub async fn summarise_from(
             raw: vec![range],
         },
     };
+    let by_project = params.group_by == GroupBy::JiraProject;
     let mut rollup = Rollup::new(params.bucket, range, params.group_by == GroupBy::None);
     if !plan.served.is_empty() {
         each_rollup_row(
@@ -128,7 +159,8 @@ pub async fn summarise_from(
         )
         .await?;
     }
-    if !plan.raw.is_empty() {
+    let mut issues = None;
+    if !plan.raw.is_empty() || by_project {
         let calendars = match params.hours {
             Hours::Business => all_calendars(&tx).await?,
             Hours::Wall => Calendars::default(),
@@ -137,17 +169,42 @@ pub async fn summarise_from(
         for piece in &plan.raw {
             // Each row's entries go straight into the rollup: holding
             // them all took ~20 MB more for 100,000 pull requests.
-            each_span_row(&tx, piece.from, piece.until, params.include_bots, |row| {
+            let mut add = |row: SpanRow| {
                 for entry in entries(&row, params, &clocks) {
                     rollup.add_within(&entry, *piece);
                 }
-            })
-            .await?;
+            };
+            let (from, until, bots) = (piece.from, piece.until, params.include_bots);
+            if by_project {
+                each_span_row_with_jira_projects(&tx, from, until, bots, &mut add).await?;
+            } else {
+                each_span_row(&tx, from, until, bots, &mut add).await?;
+            }
+        }
+        if by_project {
+            issues = Some(jira::issue_rollup(&tx, params, &clocks).await?);
         }
     }
     tx.commit().await?;
     drop(client);
+    if let Some(issues) = &issues {
+        for project in issues.projects() {
+            rollup.include_key(Some(project.clone()));
+        }
+    }
     let groups = rollup.finish();
+    let mut issue_groups = issues.map(IssueRollup::finish);
+    let groups = groups.into_iter().map(|group| {
+        let issues = issue_groups.as_mut().map(|found| {
+            let at = (group.key.clone().unwrap_or_default(), group.bucket);
+            found.remove(&at).unwrap_or_default()
+        });
+        let out = GroupOut::from(group);
+        match issues {
+            Some(issues) => out.with_issues(issues),
+            None => out,
+        }
+    });
     Ok(Summary {
         group_by: params.group_by.as_str(),
         bucket: match params.bucket {
@@ -163,7 +220,7 @@ pub async fn summarise_from(
         } else {
             "exclude"
         },
-        groups: groups.into_iter().map(GroupOut::from).collect(),
+        groups: groups.collect(),
     })
 }
 
@@ -182,8 +239,9 @@ pub async fn plan(client: &impl GenericClient, params: &SummaryParams) -> Result
 }
 
 /// The entries one pull request contributes: one per group it counts in
-/// (each team of its author under `group_by=team`, else one), its spans
-/// in the hours asked for.
+/// (each team of its author under `group_by=team`, each Jira project it
+/// is linked to under `group_by=jira_project`, else one), its spans in
+/// the hours asked for.
 ///
 /// Business hours use, under `group_by=team`, the calendar of the team
 /// the entry counts for (so each team's row is in its own working
@@ -195,6 +253,7 @@ pub fn entries(row: &SpanRow, params: &SummaryParams, clocks: &Clocks) -> Vec<En
         GroupBy::Repository => vec![Some(row.repository.clone())],
         GroupBy::Author => vec![row.author.clone()],
         GroupBy::Team => row.teams.iter().cloned().map(Some).collect(),
+        GroupBy::JiraProject => row.jira_projects.iter().cloned().map(Some).collect(),
     };
     keys.into_iter()
         .map(|key| {
@@ -288,6 +347,7 @@ impl<'a> Clocks<'a> {
     }
 }
 
+mod jira;
 pub mod refresh;
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use prpulse_api::{
     params::{GroupBy, Hours, SummaryParams},
     summary::{GroupOut, Summary, summarise},
 };
-use prpulse_domain::rollup::{Bucket, Distribution, Span};
+use prpulse_domain::rollup::{Bucket, Distribution, Span, issues::IssueSpan};
 use prpulse_runtime::ServiceConfig;
 use prpulse_store::connect_pool;
 use secrecy::ExposeSecret;
@@ -44,6 +44,9 @@ enum GroupByArg {
     Repository,
     Team,
     Author,
+    /// The projects of the Jira issues pull requests name, with the
+    /// projects' issue lead and cycle times.
+    JiraProject,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -81,6 +84,7 @@ impl ReportArgs {
                 GroupByArg::Repository => GroupBy::Repository,
                 GroupByArg::Team => GroupBy::Team,
                 GroupByArg::Author => GroupBy::Author,
+                GroupByArg::JiraProject => GroupBy::JiraProject,
             },
             bucket: match self.bucket {
                 BucketArg::None => Bucket::None,
@@ -124,11 +128,27 @@ fn hours(value: Option<f64>) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
+const ISSUE_SPANS: [(IssueSpan, &str); 2] = [
+    (IssueSpan::LeadTime, "ISSUE LEAD"),
+    (IssueSpan::CycleTime, "ISSUE CYCLE"),
+];
+
+/// Whether the summary's groups carry Jira issue spans (by project).
+fn has_issues(summary: &Summary) -> bool {
+    summary.group_by == GroupBy::JiraProject.as_str()
+}
+
 fn text_table(summary: &Summary) -> String {
     let mut header = vec!["KEY", "BUCKET", "MERGED"];
+    let issue_titles = ISSUE_SPANS
+        .iter()
+        .filter(|_| has_issues(summary))
+        .map(|(_, name)| *name);
     let titles: Vec<String> = SPANS
         .iter()
-        .flat_map(|(_, name)| [format!("{name} P50"), format!("{name} P90")])
+        .map(|(_, name)| *name)
+        .chain(issue_titles)
+        .flat_map(|name| [format!("{name} P50"), format!("{name} P90")])
         .collect();
     header.extend(titles.iter().map(String::as_str));
     let rows: Vec<Vec<String>> = summary
@@ -148,6 +168,12 @@ fn text_table(summary: &Summary) -> String {
                 row.push(hours(distribution.p50));
                 row.push(hours(distribution.p90));
             }
+            for (span, _) in ISSUE_SPANS {
+                if let Some(distribution) = group.issue_span(span) {
+                    row.push(hours(distribution.p50));
+                    row.push(hours(distribution.p90));
+                }
+            }
             row
         })
         .collect();
@@ -165,10 +191,15 @@ fn text_table(summary: &Summary) -> String {
 fn csv(summary: &Summary) -> String {
     let mut header = vec!["key".to_owned(), "bucket".into(), "merged".into()];
     let statistics = ["count", "p50", "p75", "p90", "mean"];
+    let issue_columns = IssueSpan::ALL
+        .map(IssueSpan::column)
+        .into_iter()
+        .filter(|_| has_issues(summary));
     for name in Span::ALL
         .map(Span::column)
         .into_iter()
         .chain(["review_rounds"])
+        .chain(issue_columns)
     {
         header.extend(statistics.iter().map(|s| format!("{name}_{s}")));
     }
@@ -198,6 +229,11 @@ fn csv(summary: &Summary) -> String {
 fn distributions(group: &GroupOut) -> Vec<&Distribution> {
     let mut all: Vec<&Distribution> = Span::ALL.iter().map(|span| group.span(*span)).collect();
     all.push(&group.review_rounds);
+    all.extend(
+        IssueSpan::ALL
+            .iter()
+            .filter_map(|span| group.issue_span(*span)),
+    );
     all
 }
 
@@ -272,6 +308,27 @@ mod tests {
             "{}",
             lines[2]
         );
+    }
+
+    #[test]
+    fn by_jira_project_the_issue_spans_follow() {
+        let mut summary = summary();
+        summary.group_by = "jira_project";
+        summary.groups = summary
+            .groups
+            .into_iter()
+            .map(|group| group.with_issues(Default::default()))
+            .collect();
+        let csv = csv(&summary);
+        let header = csv.lines().next().unwrap();
+        assert_eq!(header.split(',').count(), 3 + 8 * 5);
+        assert!(
+            header.ends_with("issue_cycle_time_seconds_mean"),
+            "{header}"
+        );
+        assert_eq!(csv.lines().nth(2).unwrap().split(',').count(), 3 + 8 * 5);
+        let table = text_table(&summary);
+        assert!(table.contains("ISSUE LEAD P50"), "{table}");
     }
 
     #[test]

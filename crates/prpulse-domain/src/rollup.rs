@@ -275,6 +275,16 @@ impl Rollup {
         rollup
     }
 
+    /// Makes `key` appear, with every bucket, even when nothing of it
+    /// counts in the range (a Jira project whose issues ended in the
+    /// range but none of whose pull requests did).
+    pub fn include_key(&mut self, key: Option<String>) {
+        if !self.values.contains_key(&key) {
+            let empty = self.empty();
+            self.values.insert(key, empty);
+        }
+    }
+
     fn empty(&self) -> Vec<Option<Box<Values>>> {
         (0..self.buckets.len()).map(|_| None).collect()
     }
@@ -370,6 +380,7 @@ impl Rollup {
     }
 }
 
+pub mod issues;
 pub mod periods;
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use actix_web::{
     http::{StatusCode, header},
 };
 use prpulse_github::{HeaderError, SignatureError};
+use prpulse_jira::JiraRefusal;
 use prpulse_queue::PublishError;
 use prpulse_store::StoreError;
 
@@ -37,6 +38,8 @@ pub enum IngestError {
     BadPayload(String),
     #[error(transparent)]
     Signature(#[from] SignatureError),
+    #[error(transparent)]
+    Jira(#[from] JiraRefusal),
     #[error("webhook secrets cannot be read right now: {0}")]
     SecretsUnavailable(#[source] Arc<StoreError>),
     #[error("webhook secrets are misconfigured: {0}")]
@@ -61,6 +64,7 @@ impl IngestError {
             Self::Headers(_) => "bad_headers",
             Self::BadPayload(_) => "bad_payload",
             Self::Signature(error) => error.reason(),
+            Self::Jira(refusal) => refusal.reason(),
             Self::SecretsUnavailable(_) => "secrets_unavailable",
             Self::SecretsMisconfigured(_) => "secrets_misconfigured",
             Self::Publish(error) => error.reason(),
@@ -79,6 +83,7 @@ impl IngestError {
             Self::EmptyBody
                 | Self::Headers(_)
                 | Self::Signature(_)
+                | Self::Jira(_)
                 | Self::TooLarge { .. }
                 | Self::BodyTimeout(_)
                 | Self::BadBody(_)
@@ -108,7 +113,7 @@ impl ResponseError for IngestError {
             Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::BadBody(_) => StatusCode::BAD_REQUEST,
             Self::EmptyBody | Self::Headers(_) | Self::BadPayload(_) => StatusCode::BAD_REQUEST,
-            Self::Signature(_) => StatusCode::UNAUTHORIZED,
+            Self::Signature(_) | Self::Jira(_) => StatusCode::UNAUTHORIZED,
             // GitHub does not retry on its own; 503 tells the operator (and
             // the scheduler's redelivery) that this one is worth sending again.
             Self::SecretsUnavailable(_) | Self::Publish(_) | Self::BodyBudgetExhausted { .. } => {
@@ -155,6 +160,11 @@ mod tests {
         assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "3");
         assert!(!limited.counts_against_source());
         assert!(IngestError::Signature(SignatureError::Mismatch).counts_against_source());
+        assert!(IngestError::Jira(JiraRefusal::WrongToken).counts_against_source());
+        assert_eq!(
+            IngestError::Jira(JiraRefusal::MissingToken).status_code(),
+            StatusCode::UNAUTHORIZED
+        );
         assert!(!IngestError::BadPayload("x".into()).counts_against_source());
         let busy = IngestError::SourceUploadsBusy {
             retry_after: Duration::from_secs(1),

@@ -17,8 +17,11 @@ use std::{
 
 use actix_web::{HttpRequest, HttpResponse, http::header::CONTENT_LENGTH, web};
 use prpulse_domain::EventName;
-use prpulse_github::{Signature, SignatureError, verify_parts};
-use prpulse_jira::{IntegrationName, IssueEvent, derive_delivery_id, payload::EventOnly};
+use prpulse_github::{Signature, verify_parts};
+use prpulse_jira::{
+    IntegrationName, IssueEvent, JiraRefusal, derive_delivery_id, payload::EventOnly,
+    refusal::SIGNATURE_HEADER,
+};
 use prpulse_queue::{Envelope, Source as EnvelopeSource};
 use prpulse_store::{
     Keyring, Pool, StoreError,
@@ -36,9 +39,6 @@ use crate::{
     source::Source,
     webhook::{WebhookState, answer},
 };
-
-/// Jira's signature header: GitHub's format under GitHub's old name.
-const SIGNATURE: &str = "x-hub-signature";
 
 /// A mismatch reloads a cached integration at most this often, so a
 /// rotated secret is honoured at once without letting bad signatures
@@ -157,7 +157,7 @@ async fn receive(
         if !state.allowlist.allows(source.addr) {
             return Err(IngestError::SourceNotAllowed);
         }
-        let name = IntegrationName::parse(&name).map_err(|_| SignatureError::NoSecret)?;
+        let name = IntegrationName::parse(&name).map_err(|_| JiraRefusal::UnknownIntegration)?;
         let declared =
             header(CONTENT_LENGTH.as_str()).and_then(|length| length.trim().parse::<usize>().ok());
         if declared.is_some_and(|length| length > state.max_body_bytes) {
@@ -169,18 +169,21 @@ async fn receive(
         // The URL token needs no body: it is checked first. A signed
         // integration's URL has no token, so one there is a wrong URL.
         let signature = match (&lookup.verifier, token.as_deref()) {
-            (None, _) => return Err(SignatureError::NoSecret.into()),
+            (None, _) => return Err(JiraRefusal::UnknownIntegration.into()),
             (Some(Verifier::UrlToken(expected)), Some(given)) => {
                 if !bool::from(expected.expose_secret().ct_eq(given.as_bytes())) {
-                    return Err(SignatureError::Mismatch.into());
+                    return Err(JiraRefusal::WrongToken.into());
                 }
                 None
             }
-            (Some(Verifier::UrlToken(_)), None) => return Err(SignatureError::Missing.into()),
-            (Some(Verifier::Signed(_)), Some(_)) => return Err(SignatureError::Mismatch.into()),
-            (Some(Verifier::Signed(_)), None) => Some(Signature::parse(
-                header(SIGNATURE).ok_or(SignatureError::Missing)?,
-            )?),
+            (Some(Verifier::UrlToken(_)), None) => return Err(JiraRefusal::MissingToken.into()),
+            (Some(Verifier::Signed(_)), Some(_)) => {
+                return Err(JiraRefusal::UnexpectedToken.into());
+            }
+            (Some(Verifier::Signed(_)), None) => {
+                let given = header(SIGNATURE_HEADER).ok_or(JiraRefusal::MissingSignature)?;
+                Some(Signature::parse(given).map_err(|_| JiraRefusal::MalformedSignature)?)
+            }
         };
         let mut reservation = state.bodies.reservation(source.key);
         let body = read_body(
@@ -207,7 +210,7 @@ async fn receive(
                     .await
                     .is_some_and(|fresh| signed(&fresh));
             if !verified {
-                return Err(SignatureError::Mismatch.into());
+                return Err(JiraRefusal::SignatureMismatch.into());
             }
         }
         accept(&name, body, &state).await

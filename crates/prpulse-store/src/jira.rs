@@ -33,8 +33,9 @@ const NEWEST_WINS: [&str; 12] = [
 /// Inserts the issue if its integration exists; on a conflict each
 /// newest-wins column takes the delivery's value when it is at least as
 /// new (`>=`: the same delivery applied again, as a rebuild does, rewrites
-/// its own facts, so a changed definition takes effect), `created_at`
-/// stays first known and `deleted_at` the earliest.
+/// its own facts, so a changed definition takes effect), `created_at` and
+/// `created_status_category` (only a `jira:issue_created` gives it) stay
+/// first known and `deleted_at` the earliest.
 static UPSERT_ISSUE: LazyLock<String> = LazyLock::new(|| {
     let newer =
         "(EXCLUDED.version_at, EXCLUDED.version_delivery) >= (i.version_at, i.version_delivery)";
@@ -48,11 +49,13 @@ static UPSERT_ISSUE: LazyLock<String> = LazyLock::new(|| {
         "INSERT INTO jira_issues AS i
              (integration, issue_id, key, project_key, issue_type, summary, status_id, status,
               status_category, assignee, assignee_name, created_at, resolved_at, deleted_at,
-              version_at, version_delivery)
-         SELECT name, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16
+              version_at, version_delivery, created_status_category)
+         SELECT name, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17
          FROM jira_integrations WHERE name = $1
          ON CONFLICT (integration, issue_id) DO UPDATE SET {},
              created_at = coalesce(i.created_at, EXCLUDED.created_at),
+             created_status_category =
+                 coalesce(i.created_status_category, EXCLUDED.created_status_category),
              deleted_at = least(i.deleted_at, EXCLUDED.deleted_at)",
         newest.join(",\n             ")
     )
@@ -78,6 +81,9 @@ pub struct IssueRow<'a> {
     /// Jira's `timestamp` of the delivery.
     pub version_at: Timestamp,
     pub version_delivery: &'a str,
+    /// The status category a `jira:issue_created` shows (the status the
+    /// issue was created in); `None` from every other event.
+    pub created_status_category: Option<&'a str>,
 }
 
 #[derive(Clone, Debug)]
@@ -122,6 +128,7 @@ pub async fn apply_issue(
                 &issue.deleted_at,
                 &issue.version_at,
                 &issue.version_delivery,
+                &issue.created_status_category,
             ],
         )
         .await?;

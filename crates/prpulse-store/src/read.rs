@@ -13,6 +13,8 @@ use tokio_postgres::{Row, types::ToSql};
 
 use crate::StoreError;
 
+pub mod jira;
+
 type Timestamp = DateTime<Utc>;
 
 /// The author's team slugs, for a query that has `pr` (pull_requests).
@@ -175,6 +177,10 @@ pub struct SpanRow {
     pub review_rounds: i32,
     /// For the maintained rollup, which keeps bots' pull requests apart.
     pub author_is_bot: bool,
+    /// The Jira projects it is linked to (sorted), read only for a
+    /// summary by Jira project ([`each_span_row_with_jira_projects`]);
+    /// empty otherwise.
+    pub jira_projects: Vec<String>,
 }
 
 /// Pull requests with a span that ended in `[from, until)`: merged,
@@ -192,6 +198,30 @@ pub async fn each_span_row(
     from: Timestamp,
     until: Timestamp,
     include_bots: bool,
+    each: impl FnMut(SpanRow),
+) -> Result<(), StoreError> {
+    span_rows(client, from, until, include_bots, None, each).await
+}
+
+/// [`each_span_row`] with each pull request's Jira projects, looked up
+/// per row in one query of every link, as the teams are.
+pub async fn each_span_row_with_jira_projects(
+    client: &impl GenericClient,
+    from: Timestamp,
+    until: Timestamp,
+    include_bots: bool,
+    each: impl FnMut(SpanRow),
+) -> Result<(), StoreError> {
+    let projects = jira::pull_request_jira_projects(client).await?;
+    span_rows(client, from, until, include_bots, Some(&projects), each).await
+}
+
+async fn span_rows(
+    client: &impl GenericClient,
+    from: Timestamp,
+    until: Timestamp,
+    include_bots: bool,
+    jira_projects: Option<&HashMap<(i64, i32), Vec<String>>>,
     mut each: impl FnMut(SpanRow),
 ) -> Result<(), StoreError> {
     let teams = author_teams(client).await?;
@@ -202,7 +232,7 @@ pub async fn each_span_row(
                     pr.first_approval_at, pr.cycle_time_seconds, pr.review_time_seconds,
                     pr.pickup_time_seconds, pr.time_to_first_approval_seconds,
                     pr.merge_after_approval_seconds, pr.review_rounds, pr.ready_at,
-                    coalesce(author.is_bot, false)
+                    coalesce(author.is_bot, false), pr.repository_id, pr.number
              FROM pull_requests pr
              JOIN repositories r ON r.github_id = pr.repository_id
              LEFT JOIN members author ON author.github_id = pr.author_id
@@ -229,6 +259,9 @@ pub async fn each_span_row(
             review_rounds: row.get(11),
             ready_at: row.get(12),
             author_is_bot: row.get(13),
+            jira_projects: jira_projects
+                .and_then(|projects| projects.get(&(row.get(14), row.get(15))).cloned())
+                .unwrap_or_default(),
         });
     }
     Ok(())

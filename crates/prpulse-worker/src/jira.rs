@@ -42,6 +42,9 @@ pub async fn apply(
         deleted_at: (kind == JiraEventKind::Deleted).then_some(event.at),
         version_at: event.at,
         version_delivery: delivery_id.as_str(),
+        created_status_category: (kind == JiraEventKind::Created)
+            .then_some(issue.status_category.as_deref())
+            .flatten(),
     };
     let transitions: Vec<TransitionRow> = match event.changelog_id {
         None => Vec::new(),

@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use chrono::Utc;
-use prpulse_domain::rollup::{Distribution, Span};
+use prpulse_domain::rollup::{Distribution, Span, issues::IssueSpan};
 
 use super::{View, chart};
 use crate::params::{GroupBy, Hours, SummaryParams};
@@ -124,7 +124,7 @@ pub fn dashboard(params: &SummaryParams, view: &View) -> String {
         r#"<form class="filters" method="get" action="/">
 <label>From<input type="date" name="from" value="{from}"></label>
 <label>To<input type="date" name="to" value="{to}"></label>
-<label>Group by<select name="group_by"><option value="team"{team}>Team</option><option value="repository"{repo}>Repository</option></select></label>
+<label>Group by<select name="group_by"><option value="team"{team}>Team</option><option value="repository"{repo}>Repository</option><option value="jira_project"{jira}>Jira project</option></select></label>
 <label>Hours<select name="hours"><option value="wall"{wall}>Wall clock</option><option value="business"{business}>Business hours</option></select></label>
 <button type="submit">Show</button></form>
 <p class="switch">Hours: <a href="{wall_link}" class="{wall_on}" id="hours-wall">wall clock</a><a href="{business_link}" class="{business_on}" id="hours-business">business hours</a></p>"#,
@@ -132,6 +132,7 @@ pub fn dashboard(params: &SummaryParams, view: &View) -> String {
         to = params.to,
         team = selected(params.group_by == GroupBy::Team),
         repo = selected(params.group_by == GroupBy::Repository),
+        jira = selected(params.group_by == GroupBy::JiraProject),
         wall = selected(params.hours == Hours::Wall),
         business = selected(params.hours == Hours::Business),
         wall_link = escape(&query(params, Hours::Wall)),
@@ -168,6 +169,8 @@ pub fn dashboard(params: &SummaryParams, view: &View) -> String {
         r#"<p class="muted">{hours}; bots excluded; weeks start Monday (UTC). The same numbers: <code>GET /api/v1/summary</code> (<a href="/api/v1/openapi.json">OpenAPI</a>).</p></main>"#,
         hours = match params.hours {
             Hours::Wall => "Wall-clock time",
+            Hours::Business if params.group_by == GroupBy::JiraProject =>
+                "Business hours of each author's team's calendar (issues: the default calendar)",
             Hours::Business => "Business hours of each team's calendar",
         }
     );
@@ -186,21 +189,34 @@ fn cell(key: &str, field: &str, value: Option<f64>, text: String) -> String {
 fn summary_table(body: &mut String, params: &SummaryParams, view: &View) {
     let heading = match params.group_by {
         GroupBy::Repository => "Repository",
+        GroupBy::JiraProject => "Jira project",
         _ => "Team",
+    };
+    let by_project = params.group_by == GroupBy::JiraProject;
+    let issue_headings = if by_project {
+        "<th>Issue lead p50</th><th>Issue lead p90</th><th>Issue cycle p50</th><th>Issue cycle p90</th>"
+    } else {
+        ""
     };
     let _ = write!(
         body,
-        r#"<div class="card"><h2>Summary by {lower}</h2><div class="scroll"><table id="summary"><thead><tr><th>{heading}</th><th>Merged</th><th>Cycle p50</th><th>Cycle p90</th><th>Review p50</th><th>Review p90</th><th>Pickup p50</th><th>Pickup p90</th><th>Rounds (mean)</th></tr></thead><tbody>"#,
+        r#"<div class="card"><h2>Summary by {lower}</h2><div class="scroll"><table id="summary"><thead><tr><th>{heading}</th><th>Merged</th><th>Cycle p50</th><th>Cycle p90</th><th>Review p50</th><th>Review p90</th><th>Pickup p50</th><th>Pickup p90</th><th>Rounds (mean)</th>{issue_headings}</tr></thead><tbody>"#,
         lower = heading.to_lowercase(),
     );
     if view.table.groups.is_empty() {
         let _ = write!(
             body,
-            r#"<tr><td colspan="9" class="muted">Nothing merged or reviewed in this period{team}.</td></tr>"#,
-            team = if params.group_by == GroupBy::Team {
-                " by members of a team"
+            r#"<tr><td colspan="{columns}" class="muted">Nothing {what} in this period{whose}.</td></tr>"#,
+            columns = if by_project { 13 } else { 9 },
+            what = if by_project {
+                "merged, reviewed or resolved"
             } else {
-                ""
+                "merged or reviewed"
+            },
+            whose = match params.group_by {
+                GroupBy::Team => " by members of a team",
+                GroupBy::JiraProject => " under a Jira project",
+                _ => "",
             }
         );
     }
@@ -233,6 +249,19 @@ fn summary_table(body: &mut String, params: &SummaryParams, view: &View) {
                 .map(|r| format!("{r:.1}"))
                 .unwrap_or_else(|| "–".into()),
         ));
+        for span in IssueSpan::ALL {
+            let Some(distribution) = group.issue_span(span) else {
+                continue;
+            };
+            for (name, value) in [("p50", distribution.p50), ("p90", distribution.p90)] {
+                body.push_str(&cell(
+                    &key,
+                    &format!("{}.{name}", span.column()),
+                    value,
+                    duration(value),
+                ));
+            }
+        }
         body.push_str("</tr>");
     }
     body.push_str("</tbody></table></div></div>");

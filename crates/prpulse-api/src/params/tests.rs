@@ -39,6 +39,11 @@ fn a_summary_reads_every_parameter() {
     )
     .unwrap();
     assert_eq!(params.group_by, GroupBy::Team);
+    for (index, value) in GROUP_BY_VALUES.iter().enumerate() {
+        let grouped = SummaryParams::parse(&format!("group_by={value}"), today()).unwrap();
+        assert_eq!(grouped.group_by.as_str(), *value);
+        assert_eq!(grouped.group_by as usize, index);
+    }
     assert_eq!(params.bucket, Bucket::Week);
     assert!(params.include_bots);
     assert_eq!(params.hours, Hours::Business);

@@ -37,6 +37,7 @@ fn row() -> SpanRow {
         ],
         review_rounds: 1,
         author_is_bot: false,
+        jira_projects: vec!["ABC".into(), "OPS".into()],
     }
 }
 
@@ -144,4 +145,36 @@ fn business_pickup_runs_from_ready_at_whatever_review_came_first() {
         &clocks(&calendars()),
     );
     assert_eq!(entries[0].spans[2], Some(3600.0));
+}
+
+#[test]
+fn a_pull_request_counts_for_each_jira_project_it_is_linked_to_and_none_without_one() {
+    let calendars = calendars();
+    // Opened Friday 16:30 UTC.
+    let mut opened_later = row();
+    opened_later.spans[0] = Some(opened_later.spans[0].unwrap() - 1800);
+    let by_project = entries(
+        &opened_later,
+        &params(GroupBy::JiraProject, Hours::Business),
+        &clocks(&calendars),
+    );
+    let keys: Vec<_> = by_project.iter().map(|e| e.key.clone().unwrap()).collect();
+    assert_eq!(keys, ["ABC", "OPS"]);
+    // Both in the author's first team with a calendar (web, Berlin:
+    // 08:00-16:00 UTC), as outside group_by=team: Monday 08:00-12:00
+    // (the default calendar would give 3.5 hours).
+    assert_eq!(by_project[0].spans[0], Some(4.0 * 3600.0));
+    assert_eq!(by_project[0].spans, by_project[1].spans);
+    let unlinked = SpanRow {
+        jira_projects: Vec::new(),
+        ..row()
+    };
+    assert!(
+        entries(
+            &unlinked,
+            &params(GroupBy::JiraProject, Hours::Wall),
+            &clocks(&calendars)
+        )
+        .is_empty()
+    );
 }

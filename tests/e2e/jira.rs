@@ -59,46 +59,91 @@ async fn jira_deliveries_follow_the_ingest_contract_and_apply_once() {
     assert_eq!(again["delivery_id"], expected_id.as_str());
 
     let status = |response: reqwest::Response| response.status().as_u16();
+    // Each refusal is a 401 that says, in Jira's terms, what was wrong
+    // (never GitHub's X-Hub-Signature-256), under GitHub's reason label.
+    let refused = async |response: reqwest::Response| {
+        assert_eq!(response.status(), 401);
+        let body: Value = response.json().await.unwrap();
+        (
+            body["error"].as_str().unwrap().to_owned(),
+            body["reason"].as_str().unwrap().to_owned(),
+        )
+    };
+    let said = |error: &str, reason: &str| (error.to_owned(), reason.to_owned());
     assert_eq!(
-        status(deliver_signed(&stack, "acme", "wrong", &created).await),
-        401
+        refused(deliver_signed(&stack, "acme", "wrong", &created).await).await,
+        said(
+            "X-Hub-Signature does not match the body for this integration's secret",
+            "mismatch"
+        )
     );
     assert_eq!(
-        status(post(&stack, "acme", &[], created.body.clone()).await),
-        401,
+        refused(post(&stack, "acme", &[], created.body.clone()).await).await,
+        said(
+            "no X-Hub-Signature header: this integration's deliveries are signed (sha256= and the HMAC of the body)",
+            "missing"
+        ),
         "unsigned"
     );
     assert_eq!(
-        status(deliver_signed(&stack, "nobody", SECRET, &created).await),
-        401,
+        refused(deliver_signed(&stack, "nobody", SECRET, &created).await).await,
+        said("no Jira integration by this name", "no_secret"),
         "unknown integration"
     );
     assert_eq!(
-        status(post(&stack, "acme/tok-123", &[], created.body.clone()).await),
-        401,
-        "a signed integration takes no token"
+        refused(deliver_signed(&stack, "not.a.name", SECRET, &created).await).await,
+        said("no Jira integration by this name", "no_secret"),
+        "not even a name"
     );
     assert_eq!(
-        status(
-            post(
-                &stack,
-                "acme",
-                &[("X-Hub-Signature", "sha256=zz".into())],
-                created.body.clone()
-            )
-            .await
+        refused(post(&stack, "acme/tok-123", &[], created.body.clone()).await).await,
+        said(
+            "this integration's deliveries are signed with X-Hub-Signature: its webhook URL has no token",
+            "mismatch"
         ),
-        401
+        "a signed integration takes no token"
     );
+    for malformed in ["sha256=zz", "sha1=0123456789abcdef0123456789abcdef01234567"] {
+        let answer = post(
+            &stack,
+            "acme",
+            &[("X-Hub-Signature", malformed.into())],
+            created.body.clone(),
+        )
+        .await;
+        assert_eq!(
+            refused(answer).await,
+            said(
+                "X-Hub-Signature is not sha256= followed by 64 hex digits",
+                "malformed"
+            ),
+            "{malformed}"
+        );
+    }
+    // GitHub's header is not Jira's: a delivery signed there is unsigned.
+    let github_signed = post(
+        &stack,
+        "acme",
+        &[(
+            "X-Hub-Signature-256",
+            prpulse_github::sign(SECRET.as_bytes(), &created.body),
+        )],
+        created.body.clone(),
+    )
+    .await;
+    assert_eq!(refused(github_signed).await.1, "missing");
     // The URL-token form: the token is the proof, compared before the body is read.
     let moved = issue.transition(5001, t0 + Duration::hours(1), IN_PROGRESS);
     assert_eq!(
-        status(post(&stack, "legacy/tok-124", &[], moved.body.clone()).await),
-        401
+        refused(post(&stack, "legacy/tok-124", &[], moved.body.clone()).await).await,
+        said("the token in the URL is not this integration's", "mismatch")
     );
     assert_eq!(
-        status(post(&stack, "legacy", &[], moved.body.clone()).await),
-        401
+        refused(post(&stack, "legacy", &[], moved.body.clone()).await).await,
+        said(
+            "this integration's webhook URL ends in its token (/webhooks/jira/NAME/TOKEN): none was given",
+            "missing"
+        )
     );
     let queued: Value = post(&stack, "legacy/tok-123", &[], moved.body.clone())
         .await
@@ -190,6 +235,12 @@ async fn an_issue_timeline_in_any_order_gives_its_lead_and_cycle_time_and_rebuil
     ];
     let gone = JiraIssueBuilder::new(7008, "ABC-8", t0);
     jira.extend([gone.created(), gone.deleted(hours(1))]);
+    // Created straight into In Progress (no changelog): it started then.
+    let mut straight = JiraIssueBuilder::new(7009, "ABC-9", hours(1)).created_in(IN_PROGRESS);
+    jira.extend([
+        straight.created(),
+        straight.transition(9010, hours(8), DONE),
+    ]);
 
     let repo = Repo::new(555, "acme/api");
     let dev = Person::user(41, "dev");
@@ -239,16 +290,28 @@ async fn an_issue_timeline_in_any_order_gives_its_lead_and_cycle_time_and_rebuil
     let metrics = rows(&stack, metrics_sql).await;
     assert_eq!(
         metrics,
-        [json!({
-            "key": "ABC-7", "project": "ABC", "status": "Done", "assignee": "bob",
-            "first_in_progress_at": "2026-03-02T11:00:00+00:00",
-            "first_linked_pr_opened_at": "2026-03-02T12:00:00+00:00",
-            "last_linked_pr_merged_at": "2026-03-03T11:00:00+00:00",
-            "resolved_at": "2026-03-03T15:00:00+00:00",
-            "linked_pull_requests": 2,
-            "issue_lead_time_seconds": 24 * 3600,
-            "issue_cycle_time_seconds": 28 * 3600,
-        })],
+        [
+            json!({
+                "key": "ABC-7", "project": "ABC", "status": "Done", "assignee": "bob",
+                "first_in_progress_at": "2026-03-02T11:00:00+00:00",
+                "first_linked_pr_opened_at": "2026-03-02T12:00:00+00:00",
+                "last_linked_pr_merged_at": "2026-03-03T11:00:00+00:00",
+                "resolved_at": "2026-03-03T15:00:00+00:00",
+                "linked_pull_requests": 2,
+                "issue_lead_time_seconds": 24 * 3600,
+                "issue_cycle_time_seconds": 28 * 3600,
+            }),
+            json!({
+                "key": "ABC-9", "project": "ABC", "status": "Done", "assignee": null,
+                "first_in_progress_at": "2026-03-02T10:00:00+00:00",
+                "first_linked_pr_opened_at": null,
+                "last_linked_pr_merged_at": null,
+                "resolved_at": "2026-03-02T17:00:00+00:00",
+                "linked_pull_requests": 0,
+                "issue_lead_time_seconds": null,
+                "issue_cycle_time_seconds": 7 * 3600,
+            })
+        ],
         "ABC-8 was deleted"
     );
     let keys = rows(
@@ -264,6 +327,58 @@ async fn an_issue_timeline_in_any_order_gives_its_lead_and_cycle_time_and_rebuil
             json!({"number": 3, "jira_issue_keys": []}),
         ]
     );
+    // What Grafana reads has them too, in either hours (V20), as the last
+    // column after V14's unchanged ones.
+    for hours in ["wall", "business"] {
+        let in_hours = rows(
+            &stack,
+            &format!(
+                "SELECT number, jira_issue_keys FROM pr_metrics_in_hours('{hours}') ORDER BY number"
+            ),
+        )
+        .await;
+        assert_eq!(in_hours, keys, "{hours}");
+    }
+    let columns: Vec<String> = stack
+        .db
+        .client()
+        .await
+        .prepare("SELECT * FROM pr_metrics_in_hours('wall')")
+        .await
+        .unwrap()
+        .columns()
+        .iter()
+        .map(|column| column.name().to_owned())
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            "repository",
+            "number",
+            "title",
+            "author",
+            "author_is_bot",
+            "teams",
+            "state",
+            "draft",
+            "created_at",
+            "ready_at",
+            "first_review_at",
+            "first_approval_at",
+            "merged_at",
+            "closed_at",
+            "cycle_time_seconds",
+            "review_time_seconds",
+            "pickup_time_seconds",
+            "time_to_first_approval_seconds",
+            "merge_after_approval_seconds",
+            "review_rounds",
+            "additions",
+            "deletions",
+            "changed_files",
+            "jira_issue_keys",
+        ]
+    );
     let transitions_sql = "SELECT changelog_id, field, at, from_value, to_value, to_category
                            FROM jira_issue_transitions ORDER BY changelog_id";
     let transitions = rows(&stack, transitions_sql).await;
@@ -273,7 +388,9 @@ async fn an_issue_timeline_in_any_order_gives_its_lead_and_cycle_time_and_rebuil
         .collect();
     assert_eq!(
         fields,
-        ["assignee", "status", "assignee", "status", "status"],
+        [
+            "assignee", "status", "assignee", "status", "status", "status"
+        ],
         "the resolution items are not kept"
     );
     assert_eq!(transitions[2]["from_value"], "alice");
