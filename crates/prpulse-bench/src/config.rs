@@ -53,10 +53,18 @@ pub struct BenchConfig {
     /// People who author and review.
     #[arg(long, env = "PRPULSE_BENCH_PEOPLE", default_value_t = 64)]
     pub people: usize,
-    /// `PRPULSE_WORKER_CONCURRENCY` of the workers, and the concurrency of
-    /// the database ceiling.
-    #[arg(long, env = "PRPULSE_BENCH_WORKER_CONCURRENCY", default_value_t = 8)]
+    /// `PRPULSE_WORKER_CONCURRENCY` of the workers (default: theirs), and
+    /// the concurrency of the worker's code without the broker.
+    #[arg(
+        long,
+        env = "PRPULSE_BENCH_WORKER_CONCURRENCY",
+        default_value_t = prpulse_worker::config::DEFAULT_CONCURRENCY
+    )]
     pub worker_concurrency: usize,
+    /// Connections of the plain-SQL ceiling: its best on this machine, not
+    /// the workers' concurrency, so the yardstick does not move with it.
+    #[arg(long, env = "PRPULSE_BENCH_SQL_CONNECTIONS", default_value_t = 8)]
+    pub sql_connections: usize,
     /// `PRPULSE_WORKER_BATCH_SIZE` of the workers (default: theirs), and
     /// the batch size of the batched database ceiling.
     #[arg(long, env = "PRPULSE_BENCH_BATCH_SIZE")]

@@ -132,7 +132,7 @@ pub async fn measure(config: &BenchConfig) -> anyhow::Result<Report> {
     let sql = sql_ceiling::measure(
         &stack.db,
         &deliveries,
-        config.worker_concurrency,
+        config.sql_connections,
         batch_size,
         postgres_pid,
     )
@@ -217,6 +217,7 @@ pub async fn measure(config: &BenchConfig) -> anyhow::Result<Report> {
             payload_mean_bytes,
             payload_max_bytes,
             worker_concurrency: config.worker_concurrency,
+            sql_connections: config.sql_connections,
             worker_env: config.worker_env.clone(),
             e2e_workers: config.e2e_workers,
             batch_size: Some(batch_size),

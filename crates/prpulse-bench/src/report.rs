@@ -119,6 +119,8 @@ pub struct Settings {
     pub payload_mean_bytes: usize,
     pub payload_max_bytes: usize,
     pub worker_concurrency: usize,
+    /// Connections of the plain-SQL ceiling.
+    pub sql_connections: usize,
     pub worker_env: Vec<(String, String)>,
     pub e2e_workers: usize,
     pub batch_size: Option<usize>,

@@ -26,7 +26,7 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "payloads: mean {:.1} KB, max {:.1} KB; {} in flight; {} deliveries over {} repositories, {} people; worker concurrency {}{}",
+            "payloads: mean {:.1} KB, max {:.1} KB; {} in flight; {} deliveries over {} repositories, {} people; worker concurrency {}, plain SQL on {} connections{}",
             s.payload_mean_bytes as f64 / 1024.0,
             s.payload_max_bytes as f64 / 1024.0,
             s.in_flight,
@@ -34,6 +34,7 @@ impl Report {
             s.repositories,
             s.people,
             s.worker_concurrency,
+            s.sql_connections,
             if s.worker_env.is_empty() {
                 String::new()
             } else {
