@@ -22,95 +22,9 @@ use prpulse_e2e::{
     Delivery, Person, PullRequestBuilder, Repo, Stack, StackOptions, eventually,
     fake_github::{FakeGitHub, RATE_LIMIT_REMAINING},
     listen::{ANY_LOCAL_PORT, AddressFile},
+    metrics::Scrape,
 };
 use prpulse_store::tracking;
-
-/// One scrape of a `/metrics` endpoint, in Prometheus text format.
-struct Scrape {
-    text: String,
-    /// `# TYPE` lines: family name → type.
-    families: BTreeMap<String, String>,
-    /// Every sample: series name, labels, value.
-    samples: Vec<(String, BTreeMap<String, String>, f64)>,
-}
-
-impl Scrape {
-    fn parse(text: String) -> Self {
-        let mut families = BTreeMap::new();
-        let mut samples = Vec::new();
-        for line in text.lines().map(str::trim).filter(|line| !line.is_empty()) {
-            if let Some(declaration) = line.strip_prefix("# TYPE ") {
-                let (name, kind) = declaration.split_once(' ').expect("# TYPE name kind");
-                families.insert(name.to_owned(), kind.to_owned());
-            } else if !line.starts_with('#') {
-                samples.push(parse_sample(line));
-            }
-        }
-        Self {
-            text,
-            families,
-            samples,
-        }
-    }
-
-    /// The sum of the samples of `name` whose labels include `labels`.
-    fn sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
-        self.matching(name, labels).sum()
-    }
-
-    /// The value of the one sample of `name` with `labels`, if there is one.
-    fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-        let values: Vec<f64> = self.matching(name, labels).collect();
-        assert!(
-            values.len() <= 1,
-            "{name} {labels:?} matches several series"
-        );
-        values.first().copied()
-    }
-
-    fn matching<'a>(
-        &'a self,
-        name: &'a str,
-        labels: &'a [(&str, &str)],
-    ) -> impl Iterator<Item = f64> + 'a {
-        self.samples
-            .iter()
-            .filter(move |(series, series_labels, _)| {
-                series == name
-                    && labels
-                        .iter()
-                        .all(|(k, v)| series_labels.get(*k).map(String::as_str) == Some(*v))
-            })
-            .map(|(_, _, value)| *value)
-    }
-
-    /// Whether a query naming `name` finds series here: a counter or gauge
-    /// by its own name, a histogram only by `_bucket`, `_sum` or `_count`
-    /// (its bare family name selects nothing in Prometheus).
-    fn has_series(&self, name: &str) -> bool {
-        self.samples.iter().any(|(series, _, _)| series == name)
-    }
-}
-
-fn parse_sample(line: &str) -> (String, BTreeMap<String, String>, f64) {
-    let (series, value) = line.rsplit_once(' ').expect("a sample has a value");
-    let value: f64 = value.parse().expect("a sample's value is a number");
-    let Some((name, labels)) = series.split_once('{') else {
-        return (series.to_owned(), BTreeMap::new(), value);
-    };
-    // prpulse's label values are short identifiers: no commas, quotes or
-    // escapes, so splitting is enough here.
-    let labels = labels
-        .trim_end_matches('}')
-        .split(',')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (key, value) = pair.split_once('=').expect("label=value");
-            (key.to_owned(), value.trim_matches('"').to_owned())
-        })
-        .collect();
-    (name.to_owned(), labels, value)
-}
 
 /// A stack with ingest's and the worker's `/metrics` endpoints on, the
 /// queue depth polled fast; a scheduler once `start_scheduler` is called.

@@ -316,6 +316,7 @@ async fn while_postgres_is_unreachable_a_delivery_is_held_then_applied() {
         let held = sample(
             &scrape(&worker_metrics).await,
             "prpulse_worker_transient_errors_total",
+            &[],
         );
         if held >= Some(3.0) { Ok(()) } else { Err(held) }
     })

@@ -20,7 +20,7 @@ use prpulse_e2e::{
     Delivery, Person, PullRequestBuilder, Repo, Stack, StackOptions, eventually,
     fake_github::{self, FakeGitHub},
     listen::{ANY_LOCAL_PORT, AddressFile},
-    metrics::worker_settled,
+    metrics::{Scrape, sample, worker_settled},
     payloads::membership,
 };
 use prpulse_store::tracking;
@@ -148,29 +148,17 @@ async fn scrape(url: &str) -> String {
 
 /// Whether `metrics` counts a run of scheduler job `task` with `outcome`.
 fn counted(metrics: &str, task: &str, outcome: &str) -> bool {
-    metrics.lines().any(|line| {
-        line.starts_with("prpulse_scheduler_job_runs_total{")
-            && line.contains(&format!(r#"task="{task}""#))
-            && line.contains(&format!(r#"outcome="{outcome}""#))
-    })
+    runs(metrics, task, outcome) > 0
 }
 
 /// How many runs of job `task` ended in `outcome`.
 fn runs(metrics: &str, task: &str, outcome: &str) -> u64 {
-    metrics
-        .lines()
-        .filter(|line| {
-            line.starts_with("prpulse_scheduler_job_runs_total{")
-                && line.contains(&format!(r#"task="{task}""#))
-                && line.contains(&format!(r#"outcome="{outcome}""#))
-        })
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum()
+    Scrape::parse(metrics.to_owned()).sum(
+        "prpulse_scheduler_job_runs_total",
+        &[("task", task), ("outcome", outcome)],
+    ) as u64
 }
 
 fn gauge(metrics: &str, name: &str) -> Option<i64> {
-    metrics
-        .lines()
-        .find(|line| line.starts_with(&format!("{name} ")))
-        .and_then(|line| line.rsplit(' ').next()?.parse().ok())
+    sample(metrics, name, &[]).map(|value| value as i64)
 }

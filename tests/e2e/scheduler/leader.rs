@@ -14,9 +14,7 @@ async fn is_leader(url: &str) -> Option<bool> {
         .text()
         .await
         .ok()?;
-    text.lines()
-        .find(|line| line.starts_with("prpulse_scheduler_is_leader "))
-        .map(|line| line.ends_with(" 1"))
+    sample(&text, "prpulse_scheduler_is_leader", &[]).map(|value| value == 1.0)
 }
 
 #[tokio::test]
