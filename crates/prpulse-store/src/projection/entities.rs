@@ -13,6 +13,9 @@ use prpulse_domain::BotPolicy;
 use super::Timestamp;
 use crate::StoreError;
 
+mod confirm;
+pub use confirm::confirm_entities;
+
 /// A repository as one payload shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RepositoryRow<'a> {
@@ -136,95 +139,6 @@ static UPDATE_REPOSITORIES: std::sync::LazyLock<String> =
 /// it.
 static RENAME_REPOSITORIES: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| update_repositories("AND r.full_name <> i.full_name"));
-
-/// Moves `observed_at` forward where a newer fact repeats what the row
-/// holds: the commonest write by far (every delivery of a repository
-/// repeats its name), and the one that queued deliveries behind each other
-/// when it ran inside their transactions, since the row stayed locked
-/// until the batch committed. Run in a short transaction of its own before
-/// the batch's, it changes no name, so nothing the batch decides depends
-/// on it: a newer fact is a true fact whether or not its delivery ever
-/// commits, and the batch's own upsert then finds nothing newer and locks
-/// nothing. It waits for a row a batch holds (only a rename or a new bot
-/// flag holds one for a whole batch), and then finds the name changed and
-/// leaves the row as it is: the batch's upsert compares the fact with the
-/// renamed row instead. Both take rows in id order, repositories before
-/// people, so they cannot deadlock.
-static CONFIRM_REPOSITORIES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!(
-        "WITH {INCOMING_REPOSITORIES},
-         locked AS (
-             SELECT r.github_id FROM repositories r JOIN incoming i USING (github_id)
-             WHERE r.full_name = i.full_name AND i.observed_at IS NOT NULL
-               AND coalesce(r.observed_at, '-infinity') < i.observed_at
-             ORDER BY r.github_id FOR NO KEY UPDATE OF r)
-         UPDATE repositories r SET observed_at = i.observed_at
-         FROM incoming i JOIN locked USING (github_id)
-         WHERE r.github_id = i.github_id"
-    )
-});
-
-/// [`CONFIRM_REPOSITORIES`] for people: the same login, type and bot flag,
-/// seen later.
-static CONFIRM_MEMBERS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!(
-        "WITH {INCOMING_MEMBERS},
-         locked AS (
-             SELECT m.github_id FROM members m JOIN incoming i USING (github_id)
-             WHERE m.login = i.login AND m.user_type IS NOT DISTINCT FROM i.user_type
-               AND m.is_bot = i.is_bot AND i.observed_at IS NOT NULL
-               AND coalesce(m.observed_at, '-infinity') < i.observed_at
-             ORDER BY m.github_id FOR NO KEY UPDATE OF m)
-         UPDATE members m SET observed_at = i.observed_at
-         FROM incoming i JOIN locked USING (github_id)
-         WHERE m.github_id = i.github_id"
-    )
-});
-
-/// Confirms, outside the batch's transaction, the facts of `repositories`
-/// and `members` that only move `observed_at` forward (see
-/// [`CONFIRM_REPOSITORIES`]). Each slice must hold each id once. `client`
-/// must not be inside a transaction: this commits its own, without waiting
-/// for the WAL flush, since the batch's commit flushes it anyway and a lost
-/// confirmation is taken again by the batch's upsert.
-pub async fn confirm_entities(
-    client: &mut deadpool_postgres::Client,
-    repositories: &[RepositoryRow<'_>],
-    members: &[MemberRow<'_>],
-) -> Result<(), StoreError> {
-    let repositories: Vec<_> = repositories
-        .iter()
-        .filter(|row| row.observed_at.is_some())
-        .cloned()
-        .collect();
-    let members: Vec<_> = members
-        .iter()
-        .filter(|row| row.observed_at.is_some())
-        .collect();
-    if repositories.is_empty() && members.is_empty() {
-        return Ok(());
-    }
-    let transaction = client.transaction().await?;
-    transaction
-        .batch_execute("SET LOCAL synchronous_commit = off")
-        .await?;
-    if !repositories.is_empty() {
-        let statement = transaction.prepare_cached(&CONFIRM_REPOSITORIES).await?;
-        let (ids, names, times) = repository_columns(&repositories);
-        transaction
-            .execute(&statement, &[&ids, &names, &times])
-            .await?;
-    }
-    if !members.is_empty() {
-        let statement = transaction.prepare_cached(&CONFIRM_MEMBERS).await?;
-        let (ids, logins, types, bots, times) = member_columns(&members);
-        transaction
-            .execute(&statement, &[&ids, &logins, &types, &bots, &times])
-            .await?;
-    }
-    transaction.commit().await?;
-    Ok(())
-}
 
 /// Whether an upsert takes the facts that only repeat a row (the same name,
 /// seen later) or leaves them to [`confirm_entities`], which ran before it
