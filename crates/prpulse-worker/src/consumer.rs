@@ -132,7 +132,8 @@ impl Consumer {
             while let Some(delivery) = deliveries.next().await {
                 match delivery {
                     Ok(delivery) => {
-                        let lane = self.lane_of(&delivery, lanes);
+                        let lane =
+                            LaneKey::of_delivery(&delivery, self.processor.max_body()).lane(lanes);
                         // A lane ends only after every sender is dropped.
                         let _ = senders[lane].send(delivery);
                     }
@@ -150,25 +151,6 @@ impl Consumer {
             }));
         tokio::join!(dispatch, work);
         Ok(())
-    }
-
-    /// The lane of a delivery: by its pull request (or repository, or Jira
-    /// issue), read from the body.
-    fn lane_of(&self, delivery: &Delivery, lanes: usize) -> usize {
-        let encoding = payload_encoding(&delivery.properties).unwrap_or(PayloadEncoding::Identity);
-        let delivery_id = delivery
-            .properties
-            .message_id()
-            .as_ref()
-            .map(|id| id.as_str())
-            .unwrap_or_default();
-        LaneKey::of(
-            encoding,
-            &delivery.data,
-            self.processor.max_body(),
-            delivery_id,
-        )
-        .lane(lanes)
     }
 
     /// Processes `deliveries` in one transaction and acks them after the

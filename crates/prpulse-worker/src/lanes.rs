@@ -16,6 +16,7 @@
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use prpulse_domain::PayloadEncoding;
+use prpulse_queue::{envelope::payload_encoding, lapin::message::Delivery};
 use serde::Deserialize;
 
 /// What a delivery is about, as far as lanes care: the most specific row
@@ -33,6 +34,19 @@ pub enum LaneKey {
 }
 
 impl LaneKey {
+    /// The key of a delivery as the broker handed it over: its body in the
+    /// encoding its `payload-encoding` header names.
+    pub fn of_delivery(delivery: &Delivery, max_body: usize) -> Self {
+        let encoding = payload_encoding(&delivery.properties).unwrap_or(PayloadEncoding::Identity);
+        let delivery_id = delivery
+            .properties
+            .message_id()
+            .as_ref()
+            .map(|id| id.as_str())
+            .unwrap_or_default();
+        Self::of(encoding, &delivery.data, max_body, delivery_id)
+    }
+
     /// The key of a message body in `encoding` (decoded up to `max_body`
     /// bytes), or of its delivery id when the body says nothing usable.
     pub fn of(encoding: PayloadEncoding, body: &[u8], max_body: usize, delivery_id: &str) -> Self {
