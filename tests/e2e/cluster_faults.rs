@@ -134,18 +134,6 @@ impl<'a> Run<'a> {
     }
 }
 
-/// Waits until ingest answers 503: the alarm reached the publisher.
-async fn wait_for_refusals(tally: &Tally, before: usize, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while tally.unavailable.load(Ordering::Relaxed) <= before {
-        assert!(
-            Instant::now() < deadline,
-            "ingest kept accepting for 60 s under a {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_three_node_cluster_loses_nodes_and_raises_alarms_without_losing_a_delivery() {
     let cluster = Arc::new(
@@ -228,12 +216,11 @@ async fn a_three_node_cluster_loses_nodes_and_raises_alarms_without_losing_a_del
         Repo::new(24, "acme/memory"),
         async |tally, probes| {
             on(&c, |cluster| cluster.wait_until_safe_to_stop(0)).await;
-            let before = tally.unavailable.load(Ordering::Relaxed);
             on(&c, |cluster| {
                 cluster.ctl_all(&["set_vm_memory_high_watermark", "0.0001"]);
             })
             .await;
-            wait_for_refusals(tally, before, "memory alarm").await;
+            probes.until_refused(&stack, tally, "memory alarm").await;
             on(&c, |cluster| {
                 cluster.ctl_all(&["set_vm_memory_high_watermark", "0.4"]);
             })
@@ -250,13 +237,12 @@ async fn a_three_node_cluster_loses_nodes_and_raises_alarms_without_losing_a_del
         "disk alarm",
         Repo::new(25, "acme/disk"),
         async |tally, probes| {
-            let before = tally.unavailable.load(Ordering::Relaxed);
             // More free disk than any machine has.
             on(&c, |cluster| {
                 cluster.ctl_all(&["set_disk_free_limit", "1000000000000000"]);
             })
             .await;
-            wait_for_refusals(tally, before, "disk alarm").await;
+            probes.until_refused(&stack, tally, "disk alarm").await;
             on(&c, |cluster| {
                 cluster.ctl_all(&["set_disk_free_limit", "50MB"])
             })
@@ -291,9 +277,8 @@ async fn a_single_node_stopping_its_application_holds_deliveries_until_it_starts
         "stop_app and start_app of a single node",
         Repo::new(26, "acme/single"),
         async |tally, probes| {
-            let before = tally.unavailable.load(Ordering::Relaxed);
             on(&c, |node| node.ctl(0, &["stop_app"])).await;
-            wait_for_refusals(tally, before, "stopped application").await;
+            probes.until_refused(&stack, tally, "stopped application").await;
             on(&c, |node| node.ctl(0, &["start_app"])).await;
             let started = Instant::now();
             probes.time_to_recover(&stack, &url, tally, started).await

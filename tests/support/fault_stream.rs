@@ -92,32 +92,39 @@ pub struct Tally {
 }
 
 impl Tally {
+    /// Posts `delivery` once and counts what ingest answered: `true` for
+    /// 202, `false` for 503; anything else is a failure of the test.
+    pub async fn post_once(&self, stack: &Stack, delivery: &Delivery) -> bool {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        let asked = Instant::now();
+        match stack.deliver(delivery).await.status().as_u16() {
+            202 => {
+                self.accepted.fetch_add(1, Ordering::Relaxed);
+                self.accepted_ids
+                    .lock()
+                    .unwrap()
+                    .insert(delivery.id.clone());
+                true
+            }
+            503 => {
+                self.unavailable.fetch_add(1, Ordering::Relaxed);
+                let took = u64::try_from(asked.elapsed().as_millis()).unwrap_or(u64::MAX);
+                self.slowest_unavailable_ms
+                    .fetch_max(took, Ordering::Relaxed);
+                false
+            }
+            other => panic!("{other} for delivery {}", delivery.id),
+        }
+    }
+
     /// Posts `delivery` until ingest answers 202 (a 503 is what GitHub
     /// would see; the delivery is then sent again, as a redelivery would).
     pub async fn post_until_accepted(&self, stack: &Stack, delivery: &Delivery) {
         let deadline = Instant::now() + Duration::from_secs(180);
-        loop {
-            self.sent.fetch_add(1, Ordering::Relaxed);
-            let asked = Instant::now();
-            let status = stack.deliver(delivery).await.status().as_u16();
-            match status {
-                202 => break,
-                503 => {
-                    self.unavailable.fetch_add(1, Ordering::Relaxed);
-                    let took = u64::try_from(asked.elapsed().as_millis()).unwrap_or(u64::MAX);
-                    self.slowest_unavailable_ms
-                        .fetch_max(took, Ordering::Relaxed);
-                    assert!(Instant::now() < deadline, "503 for three minutes");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                other => panic!("{other} for delivery {}", delivery.id),
-            }
+        while !self.post_once(stack, delivery).await {
+            assert!(Instant::now() < deadline, "503 for three minutes");
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        self.accepted.fetch_add(1, Ordering::Relaxed);
-        self.accepted_ids
-            .lock()
-            .unwrap()
-            .insert(delivery.id.clone());
     }
 
     /// Posts every delivery, `lanes` at a time, each lane waiting `pace`
@@ -169,6 +176,27 @@ impl Probes {
         self.next_number += 1;
         self.made.push(probe.clone());
         probe
+    }
+
+    /// Posts fresh probes until ingest refuses one with a 503: the fault
+    /// (an alarm, a stopped application) has reached the publisher. The
+    /// stream may have ended by then, so the probes keep asking. A refused
+    /// probe was never accepted, so it is no longer one the clean run
+    /// must see.
+    pub async fn until_refused(&mut self, stack: &Stack, tally: &Tally, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let probe = self.next();
+            if !tally.post_once(stack, &probe).await {
+                self.made.pop();
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "ingest kept accepting for 60 s under a {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// How long after `since` a delivery posted after it was answered 202
