@@ -278,7 +278,9 @@ async fn a_single_node_stopping_its_application_holds_deliveries_until_it_starts
         Repo::new(26, "acme/single"),
         async |tally, probes| {
             on(&c, |node| node.ctl(0, &["stop_app"])).await;
-            probes.until_refused(&stack, tally, "stopped application").await;
+            probes
+                .until_refused(&stack, tally, "stopped application")
+                .await;
             on(&c, |node| node.ctl(0, &["start_app"])).await;
             let started = Instant::now();
             probes.time_to_recover(&stack, &url, tally, started).await
