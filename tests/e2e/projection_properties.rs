@@ -19,13 +19,19 @@ enum Step {
     ReadyForReview,
     ConvertToDraft,
     Synchronize,
-    Review { reviewer: usize, state: usize },
+    Review {
+        reviewer: usize,
+        state: usize,
+    },
     DismissLastReview,
     Close,
     Reopen,
     Merge,
     RenameRepository,
     RenamePerson(usize),
+    /// A new title for the later deliveries, naming Jira issue `ENG-n`
+    /// (none for 0): the newest payload's keys are the ones kept.
+    Retitle(usize),
 }
 
 const PEOPLE: usize = 5;
@@ -43,6 +49,7 @@ fn step() -> impl Strategy<Value = Step> {
         Just(Step::Merge),
         Just(Step::RenameRepository),
         (0..PEOPLE).prop_map(Step::RenamePerson),
+        (0usize..3).prop_map(Step::Retitle),
     ]
 }
 
@@ -81,11 +88,13 @@ fn deliveries(histories: &[History]) -> Vec<Delivery> {
         let mut people = people();
         let mut repo = Repo::new(10, "acme/api");
         let number = index as i64 + 1;
-        let pr = |repo: &Repo, people: &[Person; PEOPLE]| {
-            let builder = PullRequestBuilder::new(repo, number, &people[*author], start);
+        let mut title = "a change".to_owned();
+        let pr = |repo: &Repo, people: &[Person; PEOPLE], title: &str| {
+            let builder =
+                PullRequestBuilder::new(repo, number, &people[*author], start).title(title);
             if *draft { builder.draft() } else { builder }
         };
-        let mut builder = pr(&repo, &people);
+        let mut builder = pr(&repo, &people, &title);
         all.push(builder.opened());
         let mut at = start;
         let mut shown = PrShown {
@@ -134,13 +143,21 @@ fn deliveries(histories: &[History]) -> Vec<Delivery> {
                 }
                 Step::RenameRepository => {
                     repo = Repo::new(10, &format!("acme/api-{index}-{k}"));
-                    builder = pr(&repo, &people);
+                    builder = pr(&repo, &people, &title);
+                    continue;
+                }
+                Step::Retitle(issue) => {
+                    title = match issue {
+                        0 => "a change".to_owned(),
+                        n => format!("ENG-{n} a change"),
+                    };
+                    builder = pr(&repo, &people, &title);
                     continue;
                 }
                 Step::RenamePerson(who) => {
                     let person = &mut people[*who];
                     person.login = format!("{}-{index}-{k}", person.login);
-                    builder = pr(&repo, &people);
+                    builder = pr(&repo, &people, &title);
                     continue;
                 }
             });

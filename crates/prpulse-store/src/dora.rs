@@ -7,7 +7,12 @@
 
 use deadpool_postgres::GenericClient;
 
-use crate::{StoreError, projection::Timestamp};
+use std::collections::BTreeMap;
+
+use crate::{
+    StoreError,
+    projection::{PullRequestKey, Timestamp},
+};
 
 pub mod links;
 pub mod read;
@@ -224,21 +229,42 @@ pub async fn upsert_issue(
     Ok(())
 }
 
-/// What a merged pull request put on its base branch. Every payload of a
-/// merged pull request names the same commit; the least is kept should two
-/// ever differ, so the order cannot matter.
-pub async fn upsert_merge(
+/// What a merged pull request put on its base branch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MergeRow<'a> {
+    pub pull_request: PullRequestKey,
+    pub merge_commit_sha: &'a str,
+    pub into_default_branch: bool,
+}
+
+/// Records merge commits, for a whole batch in one statement. Every
+/// payload of a merged pull request names the same commit; the least is
+/// kept should two ever differ, and a merge seen once into the default
+/// branch stays so, so the order cannot matter. Rows of one pull request
+/// are folded the same way first (an upsert cannot touch a row twice).
+pub async fn upsert_merges(
     client: &impl GenericClient,
-    repository_id: i64,
-    number: i32,
-    merge_commit_sha: &str,
-    into_default_branch: bool,
+    rows: &[MergeRow<'_>],
 ) -> Result<(), StoreError> {
+    let mut folded: BTreeMap<PullRequestKey, MergeRow<'_>> = BTreeMap::new();
+    for row in rows {
+        folded
+            .entry(row.pull_request)
+            .and_modify(|kept| {
+                kept.merge_commit_sha = kept.merge_commit_sha.min(row.merge_commit_sha);
+                kept.into_default_branch |= row.into_default_branch;
+            })
+            .or_insert_with(|| row.clone());
+    }
+    if folded.is_empty() {
+        return Ok(());
+    }
     let statement = client
         .prepare_cached(
             "INSERT INTO pull_request_merges AS m
                  (repository_id, number, merge_commit_sha, into_default_branch)
-             VALUES ($1, $2, $3, $4)
+             SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::bool[])
+             ORDER BY 1, 2
              ON CONFLICT (repository_id, number) DO UPDATE SET
                  merge_commit_sha = least(m.merge_commit_sha, EXCLUDED.merge_commit_sha),
                  into_default_branch = m.into_default_branch OR EXCLUDED.into_default_branch
@@ -246,16 +272,13 @@ pub async fn upsert_merge(
                 OR (EXCLUDED.into_default_branch AND NOT m.into_default_branch)",
         )
         .await?;
+    let rows: Vec<MergeRow<'_>> = folded.into_values().collect();
+    let repositories: Vec<i64> = rows.iter().map(|row| row.pull_request.0).collect();
+    let numbers: Vec<i32> = rows.iter().map(|row| row.pull_request.1).collect();
+    let shas: Vec<&str> = rows.iter().map(|row| row.merge_commit_sha).collect();
+    let into_default: Vec<bool> = rows.iter().map(|row| row.into_default_branch).collect();
     client
-        .execute(
-            &statement,
-            &[
-                &repository_id,
-                &number,
-                &merge_commit_sha,
-                &into_default_branch,
-            ],
-        )
+        .execute(&statement, &[&repositories, &numbers, &shas, &into_default])
         .await?;
     Ok(())
 }

@@ -10,7 +10,12 @@ use std::sync::LazyLock;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 
-use crate::StoreError;
+use std::collections::BTreeMap;
+
+use crate::{
+    StoreError,
+    projection::{PullRequestKey, keep_newest},
+};
 
 type Timestamp = DateTime<Utc>;
 
@@ -169,20 +174,51 @@ pub async fn apply_issue(
     Ok(true)
 }
 
-/// The issue keys a pull request's payload names; the newest payload (by
-/// its own time, then delivery id) wins, and the same one again rewrites.
+/// The issue keys one pull-request payload names, as of that payload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MentionRow<'a> {
+    pub pull_request: PullRequestKey,
+    pub version_at: Timestamp,
+    pub version_delivery: &'a str,
+    pub keys: Vec<String>,
+}
+
+impl MentionRow<'_> {
+    fn version(&self) -> (Timestamp, &str) {
+        (self.version_at, self.version_delivery)
+    }
+}
+
+/// The issue keys pull requests' payloads name, for a whole batch in one
+/// statement; per pull request the newest payload (by its own time, then
+/// delivery id) wins, and the same one again rewrites. Only the newest row
+/// of each pull request is sent (an upsert cannot touch a row twice), which
+/// is what applying them one by one leaves.
 pub async fn record_mentions(
     client: &impl GenericClient,
-    (repository_id, number): (i64, i32),
-    version_at: Timestamp,
-    version_delivery: &str,
-    keys: &[String],
+    rows: &[MentionRow<'_>],
 ) -> Result<(), StoreError> {
+    let mut newest: BTreeMap<PullRequestKey, &MentionRow<'_>> = BTreeMap::new();
+    for row in rows {
+        keep_newest(&mut newest, row.pull_request, row, |new, old| {
+            new.version() > old.version()
+        });
+    }
+    if newest.is_empty() {
+        return Ok(());
+    }
+    // Keys travel space-joined: a text[] per row would need a ragged
+    // two-dimensional array, which Postgres has not got. An issue key
+    // (`PROJ-123`) never holds a space.
     let statement = client
         .prepare_cached(
             "INSERT INTO pull_request_jira_mentions AS m
                  (repository_id, number, version_at, version_delivery, keys)
-             VALUES ($1, $2, $3, $4, $5)
+             SELECT repository_id, number, version_at, version_delivery,
+                    string_to_array(keys, ' ')
+             FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::text[], $5::text[])
+                  AS i(repository_id, number, version_at, version_delivery, keys)
+             ORDER BY repository_id, number
              ON CONFLICT (repository_id, number) DO UPDATE SET
                  version_at = EXCLUDED.version_at, version_delivery = EXCLUDED.version_delivery,
                  keys = EXCLUDED.keys
@@ -191,16 +227,16 @@ pub async fn record_mentions(
                    IS DISTINCT FROM (m.version_at, m.version_delivery, m.keys)",
         )
         .await?;
+    let rows: Vec<&MentionRow<'_>> = newest.into_values().collect();
+    let repositories: Vec<i64> = rows.iter().map(|row| row.pull_request.0).collect();
+    let numbers: Vec<i32> = rows.iter().map(|row| row.pull_request.1).collect();
+    let versions: Vec<Timestamp> = rows.iter().map(|row| row.version_at).collect();
+    let deliveries: Vec<&str> = rows.iter().map(|row| row.version_delivery).collect();
+    let keys: Vec<String> = rows.iter().map(|row| row.keys.join(" ")).collect();
     client
         .execute(
             &statement,
-            &[
-                &repository_id,
-                &number,
-                &version_at,
-                &version_delivery,
-                &keys,
-            ],
+            &[&repositories, &numbers, &versions, &deliveries, &keys],
         )
         .await?;
     Ok(())

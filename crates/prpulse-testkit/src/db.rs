@@ -82,6 +82,11 @@ impl TestDb {
                      'bot', is_bot, 'at', observed_at)::text FROM members ORDER BY github_id",
             "SELECT json_build_object('id', github_id, 'name', full_name, 'at', observed_at)::text
              FROM repositories ORDER BY github_id",
+            // The rows kept beside pull requests: what a payload names is
+            // kept whether or not a Jira integration knows the project.
+            "SELECT row_to_json(j)::text FROM pull_request_jira_mentions j
+             ORDER BY repository_id, number",
+            "SELECT row_to_json(m)::text FROM pull_request_merges m ORDER BY repository_id, number",
         ] {
             for row in client.query(sql, &[]).await.unwrap() {
                 rows.push(serde_json::from_str(row.get::<_, &str>(0)).unwrap());
@@ -156,7 +161,8 @@ impl TestDb {
             .batch_execute(
                 "TRUNCATE deliveries, reviews, pull_requests, github_team_members, github_teams,
                           members, repositories, github_deployments, github_deployment_statuses,
-                          github_workflow_runs, github_issues, pull_request_merges",
+                          github_workflow_runs, github_issues, pull_request_merges,
+                          pull_request_jira_mentions",
             )
             .await
             .unwrap();

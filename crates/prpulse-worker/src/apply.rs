@@ -20,7 +20,7 @@ use prpulse_store::{
 };
 
 use crate::{
-    projection::Projection,
+    projection::{Links, Projection},
     recompute::{lock_and_recompute, recompute_metrics},
 };
 
@@ -65,9 +65,11 @@ pub async fn apply_projections(
         .collect();
     upsert_pull_requests(client, &pull_requests, &refresh).await?;
     upsert_reviews(client, &reviews).await?;
+    let mut links = Links::default();
     for (projection, delivery_id) in fresh {
-        projection.apply_links(client, delivery_id).await?;
+        links.add(projection, delivery_id);
     }
+    links.write(client).await?;
     // Once per pull request, after all its deliveries of the batch.
     let mut keys: Vec<PullRequestKey> = applied.into_iter().chain(refresh).collect();
     keys.sort_unstable();

@@ -12,8 +12,8 @@ use prpulse_github::payload::{PullRequestEvent, Repository};
 use prpulse_store::{
     GenericClient, StoreError,
     dora::{
-        DeploymentRow, IssueRow, WorkflowRunRow, insert_deployment_status, upsert_deployment,
-        upsert_issue, upsert_merge, upsert_workflow_run,
+        DeploymentRow, IssueRow, MergeRow, WorkflowRunRow, insert_deployment_status,
+        upsert_deployment, upsert_issue, upsert_workflow_run,
     },
     projection::Timestamp,
 };
@@ -186,27 +186,21 @@ async fn record_deployment(
     .await
 }
 
-/// Records the merge commit of a merged pull request (any payload that
-/// shows it merged; before the merge `merge_commit_sha` is a test merge).
-pub async fn record_merge(
-    client: &impl GenericClient,
-    event: &PullRequestEvent,
-    number: i32,
-) -> Result<(), StoreError> {
+/// The merge commit of a merged pull request (any payload that shows it
+/// merged; before the merge `merge_commit_sha` is a test merge), if this
+/// payload shows one.
+pub fn merge_row(event: &PullRequestEvent, number: i32) -> Option<MergeRow<'_>> {
     let pr = &event.pull_request;
     let (Some(_), Some(sha)) = (pr.merged_at, pr.merge_commit_sha.as_deref()) else {
-        return Ok(());
+        return None;
     };
     let into_default_branch = match (&pr.base, &event.repository.default_branch) {
         (Some(base), Some(default)) => base.name == *default,
         _ => false,
     };
-    upsert_merge(
-        client,
-        event.repository.id,
-        number,
-        sha,
+    Some(MergeRow {
+        pull_request: (event.repository.id, number),
+        merge_commit_sha: sha,
         into_default_branch,
-    )
-    .await
+    })
 }

@@ -10,7 +10,7 @@ use prpulse_github::payload::PullRequestEvent;
 use prpulse_jira::{IssueEvent, JiraEventKind, issue_keys_in};
 use prpulse_store::{
     GenericClient, StoreError,
-    jira::{IssueRow, TransitionRow, apply_issue},
+    jira::{IssueRow, MentionRow, TransitionRow, apply_issue},
 };
 use tracing::debug;
 
@@ -69,26 +69,22 @@ pub async fn apply(
     Ok(())
 }
 
-/// Records which issue keys the pull request's title, head branch and body
-/// name, as of this payload.
-pub async fn record_mentions(
-    client: &impl GenericClient,
-    event: &PullRequestEvent,
-    delivery_id: &DeliveryId,
-) -> Result<(), StoreError> {
+/// Which issue keys the pull request's title, head branch and body name,
+/// as of this payload.
+pub fn mention_row<'a>(event: &PullRequestEvent, delivery_id: &'a DeliveryId) -> MentionRow<'a> {
     let pr = &event.pull_request;
     let keys = issue_keys_in(
         pr.title.as_deref(),
         pr.head.as_ref().map(|head| head.name.as_str()),
         pr.body.as_deref(),
     );
-    let number = i32::try_from(pr.number).unwrap_or(i32::MAX);
-    prpulse_store::jira::record_mentions(
-        client,
-        (event.repository.id, number),
-        pr.updated_at.unwrap_or(pr.created_at),
-        delivery_id.as_str(),
-        &keys,
-    )
-    .await
+    MentionRow {
+        pull_request: (
+            event.repository.id,
+            i32::try_from(pr.number).unwrap_or(i32::MAX),
+        ),
+        version_at: pr.updated_at.unwrap_or(pr.created_at),
+        version_delivery: delivery_id.as_str(),
+        keys,
+    }
 }

@@ -2,10 +2,12 @@
 //! any transaction; applying writes through `prpulse_store::projection`.
 //!
 //! The rows it writes are built in `rows`, the writes done one delivery at
-//! a time in `write`.
+//! a time in `write` (with the rows kept beside pull requests, `Links`).
 
 mod rows;
 mod write;
+
+pub use write::Links;
 
 use crate::dora::DoraEvent;
 use prpulse_domain::EventName;

@@ -92,7 +92,11 @@ pub async fn load_metric_facts(
     Ok(facts)
 }
 
-/// Stores each pull request's metrics, in one statement.
+/// Stores each pull request's metrics, in one statement. A row whose
+/// metrics did not change is not written: most deliveries (an edit, a
+/// push, a comment) leave them as they were, and an unchanged write would
+/// still cost a row version, its index entries and the rollup trigger's
+/// comparison.
 pub async fn save_metrics(
     client: &impl GenericClient,
     metrics: &[(PullRequestKey, PrMetrics)],
@@ -113,7 +117,14 @@ pub async fn save_metrics(
                          $9::bigint[], $10::bigint[], $11::int[])
                   AS m(repository_id, number, ready_at, first_review_at, first_approval_at,
                        cycle, review, pickup, approval, merge, rounds)
-             WHERE pr.repository_id = m.repository_id AND pr.number = m.number",
+             WHERE pr.repository_id = m.repository_id AND pr.number = m.number
+               AND (pr.ready_at, pr.first_review_at, pr.first_approval_at,
+                    pr.cycle_time_seconds, pr.review_time_seconds, pr.pickup_time_seconds,
+                    pr.time_to_first_approval_seconds, pr.merge_after_approval_seconds,
+                    pr.review_rounds)
+                   IS DISTINCT FROM
+                   (m.ready_at, m.first_review_at, m.first_approval_at, m.cycle, m.review,
+                    m.pickup, m.approval, m.merge, m.rounds)",
         )
         .await?;
     macro_rules! column {

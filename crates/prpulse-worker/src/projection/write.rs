@@ -1,11 +1,13 @@
 //! A projection's writes: the kinds applied one delivery at a time (teams,
 //! memberships, Jira, DORA), a delivery's facts for a rebuild, and the rows
-//! kept beside a pull request.
+//! kept beside pull requests (`Links`).
 
 use prpulse_domain::DeliveryId;
 use prpulse_github::payload::{Organization, Team};
 use prpulse_store::{
     GenericClient, StoreError,
+    dora::{MergeRow, upsert_merges},
+    jira::{MentionRow, record_mentions},
     projection::{upsert_pull_request, upsert_review},
     teams::{add_member, mark_team_deleted, remove_member, upsert_team},
 };
@@ -65,27 +67,37 @@ impl Projection {
                 upsert_review(client, &review).await?;
             }
         }
-        self.apply_links(client, delivery_id).await
+        let mut links = Links::default();
+        links.add(self, delivery_id);
+        links.write(client).await
+    }
+}
+
+/// The rows kept beside pull requests, as of each payload: the Jira issue
+/// keys its title, head branch and body name, and its merge commit (DORA),
+/// gathered over a batch and written with one statement per table. Written
+/// after the pull requests' rows are locked, so these rows follow the same
+/// global lock order.
+#[derive(Default)]
+pub struct Links<'a> {
+    mentions: Vec<MentionRow<'a>>,
+    merges: Vec<MergeRow<'a>>,
+}
+
+impl<'a> Links<'a> {
+    pub fn add(&mut self, projection: &'a Projection, delivery_id: &'a DeliveryId) {
+        if let Projection::PullRequest(event) = projection {
+            self.mentions
+                .push(crate::jira::mention_row(event, delivery_id));
+            let number = i32::try_from(event.pull_request.number)
+                .expect("check_ranges refused numbers out of range");
+            self.merges.extend(crate::dora::merge_row(event, number));
+        }
     }
 
-    /// The rows kept beside a pull request, as of this payload: the Jira
-    /// issue keys its title, head branch and body name, and its merge
-    /// commit (DORA). Written after the pull request's row is locked, so
-    /// these rows follow the same global lock order.
-    pub async fn apply_links(
-        &self,
-        client: &impl GenericClient,
-        delivery_id: &DeliveryId,
-    ) -> Result<(), StoreError> {
-        match self {
-            Self::PullRequest(event) => {
-                crate::jira::record_mentions(client, event, delivery_id).await?;
-                let number = i32::try_from(event.pull_request.number)
-                    .expect("check_ranges refused numbers out of range");
-                crate::dora::record_merge(client, event, number).await
-            }
-            _ => Ok(()),
-        }
+    pub async fn write(&self, client: &impl GenericClient) -> Result<(), StoreError> {
+        record_mentions(client, &self.mentions).await?;
+        upsert_merges(client, &self.merges).await
     }
 }
 
