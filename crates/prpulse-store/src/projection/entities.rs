@@ -197,14 +197,15 @@ pub async fn upsert_repositories(
             Repeats::Confirmed => &RENAME_REPOSITORIES,
         })
         .await?;
-    client.execute(&update, &[&ids, &names, &times]).await?;
     let insert = client.prepare_cached(&INSERT_REPOSITORIES).await?;
-    let raced: Vec<i64> = client
-        .query(&insert, &[&ids, &names, &times])
-        .await?
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
+    // One round trip: requests polled together are pipelined and run in
+    // the order first polled, the update first.
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&ids, &names, &times];
+    let (_, inserted) = futures_util::try_join!(
+        client.execute(&update, &params),
+        client.query(&insert, &params)
+    )?;
+    let raced: Vec<i64> = inserted.iter().map(|row| row.get(0)).collect();
     if !raced.is_empty() {
         // Committed by another transaction since our snapshot: compare with
         // its row as the later writer (this statement's snapshot sees it).
@@ -335,19 +336,17 @@ pub async fn upsert_members(
     let (ids, logins, types, bots, times) = member_columns(&unique);
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
         [&ids, &logins, &types, &bots, &times];
-    let flipped = client
-        .query(&change, &params)
-        .await?
+    // One round trip, the change first (see `upsert_repositories`).
+    let (changed, inserted) = futures_util::try_join!(
+        client.query(&change, &params),
+        client.query(&insert, &params)
+    )?;
+    let flipped = changed
         .iter()
         .filter(|row| row.get::<_, bool>(1) != row.get::<_, bool>(2))
         .map(|row| row.get(0))
         .collect();
-    let raced: Vec<i64> = client
-        .query(&insert, &params)
-        .await?
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
+    let raced: Vec<i64> = inserted.iter().map(|row| row.get(0)).collect();
     if !raced.is_empty() {
         // Inserted by another transaction since our snapshot: nobody
         // reviewed as them before that, so no flag flipped for us.

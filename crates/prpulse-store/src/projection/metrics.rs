@@ -19,6 +19,16 @@ pub struct MetricFacts {
     pub reviews: Vec<ReviewFact>,
 }
 
+const REVIEWS_QUERY: &str = "SELECT r.repository_id, r.pull_request_number,
+                    r.reviewer_id, coalesce(m.is_bot, false), r.submitted_at,
+                    CASE WHEN r.dismissed THEN 'dismissed'
+                         ELSE coalesce(r.submitted_state, 'dismissed') END,
+                    r.github_id
+             FROM reviews r LEFT JOIN members m ON m.github_id = r.reviewer_id
+             WHERE (r.repository_id, r.pull_request_number)
+                   IN (SELECT * FROM unnest($1::bigint[], $2::int[]))
+             ORDER BY r.repository_id, r.pull_request_number, r.submitted_at, r.github_id";
+
 /// The facts of each pull request of `keys` that exists. Call with the
 /// rows locked (the upsert or [`super::lock_pull_requests`] did), so no
 /// committed review is missed.
@@ -38,9 +48,14 @@ pub async fn load_metric_facts(
              WHERE (repository_id, number) IN (SELECT * FROM unnest($1::bigint[], $2::int[]))",
         )
         .await?;
-    let mut facts: BTreeMap<PullRequestKey, MetricFacts> = client
-        .query(&facts_query, &[&repositories, &numbers])
-        .await?
+    let reviews_query = client.prepare_cached(REVIEWS_QUERY).await?;
+    // One round trip: both requests are pipelined.
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&repositories, &numbers];
+    let (pull_requests, reviews) = futures_util::try_join!(
+        client.query(&facts_query, &params),
+        client.query(&reviews_query, &params)
+    )?;
+    let mut facts: BTreeMap<PullRequestKey, MetricFacts> = pull_requests
         .iter()
         .map(|row| {
             let key = (row.get(0), row.get(1));
@@ -61,23 +76,7 @@ pub async fn load_metric_facts(
             )
         })
         .collect();
-    let reviews_query = client
-        .prepare_cached(
-            "SELECT r.repository_id, r.pull_request_number,
-                    r.reviewer_id, coalesce(m.is_bot, false), r.submitted_at,
-                    CASE WHEN r.dismissed THEN 'dismissed'
-                         ELSE coalesce(r.submitted_state, 'dismissed') END,
-                    r.github_id
-             FROM reviews r LEFT JOIN members m ON m.github_id = r.reviewer_id
-             WHERE (r.repository_id, r.pull_request_number)
-                   IN (SELECT * FROM unnest($1::bigint[], $2::int[]))
-             ORDER BY r.repository_id, r.pull_request_number, r.submitted_at, r.github_id",
-        )
-        .await?;
-    for row in client
-        .query(&reviews_query, &[&repositories, &numbers])
-        .await?
-    {
+    for row in reviews {
         let key: PullRequestKey = (row.get(0), row.get(1));
         if let Some(entry) = facts.get_mut(&key) {
             entry.reviews.push(ReviewFact {

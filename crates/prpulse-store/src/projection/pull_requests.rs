@@ -91,6 +91,12 @@ static UPDATE: std::sync::LazyLock<String> =
         )
     });
 
+/// Locks the existing rows of a batch's keys in (repository, number) order,
+/// the global order of pull-request locks.
+const LOCK_PULL_REQUESTS: &str = "SELECT 1 FROM pull_requests
+     WHERE (repository_id, number) IN (SELECT * FROM unnest($1::bigint[], $2::int[]))
+     ORDER BY repository_id, number FOR NO KEY UPDATE";
+
 /// Locks the existing rows of `keys` in (repository, number) order, the
 /// global order of pull-request locks.
 pub async fn lock_pull_requests(
@@ -100,13 +106,7 @@ pub async fn lock_pull_requests(
     if keys.is_empty() {
         return Ok(());
     }
-    let statement = client
-        .prepare_cached(
-            "SELECT 1 FROM pull_requests
-             WHERE (repository_id, number) IN (SELECT * FROM unnest($1::bigint[], $2::int[]))
-             ORDER BY repository_id, number FOR NO KEY UPDATE",
-        )
-        .await?;
+    let statement = client.prepare_cached(LOCK_PULL_REQUESTS).await?;
     let (repositories, numbers): (Vec<i64>, Vec<i32>) = keys.iter().copied().unzip();
     client
         .execute(&statement, &[&repositories, &numbers])
@@ -129,16 +129,29 @@ pub async fn upsert_pull_requests(
     keys.extend_from_slice(also_lock);
     keys.sort_unstable();
     keys.dedup();
-    lock_pull_requests(client, &keys).await?;
     if rows.is_empty() {
-        return Ok(());
+        return lock_pull_requests(client, &keys).await;
     }
+    let lock = client.prepare_cached(LOCK_PULL_REQUESTS).await?;
     let insert = client.prepare_cached(&INSERT).await?;
     let update = client.prepare_cached(&UPDATE).await?;
-    for round in rounds(rows, PullRequestRow::key) {
+    let (repositories, numbers): (Vec<i64>, Vec<i32>) = keys.iter().copied().unzip();
+    for (index, round) in rounds(rows, PullRequestRow::key).into_iter().enumerate() {
         let columns = PullRequestColumns::of(&round);
         let params = columns.params();
-        let inserted = client.query(&insert, &params).await?;
+        let inserted = if index == 0 {
+            // The lock and the first insert in one round trip: requests
+            // polled together are pipelined and run in the order first
+            // polled, so every lock is still taken before any write.
+            let lock_params: [&(dyn ToSql + Sync); 2] = [&repositories, &numbers];
+            futures_util::try_join!(
+                client.execute(&lock, &lock_params),
+                client.query(&insert, &params)
+            )?
+            .1
+        } else {
+            client.query(&insert, &params).await?
+        };
         if inserted.len() == round.len() {
             continue;
         }

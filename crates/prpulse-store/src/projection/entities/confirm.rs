@@ -76,23 +76,40 @@ pub async fn confirm_entities(
         return Ok(());
     }
     let transaction = client.transaction().await?;
-    transaction
-        .batch_execute("SET LOCAL synchronous_commit = off")
-        .await?;
-    if !repositories.is_empty() {
-        let statement = transaction.prepare_cached(&CONFIRM_REPOSITORIES).await?;
-        let (ids, names, times) = repository_columns(&repositories);
+    // Prepared first, then sent together: tokio-postgres pipelines requests
+    // polled together and Postgres runs them in the order first polled (the
+    // order below), so this is one round trip instead of three.
+    let confirm_repositories = transaction.prepare_cached(&CONFIRM_REPOSITORIES).await?;
+    let confirm_members = transaction.prepare_cached(&CONFIRM_MEMBERS).await?;
+    let (repository_ids, names, repository_times) = repository_columns(&repositories);
+    let (member_ids, logins, types, bots, member_times) = member_columns(&members);
+    let repositories = async {
+        if repository_ids.is_empty() {
+            return Ok(0);
+        }
         transaction
-            .execute(&statement, &[&ids, &names, &times])
-            .await?;
-    }
-    if !members.is_empty() {
-        let statement = transaction.prepare_cached(&CONFIRM_MEMBERS).await?;
-        let (ids, logins, types, bots, times) = member_columns(&members);
+            .execute(
+                &confirm_repositories,
+                &[&repository_ids, &names, &repository_times],
+            )
+            .await
+    };
+    let members = async {
+        if member_ids.is_empty() {
+            return Ok(0);
+        }
         transaction
-            .execute(&statement, &[&ids, &logins, &types, &bots, &times])
-            .await?;
-    }
+            .execute(
+                &confirm_members,
+                &[&member_ids, &logins, &types, &bots, &member_times],
+            )
+            .await
+    };
+    futures_util::try_join!(
+        transaction.batch_execute("SET LOCAL synchronous_commit = off"),
+        repositories,
+        members
+    )?;
     transaction.commit().await?;
     Ok(())
 }
