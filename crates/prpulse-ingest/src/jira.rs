@@ -29,7 +29,7 @@ use prpulse_store::{
 };
 use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
-use tracing::{Instrument, info, info_span};
+use tracing::{Instrument, debug, info_span};
 
 use crate::{
     body::{Body, read_body},
@@ -272,7 +272,7 @@ async fn accept(
         .metrics
         .publish_duration
         .observe(publishing.elapsed().as_secs_f64());
-    info!(delivery_id = %envelope.delivery_id, routing_key = %envelope.routing_key(), "Jira delivery enqueued");
+    debug!(delivery_id = %envelope.delivery_id, routing_key = %envelope.routing_key(), "Jira delivery enqueued");
     Ok(HttpResponse::Accepted().json(serde_json::json!({
         "delivery_id": envelope.delivery_id.as_str(),
         "queued": true,

@@ -27,7 +27,7 @@ use prpulse_retry::ReconnectDelays;
 
 use prpulse_domain::PayloadEncoding;
 
-use crate::{Envelope, Topology, connect, envelope::with_payload_encoding};
+use crate::{Envelope, Topology, connect};
 
 #[derive(Clone, Debug)]
 pub struct PublisherSettings {
@@ -170,7 +170,7 @@ impl Publisher {
             &exchange,
             &envelope.routing_key(),
             &encoded,
-            with_payload_encoding(envelope.to_properties(), self.encoding),
+            envelope.to_properties_in(self.encoding),
         )
         .await
     }
