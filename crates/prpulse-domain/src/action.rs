@@ -5,95 +5,83 @@
 
 use std::fmt;
 
-/// A `pull_request` delivery's action.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum PullRequestAction {
-    Opened,
-    Edited,
-    Closed,
-    Reopened,
-    Synchronize,
-    ReadyForReview,
-    ConvertedToDraft,
-    /// prpulse's own: a pull request as the REST API returned it, published
-    /// by a backfill (GitHub never sends it).
-    Backfill,
-    Other(String),
-}
-
-impl PullRequestAction {
-    const NAMED: [Self; 8] = [
-        Self::Opened,
-        Self::Edited,
-        Self::Closed,
-        Self::Reopened,
-        Self::Synchronize,
-        Self::ReadyForReview,
-        Self::ConvertedToDraft,
-        Self::Backfill,
-    ];
-
-    pub fn parse(raw: &str) -> Self {
-        Self::NAMED
-            .into_iter()
-            .find(|action| action.as_str() == raw)
-            .unwrap_or_else(|| Self::Other(raw.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Opened => "opened",
-            Self::Edited => "edited",
-            Self::Closed => "closed",
-            Self::Reopened => "reopened",
-            Self::Synchronize => "synchronize",
-            Self::ReadyForReview => "ready_for_review",
-            Self::ConvertedToDraft => "converted_to_draft",
-            Self::Backfill => "backfill",
-            Self::Other(action) => action,
+/// An action type: the names prpulse has rules for, each spelled as GitHub
+/// spells it, and `Other` for the rest, kept as it came.
+macro_rules! actions {
+    ($(#[$doc:meta])* $name:ident { $($(#[$variant_doc:meta])* $variant:ident => $spelled:literal,)+ }) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$variant_doc])* $variant,)+
+            Other(String),
         }
-    }
-}
 
-/// A `pull_request_review` delivery's action.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum ReviewAction {
-    Submitted,
-    Edited,
-    /// The review no longer counts as an approval; it still happened.
-    Dismissed,
-    Other(String),
-}
+        impl $name {
+            #[cfg(test)]
+            const NAMED: &[Self] = &[$(Self::$variant),+];
 
-impl ReviewAction {
-    const NAMED: [Self; 3] = [Self::Submitted, Self::Edited, Self::Dismissed];
+            pub fn parse(raw: &str) -> Self {
+                match raw {
+                    $($spelled => Self::$variant,)+
+                    other => Self::Other(other.to_owned()),
+                }
+            }
 
-    pub fn parse(raw: &str) -> Self {
-        Self::NAMED
-            .into_iter()
-            .find(|action| action.as_str() == raw)
-            .unwrap_or_else(|| Self::Other(raw.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Submitted => "submitted",
-            Self::Edited => "edited",
-            Self::Dismissed => "dismissed",
-            Self::Other(action) => action,
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $(Self::$variant => $spelled,)+
+                    Self::Other(action) => action,
+                }
+            }
         }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+actions! {
+    /// A `pull_request` delivery's action.
+    PullRequestAction {
+        Opened => "opened",
+        Edited => "edited",
+        Closed => "closed",
+        Reopened => "reopened",
+        Synchronize => "synchronize",
+        ReadyForReview => "ready_for_review",
+        ConvertedToDraft => "converted_to_draft",
+        /// prpulse's own: a pull request as the REST API returned it,
+        /// published by a backfill (GitHub never sends it).
+        Backfill => "backfill",
     }
 }
 
-impl fmt::Display for PullRequestAction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+actions! {
+    /// A `pull_request_review` delivery's action.
+    ReviewAction {
+        Submitted => "submitted",
+        Edited => "edited",
+        /// The review no longer counts as an approval; it still happened.
+        Dismissed => "dismissed",
     }
 }
 
-impl fmt::Display for ReviewAction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+actions! {
+    /// A `team` delivery's action (`created`, `edited` and the repository
+    /// grants change nothing prpulse keeps beyond the team's own row).
+    TeamAction {
+        Deleted => "deleted",
+    }
+}
+
+actions! {
+    /// A `membership` delivery's action.
+    MembershipAction {
+        Added => "added",
+        Removed => "removed",
     }
 }
 
@@ -104,16 +92,27 @@ mod tests {
     #[test]
     fn named_actions_read_back_as_github_spells_them() {
         for action in PullRequestAction::NAMED {
-            assert_eq!(PullRequestAction::parse(action.as_str()), action);
+            assert_eq!(&PullRequestAction::parse(action.as_str()), action);
         }
         for action in ReviewAction::NAMED {
-            assert_eq!(ReviewAction::parse(action.as_str()), action);
+            assert_eq!(&ReviewAction::parse(action.as_str()), action);
+        }
+        for action in TeamAction::NAMED {
+            assert_eq!(&TeamAction::parse(action.as_str()), action);
+        }
+        for action in MembershipAction::NAMED {
+            assert_eq!(&MembershipAction::parse(action.as_str()), action);
         }
         assert_eq!(
             PullRequestAction::parse("ready_for_review"),
             PullRequestAction::ReadyForReview
         );
         assert_eq!(ReviewAction::parse("dismissed"), ReviewAction::Dismissed);
+        assert_eq!(
+            MembershipAction::parse("removed"),
+            MembershipAction::Removed
+        );
+        assert_eq!(TeamAction::parse("deleted"), TeamAction::Deleted);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! memberships, Jira, DORA), a delivery's facts for a rebuild, and the rows
 //! kept beside pull requests (`Links`).
 
-use prpulse_domain::DeliveryId;
+use prpulse_domain::{DeliveryId, MembershipAction, TeamAction};
 use prpulse_github::payload::{Organization, Team};
 use prpulse_store::{
     GenericClient, StoreError,
@@ -33,7 +33,7 @@ impl Projection {
             Self::Team(event) => {
                 let team = &event.team;
                 record_team(client, team, &event.organization).await?;
-                if event.action == "deleted" {
+                if TeamAction::parse(&event.action) == TeamAction::Deleted {
                     mark_team_deleted(client, team.id).await?;
                 }
                 Ok(())
@@ -43,10 +43,12 @@ impl Projection {
                 if record_team(client, team, &event.organization).await? {
                     return Ok(());
                 }
-                match event.action.as_str() {
-                    "added" => add_member(client, team.id, event.member.id).await,
-                    "removed" => remove_member(client, team.id, event.member.id).await,
-                    _ => Ok(()),
+                match MembershipAction::parse(&event.action) {
+                    MembershipAction::Added => add_member(client, team.id, event.member.id).await,
+                    MembershipAction::Removed => {
+                        remove_member(client, team.id, event.member.id).await
+                    }
+                    MembershipAction::Other(_) => Ok(()),
                 }
             }
         }
