@@ -71,7 +71,11 @@ pub async fn apply(
 
 /// Which issue keys the pull request's title, head branch and body name,
 /// as of this payload.
-pub fn mention_row<'a>(event: &PullRequestEvent, delivery_id: &'a DeliveryId) -> MentionRow<'a> {
+pub fn mention_row<'a>(
+    event: &PullRequestEvent,
+    number: i32,
+    delivery_id: &'a DeliveryId,
+) -> MentionRow<'a> {
     let pr = &event.pull_request;
     let keys = issue_keys_in(
         pr.title.as_deref(),
@@ -79,10 +83,7 @@ pub fn mention_row<'a>(event: &PullRequestEvent, delivery_id: &'a DeliveryId) ->
         pr.body.as_deref(),
     );
     MentionRow {
-        pull_request: (
-            event.repository.id,
-            i32::try_from(pr.number).unwrap_or(i32::MAX),
-        ),
+        pull_request: (event.repository.id, number),
         version_at: pr.updated_at.unwrap_or(pr.created_at),
         version_delivery: delivery_id.as_str(),
         keys,

@@ -89,10 +89,10 @@ pub struct Links<'a> {
 impl<'a> Links<'a> {
     pub fn add(&mut self, projection: &'a Projection, delivery_id: &'a DeliveryId) {
         if let Projection::PullRequest(event) = projection {
-            self.mentions
-                .push(crate::jira::mention_row(event, delivery_id));
             let number = i32::try_from(event.pull_request.number)
                 .expect("check_ranges refused numbers out of range");
+            self.mentions
+                .push(crate::jira::mention_row(event, number, delivery_id));
             self.merges.extend(crate::dora::merge_row(event, number));
         }
     }
