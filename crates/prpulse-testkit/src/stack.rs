@@ -1,10 +1,11 @@
 //! The real binaries, started against a test's own database and topology.
+//! What a test sends to ingest is in `requests`, how it stops or inspects
+//! the processes in `processes`.
 
-use std::{
-    path::PathBuf,
-    process::{ExitStatus, Stdio},
-    time::Duration,
-};
+mod processes;
+mod requests;
+
+use std::{path::PathBuf, process::Stdio, time::Duration};
 
 use prpulse_queue::Topology;
 use tokio::process::{Child, Command};
@@ -13,8 +14,6 @@ pub use crate::process::{binary_path, free_port, wait_until_serving};
 use crate::{
     TestDb, broker, db, eventually,
     listen::{ANY_LOCAL_PORT, AddressFile},
-    payloads::Delivery,
-    process::terminate,
     unique_suffix,
 };
 
@@ -288,56 +287,6 @@ impl Stack {
         wait_until_serving(&self.http, &url, ingest, "ingest").await
     }
 
-    /// Posts a delivery as GitHub would: JSON, signed with the stack's secret.
-    pub async fn deliver(&self, delivery: &Delivery) -> reqwest::Response {
-        let secret = self
-            .secret
-            .as_deref()
-            .expect("this stack has a webhook secret");
-        self.deliver_signed(delivery, secret.as_bytes(), None).await
-    }
-
-    pub async fn deliver_signed(
-        &self,
-        delivery: &Delivery,
-        secret: &[u8],
-        hook_id: Option<i64>,
-    ) -> reqwest::Response {
-        let signature = prpulse_github::sign(secret, &delivery.body);
-        let mut headers = vec![
-            ("X-GitHub-Event", delivery.event.clone()),
-            ("X-GitHub-Delivery", delivery.id.clone()),
-            ("X-Hub-Signature-256", signature),
-            ("Content-Type", "application/json".to_owned()),
-        ];
-        if let Some(hook_id) = hook_id {
-            headers.push(("X-GitHub-Hook-ID", hook_id.to_string()));
-        }
-        self.post(&headers, delivery.body.clone()).await
-    }
-
-    /// Posts exactly these headers and body to the webhook endpoint.
-    pub async fn post(&self, headers: &[(&str, String)], body: Vec<u8>) -> reqwest::Response {
-        let mut request = self
-            .http
-            .post(format!("{}/webhooks/github", self.ingest_url))
-            .header("User-Agent", "GitHub-Hookshot/044aadd")
-            .timeout(Duration::from_secs(15))
-            .body(body);
-        for (name, value) in headers {
-            request = request.header(*name, value);
-        }
-        request.send().await.expect("ingest answers")
-    }
-
-    pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.http
-            .get(format!("{}{path}", self.ingest_url))
-            .send()
-            .await
-            .expect("ingest answers")
-    }
-
     /// Waits until `n` deliveries are recorded in Postgres.
     pub async fn wait_for_deliveries(&self, n: i64) {
         let seen = eventually(
@@ -356,39 +305,6 @@ impl Stack {
         &self.amqp_url
     }
 
-    /// The process id of ingest, e.g. to read its memory in `/proc`.
-    pub fn ingest_pid(&self) -> Option<u32> {
-        self.ingest.as_ref().and_then(Child::id)
-    }
-
-    /// True while ingest and every worker started by the stack still run.
-    pub fn all_running(&mut self) -> bool {
-        self.ingest
-            .iter_mut()
-            .chain(self.workers.iter_mut())
-            .all(|child| child.try_wait().is_ok_and(|status| status.is_none()))
-    }
-
-    /// The process ids of the running workers.
-    pub fn worker_pids(&self) -> Vec<u32> {
-        self.workers.iter().filter_map(Child::id).collect()
-    }
-
-    /// Sends SIGTERM to ingest and returns how it exited.
-    pub async fn terminate_ingest(&mut self) -> ExitStatus {
-        let child = self.ingest.as_mut().expect("ingest is running");
-        terminate(child).await
-    }
-
-    /// Kills every worker with SIGKILL: a crash, nothing settled.
-    pub async fn kill_workers(&mut self) {
-        for mut worker in self.workers.drain(..) {
-            let _ = worker.start_kill();
-            let _ = worker.wait().await;
-        }
-        self.worker_addresses.clear();
-    }
-
     /// Runs the `prpulse` operator CLI against this stack.
     pub async fn cli(&self, args: &[&str]) -> std::process::Output {
         self.cli_with(args, &[]).await
@@ -405,16 +321,6 @@ impl Stack {
             .output()
             .await
             .expect("running prpulse")
-    }
-
-    /// Sends SIGTERM to every worker and returns how each exited.
-    pub async fn terminate_workers(&mut self) -> Vec<ExitStatus> {
-        let mut statuses = Vec::new();
-        for mut worker in self.workers.drain(..) {
-            statuses.push(terminate(&mut worker).await);
-        }
-        self.worker_addresses.clear();
-        statuses
     }
 }
 
