@@ -231,7 +231,13 @@ where
                     if processed.is_some_and(|processed| processed + dead >= accepted.len()) {
                         Ok(())
                     } else {
-                        Err((processed, dead))
+                        // Ready work says whether deliveries wait for a
+                        // worker that stopped taking them or were lost.
+                        let waiting = broker::ready_messages(&stack.topology.work_queue()).await;
+                        Err(format!(
+                            "{processed:?} processed + {dead} dead of {} accepted; {waiting} ready in the work queue",
+                            accepted.len()
+                        ))
                     }
                 },
             )

@@ -1,6 +1,10 @@
 use std::time::Duration;
 
-use lapin::{Channel, Connection, ConnectionProperties};
+use lapin::{
+    Channel, Connection, ConnectionProperties, Consumer,
+    options::{BasicConsumeOptions, BasicQosOptions},
+    types::FieldTable,
+};
 use rand::Rng;
 use tracing::warn;
 
@@ -153,6 +157,32 @@ where
             last: Box::new(error),
         }),
     }
+}
+
+/// Sets the prefetch and starts a consumer on `queue`, within `timeout`:
+/// a link that dies during the exchange can leave lapin waiting on a reply
+/// that never comes, and the caller must get back to reconnecting.
+pub async fn consume(
+    channel: &Channel,
+    queue: &str,
+    consumer_tag: &str,
+    prefetch: u16,
+    timeout: Duration,
+) -> Result<Consumer, ConnectError> {
+    bounded(timeout, async {
+        channel
+            .basic_qos(prefetch, BasicQosOptions::default())
+            .await?;
+        channel
+            .basic_consume(
+                queue.into(),
+                consumer_tag.into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+    })
+    .await
 }
 
 async fn connect(url: &str, connection_name: &str) -> Result<(Connection, Channel), lapin::Error> {

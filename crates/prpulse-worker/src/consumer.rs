@@ -15,8 +15,7 @@ use prpulse_queue::{
     lapin::{
         BasicProperties, Channel,
         message::Delivery,
-        options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions},
-        types::FieldTable,
+        options::{BasicAckOptions, BasicNackOptions},
     },
 };
 use prpulse_retry::ReconnectDelays;
@@ -100,18 +99,15 @@ impl Consumer {
         &self,
         channel: &Channel,
         stop: &CancellationToken,
-    ) -> Result<(), prpulse_queue::lapin::Error> {
-        channel
-            .basic_qos(self.prefetch, BasicQosOptions::default())
-            .await?;
-        let consumer = channel
-            .basic_consume(
-                self.topology.work_queue().into(),
-                format!("prpulse-worker-{}", std::process::id()).into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
+    ) -> Result<(), prpulse_queue::connect::ConnectError> {
+        let consumer = connect::consume(
+            channel,
+            &self.topology.work_queue(),
+            &format!("prpulse-worker-{}", std::process::id()),
+            self.prefetch,
+            self.connect_timeout,
+        )
+        .await?;
         self.consuming.set(true);
         info!(
             queue = %self.topology.work_queue(),
@@ -374,11 +370,28 @@ impl Consumer {
     }
 }
 
+/// How long settling one delivery may wait on the broker's link. An ack
+/// or nack has no reply in AMQP: lapin completes it once the frame is
+/// written, which on a live link takes microseconds. When the link dies
+/// under a pending ack, lapin can leave it incomplete for good, and a lane
+/// waiting on it would never let the consumer reconnect. Giving up leaves
+/// the delivery unacked, which the broker redelivers.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(5);
+
 async fn ack(delivery: &Delivery) {
-    if let Err(error) = delivery.acker.ack(BasicAckOptions::default()).await {
+    match tokio::time::timeout(
+        SETTLE_TIMEOUT,
+        delivery.acker.ack(BasicAckOptions::default()),
+    )
+    .await
+    {
+        Ok(Ok(_)) => {}
         // The broker requeues what it did not see acked; the redelivery
         // will be recognised as a duplicate.
-        warn!(%error, "ack lost; the broker will redeliver");
+        Ok(Err(error)) => warn!(%error, "ack lost; the broker will redeliver"),
+        Err(_) => {
+            warn!(timeout = ?SETTLE_TIMEOUT, "ack not written in time; the broker will redeliver")
+        }
     }
 }
 
@@ -387,7 +400,11 @@ async fn requeue(delivery: &Delivery) {
         requeue: true,
         ..BasicNackOptions::default()
     };
-    if let Err(error) = delivery.acker.nack(options).await {
-        warn!(%error, "nack lost; the broker will redeliver");
+    match tokio::time::timeout(SETTLE_TIMEOUT, delivery.acker.nack(options)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(error)) => warn!(%error, "nack lost; the broker will redeliver"),
+        Err(_) => {
+            warn!(timeout = ?SETTLE_TIMEOUT, "nack not written in time; the broker will redeliver")
+        }
     }
 }
