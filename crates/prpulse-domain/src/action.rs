@@ -85,6 +85,18 @@ actions! {
     }
 }
 
+actions! {
+    /// An `issues` delivery's action: the ones that change what DORA's
+    /// incidents read (labels, state, existence).
+    IssueAction {
+        Labeled => "labeled",
+        Unlabeled => "unlabeled",
+        Closed => "closed",
+        Reopened => "reopened",
+        Deleted => "deleted",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,6 +115,9 @@ mod tests {
         for action in MembershipAction::NAMED {
             assert_eq!(&MembershipAction::parse(action.as_str()), action);
         }
+        for action in IssueAction::NAMED {
+            assert_eq!(&IssueAction::parse(action.as_str()), action);
+        }
         assert_eq!(
             PullRequestAction::parse("ready_for_review"),
             PullRequestAction::ReadyForReview
@@ -113,6 +128,7 @@ mod tests {
             MembershipAction::Removed
         );
         assert_eq!(TeamAction::parse("deleted"), TeamAction::Deleted);
+        assert_eq!(IssueAction::parse("unlabeled"), IssueAction::Unlabeled);
     }
 
     #[test]

@@ -13,7 +13,7 @@ pub mod metrics;
 pub mod repo;
 pub mod rollup;
 
-pub use action::{MembershipAction, PullRequestAction, ReviewAction, TeamAction};
+pub use action::{IssueAction, MembershipAction, PullRequestAction, ReviewAction, TeamAction};
 pub use bots::BotPolicy;
 pub use calendar::{CalendarError, DailyHours, WorkingCalendar, WorkingDays};
 pub use delivery::{DeliveryId, DeliveryIdError};

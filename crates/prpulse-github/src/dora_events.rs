@@ -3,6 +3,7 @@
 //! (`production_environment` absent, `workflow_run.path` null, a run that
 //! says `completed` while its status is still `queued`).
 
+use prpulse_domain::IssueAction;
 use serde::Deserialize;
 
 use crate::payload::{Repository, Timestamp};
@@ -134,6 +135,10 @@ pub struct IssuesEvent {
 }
 
 impl IssuesEvent {
+    pub fn issue_action(&self) -> IssueAction {
+        IssueAction::parse(&self.action)
+    }
+
     /// The issue's labels after this delivery. An `unlabeled` payload has
     /// been seen to still list the label it removed, so that one is taken
     /// out; a `labeled` one is put in whatever the list says.
@@ -144,9 +149,9 @@ impl IssuesEvent {
             .iter()
             .map(|label| label.name.clone())
             .collect();
-        match (self.action.as_str(), &self.label) {
-            ("unlabeled", Some(label)) => labels.retain(|name| *name != label.name),
-            ("labeled", Some(label)) if !labels.contains(&label.name) => {
+        match (self.issue_action(), &self.label) {
+            (IssueAction::Unlabeled, Some(label)) => labels.retain(|name| *name != label.name),
+            (IssueAction::Labeled, Some(label)) if !labels.contains(&label.name) => {
                 labels.push(label.name.clone());
             }
             _ => {}

@@ -4,7 +4,7 @@
 //! (`prpulse_store::dora`); what the facts mean (production or not, which
 //! deploy shipped what) is decided by views at read time.
 
-use prpulse_domain::{DeliveryId, EventName};
+use prpulse_domain::{DeliveryId, EventName, IssueAction};
 use prpulse_github::dora_events::{
     Deployment, DeploymentEvent, DeploymentStatusEvent, IssuesEvent, WorkflowRunEvent,
 };
@@ -133,9 +133,16 @@ impl DoraEvent {
             Self::Issues(event) if event.issue.pull_request.is_some() => Ok(()),
             Self::Issues(event) => {
                 let issue = &event.issue;
+                let action = event.issue_action();
+                // `edited`, `assigned` and the like touch nothing an
+                // incident is read by.
                 let changes = matches!(
-                    event.action.as_str(),
-                    "labeled" | "unlabeled" | "closed" | "reopened" | "deleted"
+                    action,
+                    IssueAction::Labeled
+                        | IssueAction::Unlabeled
+                        | IssueAction::Closed
+                        | IssueAction::Reopened
+                        | IssueAction::Deleted
                 );
                 upsert_issue(
                     client,
@@ -147,7 +154,7 @@ impl DoraEvent {
                         labels: event.labels_after(),
                         created_at: issue.created_at,
                         resolved_at: event.resolved_at(),
-                        deleted: event.action == "deleted",
+                        deleted: action == IssueAction::Deleted,
                         version_at: issue.updated_at,
                         version_rank: i16::from(changes),
                         version_delivery: delivery,
