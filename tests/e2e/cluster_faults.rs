@@ -114,8 +114,15 @@ impl<'a> Run<'a> {
         self.figures.push(figures);
     }
 
-    /// The dead-letter queue is empty and the rows equal a clean run's.
-    async fn finish(self) {
+    /// Every refused probe comes again and is recorded, the dead-letter
+    /// queue is empty, and the rows equal a clean run's.
+    async fn finish(mut self) {
+        let redelivered = self
+            .probes
+            .redeliver_refused(self.stack, &Tally::default())
+            .await;
+        let lost = missing_after(&self.stack.db.url, &redelivered, Duration::from_secs(120)).await;
+        assert!(lost.is_empty(), "redelivered probes lost: {lost:?}");
         assert_eq!(
             broker::ready_messages_at(self.stack.amqp_url(), &self.stack.topology.dead_queue())
                 .await,

@@ -157,6 +157,8 @@ pub struct Probes {
     next_number: i64,
     /// Every probe made, for the clean run to compare with.
     pub made: Vec<Delivery>,
+    /// The probes ingest answered 503, still to be redelivered.
+    refused: Vec<Delivery>,
 }
 
 impl Probes {
@@ -165,6 +167,7 @@ impl Probes {
             repo,
             next_number: 1_000_000,
             made: Vec::new(),
+            refused: Vec::new(),
         }
     }
 
@@ -180,15 +183,14 @@ impl Probes {
 
     /// Posts fresh probes until ingest refuses one with a 503: the fault
     /// (an alarm, a stopped application) has reached the publisher. The
-    /// stream may have ended by then, so the probes keep asking. A refused
-    /// probe was never accepted, so it is no longer one the clean run
-    /// must see.
+    /// stream may have ended by then, so the probes keep asking. The
+    /// refused probe waits for [`Self::redeliver_refused`].
     pub async fn until_refused(&mut self, stack: &Stack, tally: &Tally, what: &str) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let probe = self.next();
             if !tally.post_once(stack, &probe).await {
-                self.made.pop();
+                self.refused.push(probe);
                 return;
             }
             assert!(
@@ -197,6 +199,19 @@ impl Probes {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Posts each refused probe until it is accepted, as GitHub's
+    /// redelivery would, and returns their ids. A 503 promises only that
+    /// the delivery must come again: the broker may have taken it anyway
+    /// (a publish it confirmed after ingest's deadline), so the clean run
+    /// can only be compared once every probe has been accepted.
+    pub async fn redeliver_refused(&mut self, stack: &Stack, tally: &Tally) -> HashSet<String> {
+        let refused = std::mem::take(&mut self.refused);
+        for probe in &refused {
+            tally.post_until_accepted(stack, probe).await;
+        }
+        refused.into_iter().map(|probe| probe.id).collect()
     }
 
     /// How long after `since` a delivery posted after it was answered 202
