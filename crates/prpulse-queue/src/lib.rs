@@ -9,6 +9,7 @@ pub mod depth;
 pub mod envelope;
 pub mod headers;
 pub mod publisher;
+pub mod settle;
 pub mod topology;
 
 pub use envelope::{Envelope, EnvelopeError, Source};

@@ -12,11 +12,8 @@ use futures_util::StreamExt;
 use prpulse_queue::{
     Envelope, PayloadEncoding, Publisher, Topology, connect,
     envelope::payload_encoding,
-    lapin::{
-        BasicProperties, Channel,
-        message::Delivery,
-        options::{BasicAckOptions, BasicNackOptions},
-    },
+    lapin::{BasicProperties, Channel, message::Delivery},
+    settle,
 };
 use prpulse_retry::ReconnectDelays;
 use prpulse_runtime::Readiness;
@@ -370,41 +367,16 @@ impl Consumer {
     }
 }
 
-/// How long settling one delivery may wait on the broker's link. An ack
-/// or nack has no reply in AMQP: lapin completes it once the frame is
-/// written, which on a live link takes microseconds. When the link dies
-/// under a pending ack, lapin can leave it incomplete for good, and a lane
-/// waiting on it would never let the consumer reconnect. Giving up leaves
-/// the delivery unacked, which the broker redelivers.
-const SETTLE_TIMEOUT: Duration = Duration::from_secs(5);
-
 async fn ack(delivery: &Delivery) {
-    match tokio::time::timeout(
-        SETTLE_TIMEOUT,
-        delivery.acker.ack(BasicAckOptions::default()),
-    )
-    .await
-    {
-        Ok(Ok(_)) => {}
+    if let Err(error) = settle::ack(&delivery.acker).await {
         // The broker requeues what it did not see acked; the redelivery
         // will be recognised as a duplicate.
-        Ok(Err(error)) => warn!(%error, "ack lost; the broker will redeliver"),
-        Err(_) => {
-            warn!(timeout = ?SETTLE_TIMEOUT, "ack not written in time; the broker will redeliver")
-        }
+        warn!(%error, "ack lost; the broker will redeliver");
     }
 }
 
 async fn requeue(delivery: &Delivery) {
-    let options = BasicNackOptions {
-        requeue: true,
-        ..BasicNackOptions::default()
-    };
-    match tokio::time::timeout(SETTLE_TIMEOUT, delivery.acker.nack(options)).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(error)) => warn!(%error, "nack lost; the broker will redeliver"),
-        Err(_) => {
-            warn!(timeout = ?SETTLE_TIMEOUT, "nack not written in time; the broker will redeliver")
-        }
+    if let Err(error) = settle::requeue(&delivery.acker).await {
+        warn!(%error, "nack lost; the broker will redeliver");
     }
 }

@@ -2,13 +2,11 @@
 //! before the original is acked; requeued when that fails.
 
 use lapin::{
-    BasicProperties,
-    message::BasicGetMessage,
-    options::{BasicAckOptions, BasicNackOptions, BasicPublishOptions},
-    types::FieldTable,
+    BasicProperties, message::BasicGetMessage, options::BasicPublishOptions, types::FieldTable,
 };
 
 use super::{DeadLetter, DeadLetterError, DeadLetterQueue, header};
+use crate::settle;
 
 impl DeadLetterQueue {
     /// Puts `held` back as fresh copies (in their order), each original
@@ -50,11 +48,7 @@ impl DeadLetterQueue {
                 None => false,
             };
             if confirmed {
-                message
-                    .delivery
-                    .acker
-                    .ack(BasicAckOptions::default())
-                    .await?;
+                settle::ack(&message.delivery.acker).await?;
             } else {
                 if failure.is_none() {
                     failure = Some(DeadLetterError::NotKeptAside(delivery_id_of(&message)));
@@ -91,14 +85,10 @@ fn delivery_id_of(message: &BasicGetMessage) -> String {
 
 /// Requeues what could not be put back as a copy.
 async fn give_back(held: Vec<BasicGetMessage>) {
-    let requeue = BasicNackOptions {
-        requeue: true,
-        ..BasicNackOptions::default()
-    };
     for message in held {
         // If this fails the channel is gone, and the broker requeues
         // whatever it had handed out anyway.
-        let _ = message.delivery.acker.nack(requeue).await;
+        let _ = settle::requeue(&message.delivery.acker).await;
     }
 }
 

@@ -4,8 +4,8 @@ use lapin::{
     Channel, Connection,
     message::BasicGetMessage,
     options::{
-        BasicAckOptions, BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions,
-        QueueDeclareOptions, QueuePurgeOptions,
+        BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions,
+        QueuePurgeOptions,
     },
     types::FieldTable,
 };
@@ -14,6 +14,7 @@ use super::DeadLetter;
 use crate::{
     Envelope, Topology,
     connect::{self, ConnectError},
+    settle::{self, SettleError},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +23,8 @@ pub enum DeadLetterError {
     Connect(#[from] ConnectError),
     #[error("RabbitMQ: {0}")]
     Broker(#[from] lapin::Error),
+    #[error(transparent)]
+    Settle(#[from] SettleError),
     #[error("RabbitMQ did not confirm the replay of {0}; it stays in the dead-letter queue")]
     NotConfirmed(String),
     #[error(
@@ -99,11 +102,7 @@ impl DeadLetterQueue {
             }
             match self.publish_again(&letter).await {
                 Ok(()) => {
-                    message
-                        .delivery
-                        .acker
-                        .ack(BasicAckOptions::default())
-                        .await?;
+                    settle::ack(&message.delivery.acker).await?;
                     replayed.push(letter);
                 }
                 Err(error) => {
