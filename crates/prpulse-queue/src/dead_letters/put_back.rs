@@ -44,7 +44,10 @@ impl DeadLetterQueue {
         let mut requeue = Vec::new();
         for (message, confirm) in pending {
             let confirmed = match confirm {
-                Some(confirm) => matches!(confirm.await, Ok(lapin::Confirmation::Ack(None))),
+                Some(confirm) => matches!(
+                    tokio::time::timeout(self.confirm_timeout, confirm).await,
+                    Ok(Ok(lapin::Confirmation::Ack(None)))
+                ),
                 None => false,
             };
             if confirmed {

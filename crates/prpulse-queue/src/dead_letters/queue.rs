@@ -36,6 +36,9 @@ pub struct DeadLetterQueue {
     connection: Connection,
     pub(super) channel: Channel,
     pub(super) topology: Topology,
+    /// How long a publish may wait for its confirm (the CLI's connect
+    /// timeout): a link that died under it must not hold the command.
+    pub(super) confirm_timeout: Duration,
 }
 
 impl DeadLetterQueue {
@@ -54,6 +57,7 @@ impl DeadLetterQueue {
             connection,
             channel,
             topology: topology.clone(),
+            confirm_timeout: timeout,
         })
     }
 
@@ -152,7 +156,7 @@ impl DeadLetterQueue {
         let routing_key = Envelope::from_properties(&letter.properties)
             .map(|envelope| envelope.routing_key())
             .unwrap_or_else(|_| letter.routing_key.clone());
-        let confirmation = self
+        let confirm = self
             .channel
             .basic_publish(
                 self.topology.exchange().into(),
@@ -164,11 +168,11 @@ impl DeadLetterQueue {
                 &letter.body,
                 letter.replay_properties(),
             )
-            .await?
             .await?;
-        match confirmation {
-            lapin::Confirmation::Ack(None) => Ok(()),
-            _ => Err(DeadLetterError::NotConfirmed(letter.delivery_id.clone())),
+        match tokio::time::timeout(self.confirm_timeout, confirm).await {
+            Ok(Ok(lapin::Confirmation::Ack(None))) => Ok(()),
+            Ok(Err(error)) => Err(error.into()),
+            Ok(Ok(_)) | Err(_) => Err(DeadLetterError::NotConfirmed(letter.delivery_id.clone())),
         }
     }
 }
