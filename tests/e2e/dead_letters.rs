@@ -14,6 +14,7 @@ use prpulse_queue::{
         options::{QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions},
         types::{AMQPValue, FieldTable},
     },
+    topology::SizeClass,
 };
 
 fn pull_request(number: i64) -> PullRequestBuilder {
@@ -141,6 +142,63 @@ async fn a_delivery_that_keeps_failing_is_dead_lettered_then_replayed_once_fixed
         .get::<_, String>(0);
     assert_eq!(source, "replay");
     assert!(stdout(&stack.cli(&["dlq", "list"]).await).contains("is empty"));
+}
+
+/// `delivery` with its pull request's description grown to `bytes`.
+fn padded(delivery: Delivery, bytes: usize) -> Delivery {
+    let mut payload: serde_json::Value = serde_json::from_slice(&delivery.body).unwrap();
+    payload["pull_request"]["body"] = serde_json::Value::String("x".repeat(bytes));
+    Delivery {
+        body: serde_json::to_vec(&payload).unwrap(),
+        ..delivery
+    }
+}
+
+#[tokio::test]
+async fn a_large_delivery_keeps_to_its_own_queue_through_retries_dead_letters_and_replay() {
+    let mut stack = Stack::start_with(StackOptions {
+        env: vec![("PRPULSE_LARGE_DELIVERY_BYTES".into(), "4096".into())],
+        ..StackOptions::ingest_only()
+    })
+    .await;
+    let large_queue = stack.topology.work_queue_for(SizeClass::Large);
+    let large = padded(pull_request(21).opened(), 8192);
+    let small = pull_request(22).opened();
+    assert!(small.body.len() < 4096, "{} bytes", small.body.len());
+    assert_eq!(stack.deliver(&large).await.status(), 202);
+    assert_eq!(stack.deliver(&small).await.status(), 202);
+    assert_eq!(broker::ready_messages(&large_queue).await, 1);
+    assert_eq!(
+        broker::ready_messages(&stack.topology.work_queue()).await,
+        1
+    );
+
+    // Its retries wait in the large queue's tiers and come back to it.
+    inject_transient_failures(&stack, 21, None).await;
+    stack.spawn_worker();
+    wait_for_dead_letters(&stack, 1).await;
+    assert_eq!(stack.db.deliveries().await, 1, "the small one went through");
+    let shown = stdout(&stack.cli(&["dlq", "show", &large.id]).await);
+    let large_tier = stack.topology.retry_queue_for(SizeClass::Large, 0).unwrap();
+    let standard_tier = stack.topology.retry_queue(0).unwrap();
+    assert!(shown.contains(&format!("queue: {large_tier}")), "{shown}");
+    assert!(
+        !shown.contains(&format!("queue: {standard_tier}")),
+        "{shown}"
+    );
+    assert!(shown.contains("gave up after 4 attempts"), "{shown}");
+
+    // Replayed, it goes back to the large queue too.
+    for status in stack.terminate_workers().await {
+        assert!(status.success(), "{status}");
+    }
+    fix_the_cause(&stack).await;
+    let replayed = stdout(&stack.cli(&["dlq", "replay", &large.id]).await);
+    assert!(replayed.contains("1 replayed"), "{replayed}");
+    assert_eq!(broker::ready_messages(&large_queue).await, 1);
+    stack.spawn_worker();
+    stack.wait_for_deliveries(2).await;
+    assert_eq!(stack.db.pr("acme/api", 21).await["author"], "ada");
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ use chrono::{TimeZone, Utc};
 use prpulse_e2e::{
     Delivery, Person, PullRequestBuilder, Repo, Stack, StackOptions, broker, direct, eventually,
 };
+use prpulse_queue::topology::SizeClass;
 
 const MIB: u64 = 1024 * 1024;
 /// The worker's memory limit in deploy/k8s/worker.yaml, which the default
@@ -49,8 +50,66 @@ fn memory_kib(pid: u32, field: &str) -> u64 {
         .unwrap_or_else(|| panic!("{field} in /proc/<pid>/status"))
 }
 
+/// Both work queues full of the largest deliveries each may hold.
+struct Burst {
+    /// 20 MiB each, on the large queue.
+    large: Vec<Delivery>,
+    /// Just under the 1 MiB large-delivery size, on the work queue.
+    standard: Vec<Delivery>,
+}
+
+impl Burst {
+    fn new() -> Self {
+        Self {
+            large: (1..=20)
+                .map(|n| large_delivery(n, 20 * MIB as usize))
+                .collect(),
+            standard: (101..=260)
+                .map(|n| large_delivery(n, (MIB - 16 * 1024) as usize))
+                .collect(),
+        }
+    }
+
+    fn count(&self) -> usize {
+        self.large.len() + self.standard.len()
+    }
+
+    fn bytes(&self) -> u64 {
+        self.large
+            .iter()
+            .chain(&self.standard)
+            .map(|delivery| delivery.body.len() as u64)
+            .sum()
+    }
+
+    /// Straight onto the exchange of each delivery's class, where ingest
+    /// would put them.
+    async fn publish(&self, topology: &prpulse_queue::Topology) {
+        for (class, deliveries) in [
+            (SizeClass::Large, &self.large),
+            (SizeClass::Standard, &self.standard),
+        ] {
+            assert!(deliveries.iter().all(|delivery| {
+                topology.size_class(delivery.body.len(), delivery.body.len()) == class
+            }));
+            broker::publish_confirmed(
+                &topology.exchange_for(class),
+                "pull_request.opened",
+                deliveries.iter().map(|delivery| {
+                    (
+                        delivery.body.clone(),
+                        direct::envelope(delivery).to_properties(),
+                    )
+                }),
+            )
+            .await;
+        }
+    }
+}
+
 #[tokio::test]
-async fn a_burst_of_20_mib_deliveries_stays_within_the_documented_memory_limit() {
+async fn a_burst_of_the_largest_deliveries_on_both_queues_stays_within_the_documented_memory_limit()
+{
     let log = std::env::temp_dir().join(format!(
         "prpulse-worker-memory-{}.log",
         prpulse_e2e::unique_suffix()
@@ -77,29 +136,17 @@ async fn a_burst_of_20_mib_deliveries_stays_within_the_documented_memory_limit()
         )
         .await
         .unwrap();
-    let deliveries: Vec<Delivery> = (1..=20)
-        .map(|n| large_delivery(n, 20 * MIB as usize))
-        .collect();
-    // Straight onto the exchange, as ingest would put them: the burst is
-    // all on the work queue before the worker starts.
-    broker::publish_confirmed(
-        &stack.topology.exchange(),
-        "pull_request.opened",
-        deliveries.iter().map(|delivery| {
-            (
-                delivery.body.clone(),
-                direct::envelope(delivery).to_properties(),
-            )
-        }),
-    )
-    .await;
-    let deliveries_len: Vec<u64> = deliveries.iter().map(|d| d.body.len() as u64).collect();
-    let burst: u64 = deliveries_len.iter().sum();
-    drop(deliveries);
-    assert_eq!(
-        broker::ready_messages(&stack.topology.work_queue()).await,
-        20
-    );
+    let burst = Burst::new();
+    burst.publish(&stack.topology).await;
+    let (count, bytes) = (burst.count(), burst.bytes());
+    let large_each = burst.large[0].body.len() as u64;
+    let standard_each = burst.standard[0].body.len() as u64;
+    let (large_count, standard_count) = (burst.large.len() as u32, burst.standard.len() as u32);
+    drop(burst);
+    let large_queue = stack.topology.work_queue_for(SizeClass::Large);
+    let work_queue = stack.topology.work_queue();
+    assert_eq!(broker::ready_messages(&large_queue).await, large_count);
+    assert_eq!(broker::ready_messages(&work_queue).await, standard_count);
 
     // The worker as deployed (default budget and prefetch), except that
     // it waits on the lock above as long as it is held.
@@ -110,22 +157,31 @@ async fn a_burst_of_20_mib_deliveries_stays_within_the_documented_memory_limit()
     ]);
     let pid = stack.worker_pids()[0];
     // Hold the lock until the worker has taken every delivery the broker
-    // may hand it (its prefetch, as it logged it) and has most of their
-    // bytes in memory: the burst in hand at once.
+    // may hand it from each queue (its prefetches, as it logged them) and
+    // has most of their bytes in memory: the burst in hand at once.
     let baseline = memory_kib(pid, "VmRSS:") * 1024;
-    let in_hand = logged_prefetch(&log).await.min(20);
-    let smallest = deliveries_len.iter().copied().min().unwrap_or_default();
+    let (standard_prefetch, large_prefetch) = logged_prefetches(&log).await;
+    let large_in_hand = u32::try_from(large_prefetch).unwrap().min(large_count);
+    let standard_in_hand = u32::try_from(standard_prefetch)
+        .unwrap()
+        .min(standard_count);
+    let in_hand_bytes =
+        u64::from(large_in_hand) * large_each + u64::from(standard_in_hand) * standard_each;
     eventually(
-        "the worker taking its share of the burst",
-        Duration::from_secs(60),
+        "the worker taking its share of the burst from both queues",
+        Duration::from_secs(90),
         async || {
-            let ready = broker::ready_messages(&stack.topology.work_queue()).await;
+            let large = broker::ready_messages(&large_queue).await;
+            let standard = broker::ready_messages(&work_queue).await;
             let resident = memory_kib(pid, "VmRSS:") * 1024;
-            if ready <= 20 - in_hand as u32 && resident >= baseline + in_hand * smallest * 4 / 5 {
+            if large <= large_count - large_in_hand
+                && standard <= standard_count - standard_in_hand
+                && resident >= baseline + in_hand_bytes * 4 / 5
+            {
                 Ok(())
             } else {
                 Err(format!(
-                    "{ready} still ready, {} MiB resident",
+                    "{large} large and {standard} standard still ready, {} MiB resident",
                     resident / MIB
                 ))
             }
@@ -138,13 +194,15 @@ async fn a_burst_of_20_mib_deliveries_stays_within_the_documented_memory_limit()
         .await
         .unwrap();
     let started = Instant::now();
-    stack.wait_for_deliveries(20).await;
+    stack.wait_for_deliveries(count as i64).await;
     let took = started.elapsed();
     let peak = peak_resident_bytes(pid);
     eprintln!(
-        "burst of {} MiB: worker peak resident {} MiB while the database waited, {} MiB in all \
+        "burst of {} MiB ({large_in_hand} large and {standard_in_hand} standard in hand, \
+         {} MiB): worker peak resident {} MiB while the database waited, {} MiB in all \
          (limit {} MiB); all processed in {took:?} once it went on",
-        burst / MIB,
+        bytes / MIB,
+        in_hand_bytes / MIB,
         held / MIB,
         peak / MIB,
         DOCUMENTED_LIMIT / MIB
@@ -155,20 +213,22 @@ async fn a_burst_of_20_mib_deliveries_stays_within_the_documented_memory_limit()
         peak / MIB,
         DOCUMENTED_LIMIT / MIB
     );
-    assert_eq!(stack.db.pr_metrics().await.len(), 20);
-    wait_until_empty(&stack.topology.work_queue()).await;
+    assert_eq!(stack.db.pr_metrics().await.len(), count);
+    wait_until_empty(&large_queue).await;
+    wait_until_empty(&work_queue).await;
     let _ = std::fs::remove_file(&log);
 }
 
-/// The prefetch the worker says it consumes with.
-async fn logged_prefetch(log: &std::path::Path) -> u64 {
-    eventually("the worker logging its prefetch", WITHIN, async || {
+/// The prefetches the worker says it consumes the work queue and the
+/// large queue with.
+async fn logged_prefetches(log: &std::path::Path) -> (u64, u64) {
+    eventually("the worker logging its prefetches", WITHIN, async || {
         std::fs::read_to_string(log)
             .unwrap_or_default()
             .lines()
             .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
             .filter(|line| line["message"] == "consuming")
-            .find_map(|line| line["prefetch"].as_u64())
+            .find_map(|line| Some((line["prefetch"].as_u64()?, line["large_prefetch"].as_u64()?)))
     })
     .await
 }

@@ -179,11 +179,31 @@ fn describe(letter: &DeadLetter) -> String {
     out
 }
 
+/// A header value as text, nested ones too: the broker's `x-death` is a
+/// list of tables (which queues the message left, why, how often), and
+/// their strings would otherwise show as lists of byte values.
 fn show_value(value: &AMQPValue) -> String {
     match value {
         AMQPValue::LongString(text) => String::from_utf8_lossy(text.as_bytes()).into_owned(),
         AMQPValue::ShortString(text) => text.to_string(),
         AMQPValue::LongLongInt(n) => n.to_string(),
+        AMQPValue::LongInt(n) => n.to_string(),
+        AMQPValue::Timestamp(seconds) => {
+            chrono::DateTime::from_timestamp(i64::try_from(*seconds).unwrap_or(i64::MAX), 0)
+                .map_or_else(|| seconds.to_string(), |at| at.to_rfc3339())
+        }
+        AMQPValue::FieldArray(items) => {
+            let items: Vec<String> = items.as_slice().iter().map(show_value).collect();
+            format!("[{}]", items.join(", "))
+        }
+        AMQPValue::FieldTable(table) => {
+            let fields: Vec<String> = table
+                .inner()
+                .iter()
+                .map(|(key, value)| format!("{key}: {}", show_value(value)))
+                .collect();
+            format!("{{{}}}", fields.join(", "))
+        }
         other => format!("{other:?}"),
     }
 }
@@ -229,6 +249,19 @@ mod tests {
         assert_eq!(age(chrono::TimeDelta::seconds(125)), "2m");
         assert_eq!(age(chrono::TimeDelta::hours(5)), "5h");
         assert_eq!(age(chrono::TimeDelta::days(3)), "3d");
+    }
+
+    #[test]
+    fn the_broker_s_death_records_read_as_text() {
+        let mut death = prpulse_queue::lapin::types::FieldTable::default();
+        death.insert("queue".into(), AMQPValue::LongString("p.retry.1s".into()));
+        death.insert("count".into(), AMQPValue::LongLongInt(2));
+        death.insert("time".into(), AMQPValue::Timestamp(1_780_000_000));
+        let deaths = AMQPValue::FieldArray(vec![AMQPValue::FieldTable(death)].into());
+        assert_eq!(
+            show_value(&deaths),
+            "[{count: 2, queue: p.retry.1s, time: 2026-05-28T20:26:40+00:00}]"
+        );
     }
 
     #[test]

@@ -61,6 +61,18 @@ impl PayloadEncoding {
         }
     }
 
+    /// How long the payload `bytes` stand for is, without decoding them:
+    /// for lz4 what its length prefix says, `None` if there is none.
+    pub fn decoded_len(self, bytes: &[u8]) -> Option<usize> {
+        match self {
+            Self::Identity => Some(bytes.len()),
+            Self::Lz4 => {
+                let prefix = bytes.first_chunk::<4>()?;
+                Some(usize::try_from(u32::from_le_bytes(*prefix)).unwrap_or(usize::MAX))
+            }
+        }
+    }
+
     /// The payload `bytes` in this encoding stand for. `limit` bounds what a
     /// length prefix may claim (the largest body prpulse accepts), so a
     /// corrupt prefix cannot make it allocate gigabytes.
@@ -106,6 +118,17 @@ mod tests {
         );
         assert_eq!(PayloadEncoding::Identity.encode(BODY), BODY);
         assert_eq!(PayloadEncoding::Identity.decode(BODY, 0).unwrap(), BODY);
+    }
+
+    #[test]
+    fn the_decoded_length_is_read_from_the_prefix() {
+        let encoded = PayloadEncoding::Lz4.encode(BODY);
+        assert_eq!(PayloadEncoding::Lz4.decoded_len(&encoded), Some(BODY.len()));
+        assert_eq!(PayloadEncoding::Lz4.decoded_len(&[1, 0]), None);
+        assert_eq!(
+            PayloadEncoding::Identity.decoded_len(BODY),
+            Some(BODY.len())
+        );
     }
 
     #[test]

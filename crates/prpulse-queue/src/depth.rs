@@ -17,7 +17,8 @@ pub struct WatchedQueue {
 }
 
 /// Every queue of the topology that holds messages: the work queue, the
-/// dead-letter queue and the retry tiers (`retry.1s`, `retry.10s`, ...).
+/// dead-letter queue, the retry tiers (`retry.1s`, `retry.10s`, ...) and
+/// the large deliveries' queue and tiers (`work.large`, `retry-large.1s`, ...).
 pub fn watched_queues(topology: &Topology) -> Vec<WatchedQueue> {
     topology
         .queues()
@@ -70,6 +71,11 @@ mod tests {
                 ("retry.10s", "acme.prpulse.retry.10s"),
                 ("retry.1m", "acme.prpulse.retry.1m"),
                 ("retry.10m", "acme.prpulse.retry.10m"),
+                ("work.large", "acme.prpulse.work.large"),
+                ("retry-large.1s", "acme.prpulse.retry-large.1s"),
+                ("retry-large.10s", "acme.prpulse.retry-large.10s"),
+                ("retry-large.1m", "acme.prpulse.retry-large.1m"),
+                ("retry-large.10m", "acme.prpulse.retry-large.10m"),
             ]
         );
     }

@@ -155,17 +155,19 @@ impl Publisher {
             .unwrap_or(false)
     }
 
-    /// Publishes a delivery (its JSON body) to the deliveries exchange,
-    /// compressed once here: the broker carries the compressed bytes and
-    /// the worker stores them as they are, so every source (webhooks,
-    /// backfill, any other route) gets it by publishing through this.
+    /// Publishes a delivery (its JSON body) to the deliveries exchange of
+    /// its size class, compressed once here: the broker carries the
+    /// compressed bytes and the worker stores them as they are, so every
+    /// source (webhooks, backfill, any other route) gets it by publishing
+    /// through this.
     pub async fn publish_delivery(
         &self,
         envelope: &Envelope,
         body: &[u8],
     ) -> Result<(), PublishError> {
-        let exchange = self.topology().exchange();
         let encoded = self.encoding.encode(body);
+        let topology = self.topology();
+        let exchange = topology.exchange_for(topology.size_class(body.len(), encoded.len()));
         self.publish(
             &exchange,
             &envelope.routing_key(),

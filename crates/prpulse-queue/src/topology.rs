@@ -9,6 +9,7 @@ use lapin::{
     types::{AMQPValue, FieldTable, LongString},
 };
 
+use prpulse_domain::PayloadEncoding;
 use std::time::Duration;
 
 #[derive(Clone, Debug)]
@@ -16,7 +17,29 @@ pub struct Topology {
     prefix: String,
     delivery_limit: u32,
     retry_delays: Vec<Duration>,
+    large_delivery_bytes: usize,
 }
+
+/// Which work queue a delivery travels: the broker can bound a consumer's
+/// unacked messages only by count, so a worker sizes each queue's prefetch
+/// for the largest message that queue can hold. Keeping the rare
+/// multi-megabyte deliveries apart lets the common 20 KB ones come by the
+/// hundred, in full batches, instead of a prefetch sized for 25 MiB each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SizeClass {
+    /// At most the topology's large-delivery size: the work queue.
+    Standard,
+    /// Over it: a work queue (and retry tiers) of their own.
+    Large,
+}
+
+impl SizeClass {
+    pub const ALL: [Self; 2] = [Self::Standard, Self::Large];
+}
+
+/// `PRPULSE_LARGE_DELIVERY_BYTES` unless set: 1 MiB, fifty times
+/// GitHub's typical delivery and a small fraction of its 25 MiB cap.
+pub const DEFAULT_LARGE_DELIVERY_BYTES: usize = 1024 * 1024;
 
 /// GitHub-scale defaults: a deadlock clears in a second, a lock held by a
 /// long migration in minutes.
@@ -35,6 +58,35 @@ impl Topology {
             prefix: prefix.into(),
             delivery_limit,
             retry_delays: DEFAULT_RETRY_DELAYS.to_vec(),
+            large_delivery_bytes: DEFAULT_LARGE_DELIVERY_BYTES,
+        }
+    }
+
+    /// Deliveries over `bytes` (decoded or as carried, whichever is more)
+    /// travel the large work queue.
+    pub fn with_large_delivery_bytes(mut self, bytes: usize) -> Self {
+        self.large_delivery_bytes = bytes;
+        self
+    }
+
+    pub fn large_delivery_bytes(&self) -> usize {
+        self.large_delivery_bytes
+    }
+
+    /// The class of a message body in `encoding`; one whose length cannot
+    /// be read counts at the bytes carried.
+    pub fn size_class_of(&self, encoding: PayloadEncoding, body: &[u8]) -> SizeClass {
+        let payload_bytes = encoding.decoded_len(body).unwrap_or(body.len());
+        self.size_class(payload_bytes, body.len())
+    }
+
+    /// The class of a message whose payload is `payload_bytes` long once
+    /// decoded and `carried_bytes` long as the broker carries it.
+    pub fn size_class(&self, payload_bytes: usize, carried_bytes: usize) -> SizeClass {
+        if payload_bytes.max(carried_bytes) > self.large_delivery_bytes {
+            SizeClass::Large
+        } else {
+            SizeClass::Standard
         }
     }
 
@@ -50,13 +102,25 @@ impl Topology {
         &self.retry_delays
     }
 
-    /// The queue of retry tier `tier` (0-based): `<prefix>.retry.<delay>`.
-    /// The delay is in the name, so changing a tier's delay declares a new
-    /// queue instead of failing on the old one's arguments.
+    /// The queue of retry tier `tier` (0-based) of standard deliveries:
+    /// `<prefix>.retry.<delay>`.
     pub fn retry_queue(&self, tier: usize) -> Option<String> {
+        self.retry_queue_for(SizeClass::Standard, tier)
+    }
+
+    /// The queue of retry tier `tier` (0-based) for `class`:
+    /// `<prefix>.retry.<delay>`, or `<prefix>.retry-large.<delay>`, which
+    /// returns its messages to the large work queue. The delay is in the
+    /// name, so changing a tier's delay declares a new queue instead of
+    /// failing on the old one's arguments.
+    pub fn retry_queue_for(&self, class: SizeClass, tier: usize) -> Option<String> {
         let delay = self.retry_delays.get(tier)?;
+        let kind = match class {
+            SizeClass::Standard => "retry",
+            SizeClass::Large => "retry-large",
+        };
         Some(format!(
-            "{}.retry.{}",
+            "{}.{kind}.{}",
             self.prefix,
             humantime::format_duration(*delay)
                 .to_string()
@@ -67,8 +131,25 @@ impl Topology {
     /// Every queue prpulse declares.
     pub fn queues(&self) -> Vec<String> {
         let mut queues = vec![self.work_queue(), self.dead_queue()];
-        queues.extend((0..self.retry_delays.len()).filter_map(|tier| self.retry_queue(tier)));
+        for class in SizeClass::ALL {
+            if class == SizeClass::Large {
+                queues.push(self.work_queue_for(class));
+            }
+            queues.extend(
+                (0..self.retry_delays.len()).filter_map(|tier| self.retry_queue_for(class, tier)),
+            );
+        }
         queues
+    }
+
+    /// Every exchange prpulse declares.
+    pub fn exchanges(&self) -> Vec<String> {
+        let mut exchanges: Vec<String> = SizeClass::ALL
+            .into_iter()
+            .map(|class| self.exchange_for(class))
+            .collect();
+        exchanges.push(self.dead_exchange());
+        exchanges
     }
 
     pub fn prefix(&self) -> &str {
@@ -79,14 +160,32 @@ impl Topology {
         self.delivery_limit
     }
 
-    /// The topic exchange ingest and backfill publish to (`<event>.<action>`).
+    /// The topic exchange ingest and backfill publish standard deliveries
+    /// to (`<event>.<action>`).
     pub fn exchange(&self) -> String {
-        format!("{}.deliveries", self.prefix)
+        self.exchange_for(SizeClass::Standard)
     }
 
-    /// The quorum queue the workers share.
+    /// The topic exchange for `class`: `<prefix>.deliveries`, or
+    /// `<prefix>.large-deliveries`.
+    pub fn exchange_for(&self, class: SizeClass) -> String {
+        match class {
+            SizeClass::Standard => format!("{}.deliveries", self.prefix),
+            SizeClass::Large => format!("{}.large-deliveries", self.prefix),
+        }
+    }
+
+    /// The quorum queue the workers share for standard deliveries.
     pub fn work_queue(&self) -> String {
-        format!("{}.work", self.prefix)
+        self.work_queue_for(SizeClass::Standard)
+    }
+
+    /// The work queue of `class`: `<prefix>.work`, or `<prefix>.work.large`.
+    pub fn work_queue_for(&self, class: SizeClass) -> String {
+        match class {
+            SizeClass::Standard => format!("{}.work", self.prefix),
+            SizeClass::Large => format!("{}.work.large", self.prefix),
+        }
     }
 
     /// Where messages go that cannot be processed: the broker routes here
@@ -100,38 +199,21 @@ impl Topology {
     }
 
     pub async fn declare(&self, channel: &Channel) -> Result<(), lapin::Error> {
-        let durable = ExchangeDeclareOptions {
-            durable: true,
-            ..ExchangeDeclareOptions::default()
-        };
-        channel
-            .exchange_declare(
-                self.exchange().into(),
-                ExchangeKind::Topic,
-                durable,
-                FieldTable::default(),
-            )
-            .await?;
         channel
             .exchange_declare(
                 self.dead_exchange().into(),
                 ExchangeKind::Fanout,
-                durable,
+                DURABLE_EXCHANGE,
                 FieldTable::default(),
             )
             .await?;
-
-        let queue = QueueDeclareOptions {
-            durable: true,
-            ..QueueDeclareOptions::default()
-        };
         // No x-delivery-limit here, though RabbitMQ 4.x applies 20 to a
         // quorum queue without one and this queue has nowhere to
         // dead-letter to: adding it would fail redeclaration on every
         // running broker. Looking at dead letters therefore never requeues
         // them (dead_letters.rs puts back fresh copies).
         channel
-            .queue_declare(self.dead_queue().into(), queue, quorum_arguments())
+            .queue_declare(self.dead_queue().into(), DURABLE_QUEUE, quorum_arguments())
             .await?;
         channel
             .queue_bind(
@@ -142,19 +224,44 @@ impl Topology {
                 FieldTable::default(),
             )
             .await?;
+        for class in SizeClass::ALL {
+            self.declare_work(channel, class).await?;
+        }
+        Ok(())
+    }
+
+    /// The exchange, work queue and retry tiers of `class`.
+    async fn declare_work(&self, channel: &Channel, class: SizeClass) -> Result<(), lapin::Error> {
+        let work_queue = self.work_queue_for(class);
         channel
-            .queue_declare(self.work_queue().into(), queue, self.work_arguments())
+            .exchange_declare(
+                self.exchange_for(class).into(),
+                ExchangeKind::Topic,
+                DURABLE_EXCHANGE,
+                FieldTable::default(),
+            )
+            .await?;
+        channel
+            .queue_declare(
+                work_queue.as_str().into(),
+                DURABLE_QUEUE,
+                self.work_arguments(),
+            )
             .await?;
         for (tier, delay) in self.retry_delays.iter().enumerate() {
-            let name = self.retry_queue(tier).expect("tier exists");
+            let name = self.retry_queue_for(class, tier).expect("tier exists");
             channel
-                .queue_declare(name.into(), queue, self.retry_arguments(*delay))
+                .queue_declare(
+                    name.into(),
+                    DURABLE_QUEUE,
+                    retry_arguments(*delay, &work_queue),
+                )
                 .await?;
         }
         channel
             .queue_bind(
-                self.work_queue().into(),
-                self.exchange().into(),
+                work_queue.as_str().into(),
+                self.exchange_for(class).into(),
                 "#".into(),
                 QueueBindOptions::default(),
                 FieldTable::default(),
@@ -182,28 +289,41 @@ impl Topology {
         arguments.insert("x-overflow".into(), long_string("reject-publish"));
         arguments
     }
-
-    /// A retry tier holds each message for `delay`, then dead-letters it
-    /// (through the default exchange) back onto the work queue.
-    fn retry_arguments(&self, delay: Duration) -> FieldTable {
-        let mut arguments = quorum_arguments();
-        arguments.insert(
-            "x-message-ttl".into(),
-            AMQPValue::LongLongInt(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
-        );
-        arguments.insert("x-dead-letter-exchange".into(), long_string(""));
-        arguments.insert(
-            "x-dead-letter-routing-key".into(),
-            long_string(&self.work_queue()),
-        );
-        arguments.insert(
-            "x-dead-letter-strategy".into(),
-            long_string("at-least-once"),
-        );
-        arguments.insert("x-overflow".into(), long_string("reject-publish"));
-        arguments
-    }
 }
+
+/// A retry tier holds each message for `delay`, then dead-letters it
+/// (through the default exchange) back onto `work_queue`.
+fn retry_arguments(delay: Duration, work_queue: &str) -> FieldTable {
+    let mut arguments = quorum_arguments();
+    arguments.insert(
+        "x-message-ttl".into(),
+        AMQPValue::LongLongInt(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
+    );
+    arguments.insert("x-dead-letter-exchange".into(), long_string(""));
+    arguments.insert("x-dead-letter-routing-key".into(), long_string(work_queue));
+    arguments.insert(
+        "x-dead-letter-strategy".into(),
+        long_string("at-least-once"),
+    );
+    arguments.insert("x-overflow".into(), long_string("reject-publish"));
+    arguments
+}
+
+const DURABLE_EXCHANGE: ExchangeDeclareOptions = ExchangeDeclareOptions {
+    passive: false,
+    durable: true,
+    auto_delete: false,
+    internal: false,
+    nowait: false,
+};
+
+const DURABLE_QUEUE: QueueDeclareOptions = QueueDeclareOptions {
+    passive: false,
+    durable: true,
+    exclusive: false,
+    auto_delete: false,
+    nowait: false,
+};
 
 fn quorum_arguments() -> FieldTable {
     let mut arguments = FieldTable::default();
@@ -252,8 +372,23 @@ mod tests {
         assert_eq!(topology.retry_queue(0).as_deref(), Some("p.retry.250ms"));
         assert_eq!(topology.retry_queue(1).as_deref(), Some("p.retry.10m"));
         assert_eq!(topology.retry_queue(2), None);
-        assert_eq!(topology.queues().len(), 4);
-        let arguments = topology.retry_arguments(Duration::from_millis(250));
+        assert_eq!(
+            topology.retry_queue_for(SizeClass::Large, 1).as_deref(),
+            Some("p.retry-large.10m")
+        );
+        assert_eq!(
+            topology.queues(),
+            [
+                "p.work",
+                "p.dead",
+                "p.retry.250ms",
+                "p.retry.10m",
+                "p.work.large",
+                "p.retry-large.250ms",
+                "p.retry-large.10m"
+            ]
+        );
+        let arguments = retry_arguments(Duration::from_millis(250), "p.work");
         let get = |key: &str| arguments.inner().get(key).cloned();
         assert_eq!(get("x-message-ttl"), Some(AMQPValue::LongLongInt(250)));
         assert_eq!(
@@ -261,6 +396,41 @@ mod tests {
             Some(long_string("p.work"))
         );
         assert_eq!(get("x-dead-letter-exchange"), Some(long_string("")));
+    }
+
+    #[test]
+    fn deliveries_over_the_large_size_travel_apart() {
+        let topology = Topology::new("p", 7).with_large_delivery_bytes(100);
+        assert_eq!(topology.size_class(100, 30), SizeClass::Standard);
+        assert_eq!(topology.size_class(101, 30), SizeClass::Large);
+        // Incompressible bytes grow a little under lz4: what the broker
+        // carries counts too.
+        assert_eq!(topology.size_class(99, 101), SizeClass::Large);
+        let json = [b' '; 1000];
+        let compressed = PayloadEncoding::Lz4.encode(&json);
+        assert!(compressed.len() < 100);
+        assert_eq!(
+            topology.size_class_of(PayloadEncoding::Lz4, &compressed),
+            SizeClass::Large,
+            "decoded, it is 1000 bytes"
+        );
+        assert_eq!(
+            topology.size_class_of(PayloadEncoding::Identity, &json[..50]),
+            SizeClass::Standard
+        );
+        assert_eq!(
+            topology.exchange_for(SizeClass::Large),
+            "p.large-deliveries"
+        );
+        assert_eq!(topology.work_queue_for(SizeClass::Large), "p.work.large");
+        assert_eq!(
+            topology.exchanges(),
+            ["p.deliveries", "p.large-deliveries", "p.dead-letter"]
+        );
+        assert_eq!(
+            Topology::new("p", 7).large_delivery_bytes(),
+            DEFAULT_LARGE_DELIVERY_BYTES
+        );
     }
 
     #[test]

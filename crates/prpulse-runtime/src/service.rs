@@ -2,7 +2,10 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use prpulse_queue::{PayloadEncoding, Topology, topology::DEFAULT_RETRY_DELAYS};
+use prpulse_queue::{
+    PayloadEncoding, Topology,
+    topology::{DEFAULT_LARGE_DELIVERY_BYTES, DEFAULT_RETRY_DELAYS},
+};
 use prpulse_store::{Keyring, PoolSettings, SecretKey};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -80,7 +83,10 @@ impl ServiceConfig {
                 .secret("PRPULSE_AMQP_URL")
                 .unwrap_or_else(|| DEFAULT_AMQP_URL.into()),
             topology: Topology::new(prefix, env.parse("PRPULSE_DELIVERY_LIMIT", 20)?)
-                .with_retry_delays(retry_delays(env)?),
+                .with_retry_delays(retry_delays(env)?)
+                .with_large_delivery_bytes(
+                    env.parse("PRPULSE_LARGE_DELIVERY_BYTES", DEFAULT_LARGE_DELIVERY_BYTES)?,
+                ),
             metrics_addr,
             migrate: env.flag("PRPULSE_MIGRATE", true)?,
             pool: PoolSettings {
@@ -146,6 +152,10 @@ mod tests {
         let config = ServiceConfig::from_env(&Env::default(), 9100).unwrap();
         assert_eq!(config.database_url.expose_secret(), DEFAULT_DATABASE_URL);
         assert_eq!(config.topology.work_queue(), "prpulse.work");
+        assert_eq!(
+            config.topology.large_delivery_bytes(),
+            DEFAULT_LARGE_DELIVERY_BYTES
+        );
         assert_eq!(
             config.metrics_addr,
             Some(SocketAddr::from(([0, 0, 0, 0], 9100)))

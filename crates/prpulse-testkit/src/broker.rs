@@ -132,7 +132,7 @@ pub async fn delete_topology_at(url: &str, topology: &Topology) {
             .queue_delete(queue.into(), QueueDeleteOptions::default())
             .await;
     }
-    for exchange in [topology.exchange(), topology.dead_exchange()] {
+    for exchange in topology.exchanges() {
         let _ = channel
             .exchange_delete(exchange.into(), ExchangeDeleteOptions::default())
             .await;

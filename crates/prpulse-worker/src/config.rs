@@ -18,11 +18,11 @@ pub const DEFAULT_CONCURRENCY: usize = 2;
 pub const DEFAULT_BATCH_SIZE: usize = 16;
 
 /// `PRPULSE_WORKER_MAX_INFLIGHT_BYTES` unless set: 384 MiB of payloads in
-/// hand (a prefetch of 15 with 25 MiB deliveries), which with the copies
-/// made while writing them keeps a worker under the 640 MiB limit of
-/// deploy/k8s/worker.yaml (README.md, "Worker memory"). 128 MiB (a prefetch
-/// of 5) cost the drain about 40%; 15 deliveries in hand gave nearly all
-/// of it back.
+/// hand at worst, which with the copies made while writing them keeps a
+/// worker under the 640 MiB limit of deploy/k8s/worker.yaml (README.md,
+/// "Worker memory"). Half of it is the large queue's (a prefetch of 7 with
+/// 25 MiB deliveries), the rest the work queue's (a prefetch of 128 at
+/// 1 MiB each at most).
 pub const DEFAULT_MAX_INFLIGHT_BYTES: u64 = 384 * 1024 * 1024;
 
 /// `PRPULSE_MAX_BODY_BYTES` unless set: the largest payload GitHub sends,
@@ -33,13 +33,21 @@ pub const DEFAULT_MAX_DELIVERY_BYTES: u64 = 25 * 1024 * 1024;
 pub struct WorkerConfig {
     pub service: ServiceConfig,
     /// `PRPULSE_WORKER_PREFETCH` (default 128): unacked deliveries the
-    /// broker may hand this process at once. To keep every transaction
-    /// slot busy with full batches it takes batch size × concurrency.
-    /// Lowered to what the byte budget allows: see [`byte_bounded_prefetch`].
+    /// broker may hand this process at once from the work queue. To keep
+    /// every transaction slot busy with full batches it takes batch size ×
+    /// concurrency. Lowered to what the byte budget allows: see
+    /// [`Prefetch::within`].
     pub prefetch: u16,
+    /// Unacked deliveries at once from the large queue: half the byte
+    /// budget over the largest delivery, at least one.
+    pub large_prefetch: u16,
     /// `PRPULSE_WORKER_MAX_INFLIGHT_BYTES` (default 384 MiB): payload bytes
     /// this process may hold unacked, at worst.
     pub max_inflight_bytes: u64,
+    /// `PRPULSE_LARGE_DELIVERY_BYTES` (default 1 MiB, the topology's):
+    /// the largest delivery the work queue holds; larger ones travel the
+    /// large queue.
+    pub large_delivery_bytes: u64,
     /// `PRPULSE_MAX_BODY_BYTES` (default 25 MiB): the largest delivery the
     /// broker may hand over; set it as ingest's (the same name).
     pub max_delivery_bytes: u64,
@@ -75,9 +83,16 @@ impl WorkerConfig {
         let max_delivery_bytes = env
             .parse("PRPULSE_MAX_BODY_BYTES", DEFAULT_MAX_DELIVERY_BYTES)?
             .max(1);
-        let prefetch = byte_bounded_prefetch(
+        let service = ServiceConfig::from_env(env, 9101)?;
+        let large_delivery_bytes =
+            u64::try_from(service.topology.large_delivery_bytes()).unwrap_or(u64::MAX);
+        let Prefetch {
+            standard: prefetch,
+            large: large_prefetch,
+        } = Prefetch::within(
             env.parse("PRPULSE_WORKER_PREFETCH", 128u16)?,
             max_inflight_bytes,
+            large_delivery_bytes,
             max_delivery_bytes,
         );
         let concurrency = env
@@ -87,9 +102,11 @@ impl WorkerConfig {
             .parse("PRPULSE_WORKER_BATCH_SIZE", DEFAULT_BATCH_SIZE)?
             .max(1);
         Ok(Self {
-            service: ServiceConfig::from_env(env, 9101)?,
+            service,
             prefetch,
+            large_prefetch,
             max_inflight_bytes,
+            large_delivery_bytes,
             max_delivery_bytes,
             timeouts: TransactionTimeouts {
                 statement: env.millis("PRPULSE_WORKER_STATEMENT_TIMEOUT_MS", 30_000)?,
@@ -108,21 +125,49 @@ impl WorkerConfig {
     }
 }
 
-/// The prefetch that keeps the payloads in hand within `max_inflight_bytes`
-/// whatever their sizes: at most `max_inflight_bytes / max_delivery_bytes`
-/// deliveries, and never fewer than one.
+/// The prefetch of each work queue, so that the payloads in hand stay
+/// within the byte budget whatever their sizes.
 ///
 /// A count is the only bound RabbitMQ enforces (it does not implement a
 /// prefetch size), and what it has pushed sits in the client's memory
 /// whether or not the worker has taken it yet: waiting for bytes after
-/// the delivery arrived bounds nothing. So the byte budget becomes a count,
-/// sized for the largest delivery there can be.
-pub fn byte_bounded_prefetch(
-    requested: u16,
-    max_inflight_bytes: u64,
-    max_delivery_bytes: u64,
-) -> u16 {
-    let fits = max_inflight_bytes / max_delivery_bytes.max(1);
+/// the delivery arrived bounds nothing. So the budget becomes counts, each
+/// sized for the largest delivery its queue can hold: the large queue gets
+/// half the budget in deliveries of `max_delivery_bytes`, the work queue
+/// what is left in deliveries of `large_delivery_bytes`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Prefetch {
+    pub standard: u16,
+    pub large: u16,
+}
+
+impl Prefetch {
+    pub fn within(
+        requested: u16,
+        max_inflight_bytes: u64,
+        large_delivery_bytes: u64,
+        max_delivery_bytes: u64,
+    ) -> Self {
+        if max_delivery_bytes <= large_delivery_bytes {
+            // Nothing can be large: the large queue stays empty, and its
+            // one prefetch slot costs nothing.
+            return Self {
+                standard: bounded_count(requested, max_inflight_bytes, max_delivery_bytes),
+                large: 1,
+            };
+        }
+        let large = bounded_count(u16::MAX, max_inflight_bytes / 2, max_delivery_bytes);
+        let left = max_inflight_bytes.saturating_sub(u64::from(large) * max_delivery_bytes);
+        Self {
+            standard: bounded_count(requested, left, large_delivery_bytes),
+            large,
+        }
+    }
+}
+
+/// At most `requested`, at most `budget / each`, never fewer than one.
+fn bounded_count(requested: u16, budget: u64, each: u64) -> u16 {
+    let fits = budget / each.max(1);
     requested
         .min(u16::try_from(fits).unwrap_or(u16::MAX))
         .max(1)
@@ -133,22 +178,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_byte_budget_bounds_the_prefetch() {
+    fn the_byte_budget_bounds_each_queue_s_prefetch() {
         let mib = 1024 * 1024;
-        assert_eq!(byte_bounded_prefetch(128, 128 * mib, 25 * mib), 5);
-        assert_eq!(byte_bounded_prefetch(4, 128 * mib, 25 * mib), 4);
-        assert_eq!(byte_bounded_prefetch(128, 10 * mib, 25 * mib), 1);
-        assert_eq!(byte_bounded_prefetch(0, 128 * mib, 25 * mib), 1);
-        assert_eq!(byte_bounded_prefetch(128, u64::MAX, 1), 128);
+        let prefetch = |requested, budget, large, max| {
+            let Prefetch { standard, large } = Prefetch::within(requested, budget, large, max);
+            (standard, large)
+        };
+        // Half of 384 MiB in 25 MiB deliveries; 209 MiB left in 1 MiB ones.
+        assert_eq!(prefetch(128, 384 * mib, mib, 25 * mib), (128, 7));
+        assert_eq!(prefetch(128, 128 * mib, mib, 25 * mib), (78, 2));
+        assert_eq!(prefetch(4, 128 * mib, mib, 25 * mib), (4, 2));
+        // A budget smaller than one large delivery still takes one.
+        assert_eq!(prefetch(128, 10 * mib, mib, 25 * mib), (1, 1));
+        assert_eq!(prefetch(0, 128 * mib, mib, 25 * mib), (1, 2));
+        // Nothing can be large: the work queue has the whole budget.
+        assert_eq!(prefetch(128, 10 * mib, 25 * mib, 4 * mib), (2, 1));
+        assert_eq!(prefetch(128, u64::MAX, 1, 1), (128, 1));
 
         let default = WorkerConfig::from_env(&Env::default()).unwrap();
-        assert_eq!(default.prefetch, 15, "384 MiB of 25 MiB deliveries");
-        assert_eq!(default.batch_size, 15);
+        assert_eq!((default.prefetch, default.large_prefetch), (128, 7));
+        assert_eq!(default.large_delivery_bytes, mib);
+        assert_eq!(default.batch_size, DEFAULT_BATCH_SIZE);
         assert_eq!(default.concurrency, DEFAULT_CONCURRENCY);
         assert_eq!(default.timeouts.statement, Duration::from_secs(30));
         assert_eq!(default.timeouts.lock, Duration::from_secs(10));
-        let small = Env::from_pairs([("PRPULSE_MAX_BODY_BYTES", "1048576")]);
-        assert_eq!(WorkerConfig::from_env(&small).unwrap().prefetch, 128);
+        let small = Env::from_pairs([("PRPULSE_LARGE_DELIVERY_BYTES", "16777216")]);
+        let config = WorkerConfig::from_env(&small).unwrap();
+        assert_eq!((config.prefetch, config.large_prefetch), (13, 7));
+        assert_eq!(config.batch_size, 13);
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! The consume loop around [`Processor::process_batch`] and
-//! [`Processor::process`]: connect, consume with a bounded prefetch, deal
-//! each delivery to its lane (by pull request, `lanes.rs`), take what a
-//! lane holds (up to the batch size) into one transaction, settle each
-//! delivery after the commit, and reconnect with backoff when the broker
-//! goes away. A batch that fails is processed one
-//! delivery at a time, so each delivery's fate is decided alone.
+//! [`Processor::process`]: connect, consume the work queue and the large
+//! queue (each with a prefetch bounded in bytes), deal each delivery to its
+//! lane (by pull request, `lanes.rs`), take what a lane holds (up to the
+//! batch size) into one transaction, settle each delivery after the
+//! commit, and reconnect with backoff when the broker goes away. A batch
+//! that fails is processed one delivery at a time, so each delivery's fate
+//! is decided alone.
 
 use std::{sync::Arc, time::Duration, time::Instant};
 
@@ -14,6 +15,7 @@ use prpulse_queue::{
     envelope::payload_encoding,
     lapin::{BasicProperties, Channel, message::Delivery},
     settle,
+    topology::SizeClass,
 };
 use prpulse_retry::ReconnectDelays;
 use prpulse_runtime::Readiness;
@@ -38,7 +40,10 @@ pub struct Consumer {
     pub topology: Topology,
     pub amqp_url: String,
     pub connect_timeout: Duration,
+    /// Unacked deliveries at once from the work queue.
     pub prefetch: u16,
+    /// Unacked deliveries at once from the large queue.
+    pub large_prefetch: u16,
     /// Transactions at once: one per lane.
     pub concurrency: usize,
     /// Deliveries at most in one transaction.
@@ -97,11 +102,24 @@ impl Consumer {
         channel: &Channel,
         stop: &CancellationToken,
     ) -> Result<(), prpulse_queue::connect::ConnectError> {
-        let consumer = connect::consume(
+        // Two consumers on one channel, each with its own prefetch (a
+        // `basic.qos` applies to the consumers started after it): the
+        // large queue's is sized for the largest delivery, the work queue's
+        // for the largest it holds (config.rs, `Prefetch`).
+        let tag = format!("prpulse-worker-{}", std::process::id());
+        let standard = connect::consume(
             channel,
-            &self.topology.work_queue(),
-            &format!("prpulse-worker-{}", std::process::id()),
+            &self.topology.work_queue_for(SizeClass::Standard),
+            &tag,
             self.prefetch,
+            self.connect_timeout,
+        )
+        .await?;
+        let large = connect::consume(
+            channel,
+            &self.topology.work_queue_for(SizeClass::Large),
+            &format!("{tag}-large"),
+            self.large_prefetch,
             self.connect_timeout,
         )
         .await?;
@@ -109,9 +127,12 @@ impl Consumer {
         info!(
             queue = %self.topology.work_queue(),
             prefetch = self.prefetch,
+            large_queue = %self.topology.work_queue_for(SizeClass::Large),
+            large_prefetch = self.large_prefetch,
             batch_size = self.batch_size,
             "consuming"
         );
+        let consumer = futures_util::stream::select(standard, large);
         // One lane per transaction slot; a pull request's deliveries always
         // go to the same lane (`lanes.rs`). A lane takes what has already
         // arrived for it, up to the batch size, without waiting for more: a
@@ -298,7 +319,15 @@ impl Consumer {
                 processed.into()
             }
             Disposition::Retry { tier, error } => {
-                let queue = self.topology.retry_queue(tier).expect("the tier exists");
+                // Back to the work queue it came from, by the rule that
+                // routed it there: the large queue's tiers return to it.
+                let encoding =
+                    payload_encoding(&delivery.properties).unwrap_or(PayloadEncoding::Identity);
+                let class = self.topology.size_class_of(encoding, &delivery.data);
+                let queue = self
+                    .topology
+                    .retry_queue_for(class, tier)
+                    .expect("the tier exists");
                 warn!(%error, retry_queue = %queue, "transient failure; retrying later");
                 let properties =
                     failures::retry_properties(&delivery.properties, routing_key, &error);

@@ -30,7 +30,9 @@ impl Worker {
         let WorkerConfig {
             service,
             prefetch,
+            large_prefetch,
             max_inflight_bytes,
+            large_delivery_bytes,
             max_delivery_bytes,
             timeouts,
             concurrency,
@@ -41,9 +43,11 @@ impl Worker {
         } = config;
         info!(
             prefetch,
+            large_prefetch,
             max_inflight_bytes,
+            large_delivery_bytes,
             max_delivery_bytes,
-            "deliveries in hand at most: prefetch × the largest delivery"
+            "deliveries in hand at most: each queue's prefetch × the largest delivery it holds"
         );
         let pool = open_database(&service).await?;
         ensure_payload_partitions(&pool).await;
@@ -77,6 +81,7 @@ impl Worker {
             amqp_url: service.amqp_url.expose_secret().to_owned(),
             connect_timeout: service.amqp_connect_timeout,
             prefetch,
+            large_prefetch,
             concurrency,
             batch_size,
             consuming,

@@ -12,7 +12,7 @@ use lapin::{
 
 use super::DeadLetter;
 use crate::{
-    Envelope, Topology,
+    Envelope, PayloadEncoding, Topology,
     connect::{self, ConnectError},
     settle::{self, SettleError},
 };
@@ -156,10 +156,15 @@ impl DeadLetterQueue {
         let routing_key = Envelope::from_properties(&letter.properties)
             .map(|envelope| envelope.routing_key())
             .unwrap_or_else(|_| letter.routing_key.clone());
+        let encoding = crate::envelope::payload_encoding(&letter.properties)
+            .unwrap_or(PayloadEncoding::Identity);
+        let exchange = self
+            .topology
+            .exchange_for(self.topology.size_class_of(encoding, &letter.body));
         let confirm = self
             .channel
             .basic_publish(
-                self.topology.exchange().into(),
+                exchange.as_str().into(),
                 routing_key.as_str().into(),
                 BasicPublishOptions {
                     mandatory: true,
