@@ -132,7 +132,7 @@ impl Consumer {
             batch_size = self.batch_size,
             "consuming"
         );
-        let consumer = futures_util::stream::select(standard, large);
+        let consumer = until_either_ends(standard, large);
         // One lane per transaction slot; a pull request's deliveries always
         // go to the same lane (`lanes.rs`). A lane takes what has already
         // arrived for it, up to the batch size, without waiting for more: a
@@ -396,6 +396,23 @@ impl Consumer {
     }
 }
 
+/// The items of both streams as they come, ending as soon as either ends:
+/// a consumer the broker cancelled (its queue deleted, say) must end the
+/// other too, so that the worker reconnects and declares the topology
+/// again instead of going on with one queue unwatched.
+fn until_either_ends<T>(
+    first: impl futures_util::Stream<Item = T>,
+    second: impl futures_util::Stream<Item = T>,
+) -> impl futures_util::Stream<Item = T> {
+    let ended = || futures_util::stream::once(std::future::ready(None));
+    futures_util::stream::select(
+        first.map(Some).chain(ended()),
+        second.map(Some).chain(ended()),
+    )
+    .take_while(|item| std::future::ready(item.is_some()))
+    .filter_map(std::future::ready)
+}
+
 async fn ack(delivery: &Delivery) {
     if let Err(error) = settle::ack(&delivery.acker).await {
         // The broker requeues what it did not see acked; the redelivery
@@ -407,5 +424,30 @@ async fn ack(delivery: &Delivery) {
 async fn requeue(delivery: &Delivery) {
     if let Err(error) = settle::requeue(&delivery.acker).await {
         warn!(%error, "nack lost; the broker will redeliver");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::stream;
+
+    #[tokio::test]
+    async fn both_consumers_end_when_either_does() {
+        let endless = stream::iter([1, 2]).chain(stream::pending());
+        let ends = stream::iter([10]);
+        // A plain `select` would wait for the endless one for ever.
+        let items: Vec<i32> = tokio::time::timeout(
+            Duration::from_secs(5),
+            until_either_ends(endless, ends).collect(),
+        )
+        .await
+        .expect("the merged stream ends with its shorter half");
+        assert!(items.contains(&10), "{items:?}");
+        assert!(items.len() <= 3, "{items:?}");
+        let items: Vec<i32> = until_either_ends(stream::iter([1, 2, 3]), stream::pending())
+            .collect()
+            .await;
+        assert_eq!(items, [1, 2, 3]);
     }
 }
