@@ -73,13 +73,33 @@ impl TransactionTimeouts {
     }
 }
 
+/// What starts each batch's transaction: the planner setting, then the
+/// timeouts that are on.
+fn transaction_settings(timeouts: TransactionTimeouts) -> String {
+    match timeouts.set_local() {
+        Some(timeouts) => format!("{PLANNER_SETTINGS}; {timeouts}"),
+        None => PLANNER_SETTINGS.to_owned(),
+    }
+}
+
 pub struct Processor {
     pool: Pool,
     bots: BotPolicy,
-    /// The `SET LOCAL` that starts each transaction, if any.
-    timeouts: Option<String>,
+    /// The `SET LOCAL`s that start each batch's transaction: the planner
+    /// setting and the timeouts.
+    transaction_settings: String,
     max_body: usize,
 }
+
+/// A batch finds its rows by key, joining `unnest` arrays (whose length
+/// the planner does not know) to the tables. On `pull_requests`, which
+/// every delivery updates twice, the planner still chose a sequential scan
+/// and a hash join: with stale statistics or a table full of dead row
+/// versions, two such updates took 2–3 ms of each batch
+/// (`auto_explain` under the benchmark's drain). Pricing sequential scans
+/// out for these transactions keeps them on the keys' indexes; a table
+/// with no usable index is still scanned.
+const PLANNER_SETTINGS: &str = "SET LOCAL enable_seqscan = off";
 
 /// GitHub's cap on a webhook body, the default of `PRPULSE_MAX_BODY_BYTES`.
 const GITHUB_MAX_BODY: usize = 25 * 1024 * 1024;
@@ -89,13 +109,13 @@ impl Processor {
         Self {
             pool,
             bots,
-            timeouts: None,
+            transaction_settings: PLANNER_SETTINGS.to_owned(),
             max_body: GITHUB_MAX_BODY,
         }
     }
 
     pub fn with_timeouts(mut self, timeouts: TransactionTimeouts) -> Self {
-        self.timeouts = timeouts.set_local();
+        self.transaction_settings = transaction_settings(timeouts);
         self
     }
 
@@ -104,9 +124,9 @@ impl Processor {
         client: &'a mut prpulse_store::pool::Client,
     ) -> Result<prpulse_store::pool::Transaction<'a>, StoreError> {
         let transaction = client.transaction().await?;
-        if let Some(timeouts) = &self.timeouts {
-            transaction.batch_execute(timeouts).await?;
-        }
+        transaction
+            .batch_execute(&self.transaction_settings)
+            .await?;
         Ok(transaction)
     }
 
@@ -300,5 +320,11 @@ mod tests {
             lock: Duration::ZERO,
         };
         assert_eq!(none.set_local(), None);
+        assert_eq!(transaction_settings(none), "SET LOCAL enable_seqscan = off");
+        assert_eq!(
+            transaction_settings(both),
+            "SET LOCAL enable_seqscan = off; SET LOCAL statement_timeout = 30000; \
+             SET LOCAL lock_timeout = 1500"
+        );
     }
 }
