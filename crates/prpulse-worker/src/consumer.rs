@@ -29,6 +29,7 @@ use crate::{
     lanes::LaneKey,
     metrics::{Settled, WorkerMetrics},
     process::{Message, Processed, Processor},
+    work_queues,
 };
 
 pub struct Consumer {
@@ -102,24 +103,13 @@ impl Consumer {
         channel: &Channel,
         stop: &CancellationToken,
     ) -> Result<(), prpulse_queue::connect::ConnectError> {
-        // Two consumers on one channel, each with its own prefetch (a
-        // `basic.qos` applies to the consumers started after it): the
-        // large queue's is sized for the largest delivery, the work queue's
-        // for the largest it holds (config.rs, `Prefetch`).
-        let tag = format!("prpulse-worker-{}", std::process::id());
-        let standard = connect::consume(
+        let consumer = work_queues::consume(
             channel,
-            &self.topology.work_queue_for(SizeClass::Standard),
-            &tag,
-            self.prefetch,
-            self.connect_timeout,
-        )
-        .await?;
-        let large = connect::consume(
-            channel,
-            &self.topology.work_queue_for(SizeClass::Large),
-            &format!("{tag}-large"),
-            self.large_prefetch,
+            &self.topology,
+            work_queues::Prefetches {
+                standard: self.prefetch,
+                large: self.large_prefetch,
+            },
             self.connect_timeout,
         )
         .await?;
@@ -132,7 +122,6 @@ impl Consumer {
             batch_size = self.batch_size,
             "consuming"
         );
-        let consumer = until_either_ends(standard, large);
         // One lane per transaction slot; a pull request's deliveries always
         // go to the same lane (`lanes.rs`). A lane takes what has already
         // arrived for it, up to the batch size, without waiting for more: a
@@ -321,9 +310,9 @@ impl Consumer {
             Disposition::Retry { tier, error } => {
                 // Back to the work queue it came from, by the rule that
                 // routed it there: the large queue's tiers return to it.
-                let encoding =
-                    payload_encoding(&delivery.properties).unwrap_or(PayloadEncoding::Identity);
-                let class = self.topology.size_class_of(encoding, &delivery.data);
+                let class = self
+                    .topology
+                    .size_class_of(&delivery.properties, &delivery.data);
                 let queue = self
                     .topology
                     .retry_queue_for(class, tier)
@@ -396,23 +385,6 @@ impl Consumer {
     }
 }
 
-/// The items of both streams as they come, ending as soon as either ends:
-/// a consumer the broker cancelled (its queue deleted, say) must end the
-/// other too, so that the worker reconnects and declares the topology
-/// again instead of going on with one queue unwatched.
-fn until_either_ends<T>(
-    first: impl futures_util::Stream<Item = T>,
-    second: impl futures_util::Stream<Item = T>,
-) -> impl futures_util::Stream<Item = T> {
-    let ended = || futures_util::stream::once(std::future::ready(None));
-    futures_util::stream::select(
-        first.map(Some).chain(ended()),
-        second.map(Some).chain(ended()),
-    )
-    .take_while(|item| std::future::ready(item.is_some()))
-    .filter_map(std::future::ready)
-}
-
 async fn ack(delivery: &Delivery) {
     if let Err(error) = settle::ack(&delivery.acker).await {
         // The broker requeues what it did not see acked; the redelivery
@@ -424,30 +396,5 @@ async fn ack(delivery: &Delivery) {
 async fn requeue(delivery: &Delivery) {
     if let Err(error) = settle::requeue(&delivery.acker).await {
         warn!(%error, "nack lost; the broker will redeliver");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use futures_util::stream;
-
-    #[tokio::test]
-    async fn both_consumers_end_when_either_does() {
-        let endless = stream::iter([1, 2]).chain(stream::pending());
-        let ends = stream::iter([10]);
-        // A plain `select` would wait for the endless one for ever.
-        let items: Vec<i32> = tokio::time::timeout(
-            Duration::from_secs(5),
-            until_either_ends(endless, ends).collect(),
-        )
-        .await
-        .expect("the merged stream ends with its shorter half");
-        assert!(items.contains(&10), "{items:?}");
-        assert!(items.len() <= 3, "{items:?}");
-        let items: Vec<i32> = until_either_ends(stream::iter([1, 2, 3]), stream::pending())
-            .collect()
-            .await;
-        assert_eq!(items, [1, 2, 3]);
     }
 }

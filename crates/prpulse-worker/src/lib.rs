@@ -25,6 +25,7 @@ pub mod queue_depth;
 pub mod rebuild;
 pub mod recompute;
 pub mod startup;
+pub mod work_queues;
 
 pub use config::WorkerConfig;
 pub use process::{Processed, Processor};

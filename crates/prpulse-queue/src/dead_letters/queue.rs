@@ -12,7 +12,7 @@ use lapin::{
 
 use super::DeadLetter;
 use crate::{
-    Envelope, PayloadEncoding, Topology,
+    Envelope, Topology,
     connect::{self, ConnectError},
     settle::{self, SettleError},
 };
@@ -156,11 +156,10 @@ impl DeadLetterQueue {
         let routing_key = Envelope::from_properties(&letter.properties)
             .map(|envelope| envelope.routing_key())
             .unwrap_or_else(|_| letter.routing_key.clone());
-        let encoding = crate::envelope::payload_encoding(&letter.properties)
-            .unwrap_or(PayloadEncoding::Identity);
-        let exchange = self
-            .topology
-            .exchange_for(self.topology.size_class_of(encoding, &letter.body));
+        let exchange = self.topology.exchange_for(
+            self.topology
+                .size_class_of(&letter.properties, &letter.body),
+        );
         let confirm = self
             .channel
             .basic_publish(
